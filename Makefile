@@ -1,0 +1,46 @@
+# The README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install dev lint typecheck pytest reliability bench clean
+
+$(UV):
+	@echo "uv not found: bootstrapping it with pip into .tools/"
+	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==0.13.9
+
+install: $(UV)
+	$(UV) sync --frozen --no-dev --inexact
+
+dev: $(UV)
+	$(UV) sync --frozen
+
+run: install
+	.venv/bin/tgo migrate
+	.venv/bin/tgo demo --base-url http://demo.localhost:$(PORT)
+	.venv/bin/tgo serve --host $(HOST) --port $(PORT)
+
+lint: dev
+	.venv/bin/ruff check src tests bench migrations
+	.venv/bin/ruff format --check src tests bench migrations
+
+typecheck: dev
+	.venv/bin/mypy
+
+pytest: dev
+	.venv/bin/pytest
+
+test: lint typecheck pytest
+
+reliability: dev
+	.venv/bin/pytest -m reliability -o addopts="-ra --strict-markers" tests/reliability
+
+bench: dev
+	.venv/bin/python -m bench.run
+
+clean:
+	rm -rf var test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,103 @@
+"""End to end: N messages accepted through the API while `tgo worker` processes deliver them to Connect;
+the time until all are delivered, delivered/s, and the accept→delivered latency from the messages table."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.db import PgDirect
+from bench.load import Load, run_wrk
+from bench.stack import SEND_BODY, Stack
+
+DONE = ("delivered", "read")
+
+
+def wait_drained(pg: PgDirect, timeout: float) -> bool:
+    """No message still on its way (queued or sent) — a previous phase's backlog is out of the picture."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pg.val("SELECT count(*) FROM messages WHERE status IN ('queued', 'sent')"):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def run_e2e(
+    stack: Stack, pg: PgDirect, workers: int, n: int, timeout: float, connections: int = 64
+) -> dict[str, Any]:
+    stack.set_workers(workers)
+    drained = wait_drained(pg, timeout)
+    start_id = int(pg.val("SELECT coalesce(max(id), 0) FROM messages"))
+    load = Load(
+        stack.api_url,
+        "/api/v1/messages",
+        "POST",
+        SEND_BODY,
+        {"Content-Type": "application/json", "X-Api-Key": stack.api_key},
+        connections=connections,
+        threads=min(2, connections),
+    )
+    t0 = time.monotonic()
+    accept = run_wrk(load, duration_s=timeout, limit_per_thread=n // load.threads)
+    t_accepted = time.monotonic()
+    accepted = int(pg.val("SELECT count(*) FROM messages WHERE id > $1", start_id))
+    deadline = t0 + timeout * 2
+    delivered_at_accept = int(
+        pg.val("SELECT count(*) FROM messages WHERE id > $1 AND status = ANY($2)", start_id, list(DONE))
+    )
+    delivered = 0
+    while time.monotonic() < deadline:
+        delivered = int(
+            pg.val("SELECT count(*) FROM messages WHERE id > $1 AND status = ANY($2)", start_id, list(DONE))
+        )
+        if delivered >= accepted:
+            break
+        time.sleep(0.25)
+    t_done = time.monotonic()
+    rows = pg.fetch(
+        "SELECT extract(epoch FROM delivered_at - queued_at) * 1000 AS ms FROM messages "
+        "WHERE id > $1 AND delivered_at IS NOT NULL ORDER BY 1",
+        start_id,
+    )
+    latencies = [float(r["ms"]) for r in rows]
+    statuses = {
+        r["status"]: int(r["c"])
+        for r in pg.fetch(
+            "SELECT status, count(*) AS c FROM messages WHERE id > $1 GROUP BY status", start_id
+        )
+    }
+    wall = t_done - t0
+    return {
+        "workers": workers,
+        "n_requested": n,
+        "accepted": accepted,
+        "delivered": delivered,
+        "complete": delivered >= accepted,
+        "backlog_drained_before": drained,
+        "statuses": statuses,
+        "accept_s": round(t_accepted - t0, 2),
+        "accept_per_s": round(accepted / max(t_accepted - t0, 1e-9), 1),
+        "accept_non_2xx": accept["non_2xx"],
+        "accept_p99_ms": accept["p99_ms"],
+        "all_delivered_s": round(wall, 2),
+        "delivered_per_s": round(delivered / max(wall, 1e-9), 1),
+        # After the last accept: how fast the workers drain what is left (delivery alone, no API load).
+        "drain_per_s": round((delivered - delivered_at_accept) / max(t_done - t_accepted, 1e-9), 1)
+        if delivered - delivered_at_accept >= 50
+        else None,
+        "connections": connections,
+        "latency_ms": percentiles(latencies),
+        "_latencies": latencies,
+    }
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "p999": None, "max": None}
+    s = sorted(values)
+
+    def at(p: float) -> float:
+        return round(s[min(len(s) - 1, int(p / 100 * len(s)))], 1)
+
+    return {"p50": at(50), "p90": at(90), "p99": at(99), "p999": at(99.9), "max": round(s[-1], 1)}

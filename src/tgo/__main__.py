@@ -1,0 +1,3 @@
+from tgo.cli import main
+
+main()

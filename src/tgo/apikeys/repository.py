@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.kit.repository import TenantRepository
+from tgo.models import ApiKey, Tenant
+
+
+class ApiKeyRepository(TenantRepository):
+    async def add(self, api_key: ApiKey) -> ApiKey:
+        api_key.tenant_id = self.tenant_id
+        self.session.add(api_key)
+        await self.session.flush()
+        return api_key
+
+    async def list(self) -> list[ApiKey]:
+        result = await self.session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == self.tenant_id).order_by(ApiKey.id.desc())
+        )
+        return list(result)
+
+    async def get(self, key_id: int) -> ApiKey | None:
+        return await self.session.scalar(
+            select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == self.tenant_id)
+        )
+
+
+class ApiKeyLookup:
+    """Cross-tenant lookup by hash: only the authenticator and operator commands use it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_hash(self, key_hash: str, host: str | None) -> tuple[ApiKey, Tenant, int | None] | None:
+        host_tenant = select(Tenant.id).where(Tenant.domain == host).scalar_subquery() if host else None
+        columns: list[Any] = [ApiKey, Tenant]
+        if host_tenant is not None:
+            columns.append(host_tenant)
+        row = (
+            await self.session.execute(
+                select(*columns)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .where(ApiKey.key_hash == key_hash)
+            )
+        ).first()
+        if row is None:
+            return None
+        return row[0], row[1], (row[2] if host_tenant is not None else None)
+
+    async def touch(self, key_id: int, at: datetime, every: timedelta) -> None:
+        """Record use, at most once per ``every`` so reads do not become writes on every request."""
+        await self.session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - every),
+            )
+            .values(last_used_at=at)
+        )
+
+    async def get(self, key_id: int) -> ApiKey | None:
+        return await self.session.get(ApiKey, key_id)

@@ -1,0 +1,1 @@
+"""Authentication: API keys for the APIs, sessions for the dashboard."""

@@ -1,0 +1,98 @@
+"""The API-key authenticator and the guard that puts an AuthContext on each API request."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from tgo.apikeys.repository import ApiKeyLookup
+from tgo.apikeys.secrets import hash_key, is_well_formed
+from tgo.auth.context import AuthContext
+from tgo.auth.rate_limit import enforce as enforce_rate_limit
+from tgo.db import Database
+from tgo.errors import MissingScope, NotFound, Unauthenticated
+from tgo.kit.clock import now
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def request_host(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The Host header without its port, lower-cased; ``None`` when absent or unusable."""
+    values = [v for k, v in connection.scope["headers"] if k == b"host"]
+    if len(values) != 1:
+        return None
+    host = values[0].decode("latin-1").strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[1 : host.find("]")] if "]" in host else None
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def extract_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The presented key from ``X-Api-Key`` or ``Authorization: Bearer``; exactly one, well-formed."""
+    api_keys: list[str] = []
+    bearers: list[str] = []
+    for name, value in connection.scope["headers"]:
+        if name == b"x-api-key":
+            api_keys.append(value.decode("latin-1").strip())
+        elif name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() != "bearer":
+                raise Unauthenticated()
+            bearers.append(token.strip())
+    presented = api_keys + bearers
+    if len(presented) != 1 or not is_well_formed(presented[0]):
+        raise Unauthenticated()
+    return presented[0]
+
+
+async def authenticate(db: Database, key: str, host: str | None) -> AuthContext:
+    key_hash = hash_key(key)
+    async with db.session_scope() as session:
+        lookup = ApiKeyLookup(session)
+        found = await lookup.by_hash(key_hash, host)
+        if found is None:
+            raise Unauthenticated()
+        api_key, tenant, host_tenant_id = found
+        current = now()
+        if (
+            not hmac.compare_digest(api_key.key_hash, key_hash)
+            or api_key.revoked_at is not None
+            or (api_key.expires_at is not None and api_key.expires_at <= current)
+            or (host_tenant_id is not None and host_tenant_id != tenant.id)
+        ):
+            raise Unauthenticated()
+        if api_key.last_used_at is None or api_key.last_used_at < current - TOUCH_EVERY:
+            await lookup.touch(api_key.id, current, TOUCH_EVERY)
+        return AuthContext(
+            tenant_id=tenant.id,
+            tenant_slug=tenant.slug,
+            tenant_name=tenant.name,
+            tenant_domain=tenant.domain,
+            api_key_id=api_key.id,
+            scopes=frozenset(api_key.scopes),
+        )
+
+
+async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Authenticate (401), count against the rate limits (429), then check the handler's ``opt["scope"]``
+    (403), all before the body is read."""
+    db: Database = connection.app.state.db
+    auth = await authenticate(db, extract_key(connection), request_host(connection))
+    await enforce_rate_limit(connection.app.state.runtime, auth)
+    scope = handler.opt.get("scope")
+    if scope and not auth.has_scope(scope):
+        raise MissingScope(scope)
+    # An integer id no database column can hold names nothing: 404, not a driver overflow (500).
+    if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in connection.path_params.values()):
+        raise NotFound()
+    connection.state.auth = auth
+
+
+async def provide_auth(request: Request[Any, Any, Any]) -> AuthContext:
+    auth: AuthContext = request.state.auth
+    return auth

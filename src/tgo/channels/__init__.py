@@ -1,0 +1,1 @@
+"""Delivery adapters with no database access: OutboundMessage in, SendResult out."""

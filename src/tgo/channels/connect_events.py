@@ -1,0 +1,158 @@
+"""The Business side's receiver of Connect events (``POST /internal/connect/events``) and the registry
+other parts use to react to them::
+
+    from tgo.channels import connect_events
+    from tgo.channels.connect_types import EVENT_ACCOUNT_VERIFICATION_CHANGED
+
+    @connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)
+    async def apply(session, runtime, data): ...
+
+Every handler of one event runs in one transaction, with the event recorded as received in that same
+transaction: a redelivered event (Connect delivers at least once) is acknowledged without running the
+handlers again, and a handler that raises rolls everything back so Connect retries later. Handlers must
+still be idempotent (two processes can receive the same event at the same moment)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from litestar import Controller, Litestar, Request, post
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.channels.connect_protocol import (
+    EVENTS_PATH,
+    HEADER_EVENT_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    verify_event,
+)
+from tgo.errors import Unauthenticated, ValidationFailed, exception_handler
+from tgo.kit.clock import now
+from tgo.models.connect import ReceivedConnectEvent
+
+if TYPE_CHECKING:
+    from tgo.runtime import Runtime
+
+log = structlog.get_logger("tgo.connect.receiver")
+
+RECEIPT_RETENTION = timedelta(days=7)
+Handler = Callable[[AsyncSession, "Runtime", dict[str, Any]], Awaitable[None]]
+_HANDLERS: dict[str, list[Handler]] = {}
+
+
+def on(event_type: str) -> Callable[[Handler], Handler]:
+    """Register ``fn(session, runtime, data)`` for a Connect event type (see connect_types)."""
+
+    def register(fn: Handler) -> Handler:
+        handlers = _HANDLERS.setdefault(event_type, [])
+        if fn not in handlers:
+            handlers.append(fn)
+        return fn
+
+    return register
+
+
+def off(event_type: str, fn: Handler) -> None:
+    """Unregister a handler (tests)."""
+    handlers = _HANDLERS.get(event_type, [])
+    if fn in handlers:
+        handlers.remove(fn)
+
+
+async def dispatch(session: AsyncSession, runtime: Runtime, event_type: str, data: dict[str, Any]) -> int:
+    """Run every handler of ``event_type`` in the caller's transaction; returns how many ran."""
+    handlers = list(_HANDLERS.get(event_type, []))
+    for fn in handlers:
+        await fn(session, runtime, data)
+    return len(handlers)
+
+
+class _Receipts:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def seen(self, event_id: str) -> bool:
+        return await self.session.get(ReceivedConnectEvent, event_id) is not None
+
+    def add(self, event_id: str, event_type: str) -> None:
+        self.session.add(ReceivedConnectEvent(event_id=event_id, type=event_type, received_at=now()))
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(ReceivedConnectEvent).where(ReceivedConnectEvent.received_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def prune_receipts(runtime: Runtime, keep: timedelta = RECEIPT_RETENTION) -> int:
+    """Forget receipts older than ``keep`` (Connect stops redelivering an event once acknowledged)."""
+    async with runtime.db.session_scope() as session:
+        return await _Receipts(session).prune(now() - keep)
+
+
+async def receive_event(runtime: Runtime, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """Verify, de-duplicate and apply one event. Raises Unauthenticated for a bad or stale signature."""
+    if not verify_event(
+        runtime.settings.secret(), headers.get(HEADER_TIMESTAMP), headers.get(HEADER_SIGNATURE), body, now()
+    ):
+        log.warning("connect_event_rejected", reason="bad or stale signature")
+        raise Unauthenticated()
+    try:
+        event = json.loads(body)
+        event_id = str(event["id"])
+        event_type = str(event["type"])
+        data = event["data"]
+        if not isinstance(data, dict) or not event_id or len(event_id) > 64:
+            raise ValueError("shape")
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed({"body": ["Not a Connect event."]}) from None
+    if headers.get(HEADER_EVENT_ID, event_id) != event_id:
+        raise ValidationFailed({"body": ["The event id does not match its header."]})
+    try:
+        async with runtime.db.session_scope() as session:
+            receipts = _Receipts(session)
+            if await receipts.seen(event_id):
+                return {"id": event_id, "status": "duplicate"}
+            receipts.add(event_id, event_type)
+            await session.flush()
+            handled = await dispatch(session, runtime, event_type, data)
+    except IntegrityError:
+        # The same event was applied concurrently by another request: it is done.
+        return {"id": event_id, "status": "duplicate"}
+    log.debug("connect_event_applied", id=event_id, type=event_type, handlers=handled)
+    return {"id": event_id, "status": "applied", "handlers": handled}
+
+
+class ConnectEventsController(Controller):
+    """Signed events from the Connect network (no API key: the HMAC signature authenticates)."""
+
+    path = EVENTS_PATH
+    include_in_schema = False
+
+    @post("/", status_code=200)
+    async def receive(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        return await receive_event(request.app.state.runtime, headers, body)
+
+
+def create_receiver_app(runtime: Runtime) -> Litestar:
+    """Just the receiver, for the embedded Connect to post to in process (same code as the mounted one)."""
+    # Every part registers its handlers on import of its tasks module; an event applied by a process
+    # that had not imported them would be acknowledged with nothing done.
+    import tgo.worker.jobs  # noqa: F401
+
+    app = Litestar(
+        route_handlers=[ConnectEventsController],
+        exception_handlers={Exception: exception_handler},
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app

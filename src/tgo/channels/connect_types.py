@@ -1,0 +1,103 @@
+"""The contract between TGO Business and a TGO Connect network (what ConnectClient sends and receives)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import msgspec
+
+
+class ReasonCode(StrEnum):
+    """Why a recipient can or cannot receive (SPEC section 6)."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    PHONE_NOT_VERIFIED = "phone_not_verified"
+    ACCOUNT_DISABLED = "account_disabled"
+    BLOCKED_SENDER = "blocked_sender"
+
+
+class ConnectAccount(msgspec.Struct, kw_only=True):
+    id: int
+    phone: str  # E.164
+    name: str
+    language: str  # "en" | "ar"
+    phone_verified_at: datetime | None
+    account_verified: bool
+    account_verified_at: datetime | None = None
+    disabled: bool = False
+
+
+class Lookup(msgspec.Struct, kw_only=True):
+    exists: bool
+    can_receive: bool
+    reason_code: ReasonCode
+    recipient_id: int | None
+    is_verified: bool
+    phone_verified_at: datetime | None
+
+
+class MediaRef(msgspec.Struct, kw_only=True):
+    url: str  # a signed URL on the Business side that serves the file
+    content_type: str
+    size: int
+    filename: str | None = None
+    duration: int | None = None
+
+
+class OutboundMessage(msgspec.Struct, kw_only=True):
+    """One Business message for Connect; ``business_message_id`` makes delivery idempotent."""
+
+    business_message_id: str  # globally unique, e.g. "<tenant_id>:<message_id>" or a UUID
+    sender_phone: str
+    sender_name: str  # organization / display name shown to the recipient
+    to_phone: str
+    type: str  # text | image | voice | document | system (OTP)
+    content: str | None = None
+    caption: str | None = None
+    media: MediaRef | None = None
+
+
+class SendResult(msgspec.Struct, kw_only=True):
+    connect_message_id: int
+    accepted_at: datetime
+    duplicate: bool = False  # Connect had already accepted this business_message_id
+
+
+class InboxMessage(msgspec.Struct, kw_only=True):
+    id: int
+    business_message_id: str
+    sender_phone: str
+    sender_name: str
+    type: str
+    content: str | None
+    caption: str | None
+    media: MediaRef | None
+    received_at: datetime
+    read_at: datetime | None
+
+
+class ConnectError(Exception):
+    """Base for Connect failures."""
+
+
+class ConnectUnavailable(ConnectError):
+    """Connect could not be reached or answered 5xx/timeout: retry later."""
+
+
+class ConnectRejected(ConnectError):
+    """Connect refused the message permanently (e.g. the recipient cannot receive)."""
+
+    def __init__(self, reason_code: str, detail: str = "") -> None:
+        super().__init__(f"{reason_code}: {detail}" if detail else reason_code)
+        self.reason_code = reason_code
+
+
+# Events Connect posts to the Business side (signed); ``data`` shapes:
+#   account.verification_changed: {"phone": str, "account_verified": bool, "at": iso}
+#   message.delivered:           {"business_message_id": str, "connect_message_id": int, "at": iso}
+#   message.read:                {"business_message_id": str, "connect_message_id": int, "at": iso}
+EVENT_ACCOUNT_VERIFICATION_CHANGED = "account.verification_changed"
+EVENT_MESSAGE_DELIVERED = "message.delivered"
+EVENT_MESSAGE_READ = "message.read"

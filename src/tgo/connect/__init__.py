@@ -1,0 +1,1 @@
+"""The reference TGO Connect network: its own app, tables, HTTP API, inbox page and signed events."""

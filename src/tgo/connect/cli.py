@@ -1,0 +1,225 @@
+"""`tgo connect ...` (SPEC section 10): operator commands on the Connect network, all through ConnectClient
+(so they work against a remote network with TGO_CONNECT_URL), and `tgo connect serve`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.table import Table
+
+from tgo.channels.connect import ConnectClient, ConnectInvalidRequest, get_connect_client
+from tgo.channels.connect_types import ConnectAccount, ConnectError, ConnectRejected
+from tgo.cli import JsonOpt, emit, err, fail, out, run
+from tgo.config import ConfigError, get_settings
+from tgo.runtime import Runtime
+
+connect_app: typer.Typer = typer.Typer(
+    help="The TGO Connect network: accounts, blocks, inboxes.", no_args_is_help=True
+)
+account_app: typer.Typer = typer.Typer(help="Connect accounts.", no_args_is_help=True)
+connect_app.add_typer(account_app, name="account")
+
+
+def _call(as_json: bool, fn: Callable[[ConnectClient], Awaitable[Any]]) -> Any:
+    # One line per request on stderr is noise for an operator command.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    async def op(rt: Runtime) -> Any:
+        return await fn(get_connect_client(rt))
+
+    try:
+        return run(as_json, op)
+    except ConnectInvalidRequest as exc:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items()) or str(exc)
+        fail(f"invalid input — {detail}", as_json, "validation_failed")
+    except ConnectRejected as exc:
+        fail(_rejection_text(exc), as_json, exc.reason_code)
+    except ConnectError as exc:
+        fail(f"TGO Connect is unavailable: {exc}", as_json, "connect_unavailable")
+
+
+def _public_base() -> str:
+    """Where the inbox page is served: the remote network, this platform, or a local `tgo serve`."""
+    settings = get_settings()
+    return settings.connect_url or settings.business_url or "http://127.0.0.1:8000"
+
+
+def _rejection_text(exc: ConnectRejected) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def _account(a: ConnectAccount) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(a)
+    return data
+
+
+def _show_account(d: dict[str, Any]) -> None:
+    state = "verified" if d["account_verified"] else "not verified"
+    if d["disabled"]:
+        state += ", disabled"
+    phone_state = "phone verified" if d["phone_verified_at"] else "phone not verified"
+    out.print(f"Connect account {d['phone']} ({d['name']}, {d['language']}): {state}, {phone_state}.")
+
+
+@account_app.command("create")
+def account_create(
+    phone: str,
+    name: Annotated[str | None, typer.Option(help="Display name (default: the phone).")] = None,
+    verified: Annotated[bool, typer.Option("--verified", help="Also verify the account.")] = False,
+    lang: Annotated[str, typer.Option(help="en or ar.")] = "en",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an account; its phone is verified (and the account too with --verified)."""
+    result = _call(as_json, lambda c: c.create_account(phone, name=name, language=lang, verified=verified))
+    emit(_account(result), as_json, _show_account)
+
+
+def _set(phone: str, as_json: bool, fn: Callable[[ConnectClient], Awaitable[ConnectAccount]]) -> None:
+    emit(_account(_call(as_json, fn)), as_json, _show_account)
+
+
+@account_app.command("verify")
+def account_verify(phone: str, as_json: JsonOpt = False) -> None:
+    """Verify the account (its pending sender numbers become active within seconds)."""
+    _set(phone, as_json, lambda c: c.set_account_verified(phone, True))
+
+
+@account_app.command("unverify")
+def account_unverify(phone: str, as_json: JsonOpt = False) -> None:
+    """Withdraw the account's verification."""
+    _set(phone, as_json, lambda c: c.set_account_verified(phone, False))
+
+
+@account_app.command("disable")
+def account_disable(phone: str, as_json: JsonOpt = False) -> None:
+    """Disable the account: it can no longer receive messages."""
+    _set(phone, as_json, lambda c: c.disable_account(phone, True))
+
+
+@account_app.command("enable")
+def account_enable(phone: str, as_json: JsonOpt = False) -> None:
+    """Re-enable a disabled account."""
+    _set(phone, as_json, lambda c: c.disable_account(phone, False))
+
+
+@account_app.command("show")
+def account_show(phone: str, as_json: JsonOpt = False) -> None:
+    """Show an account."""
+
+    async def get(c: ConnectClient) -> ConnectAccount:
+        found = await c.get_account(phone)
+        if found is None:
+            raise ConnectRejected(
+                "account_not_found", "There is no TGO Connect account with this phone number."
+            )
+        return found
+
+    _set(phone, as_json, get)
+
+
+@connect_app.command("block")
+def block(phone: str, sender_phone: str, as_json: JsonOpt = False) -> None:
+    """The account PHONE blocks the business sender SENDER_PHONE."""
+    result = _call(as_json, lambda c: c.block(phone, sender_phone))
+    emit(
+        msgspec.to_builtins(result),
+        as_json,
+        lambda d: out.print(f"{d['phone']} has blocked {d['sender_phone']}."),
+    )
+
+
+@connect_app.command("unblock")
+def unblock(phone: str, sender_phone: str, as_json: JsonOpt = False) -> None:
+    """Lift a block."""
+
+    async def op(c: ConnectClient) -> dict[str, Any]:
+        await c.unblock(phone, sender_phone)
+        return {"phone": phone, "sender_phone": sender_phone, "blocked": False}
+
+    emit(
+        _call(as_json, op),
+        as_json,
+        lambda d: out.print(f"{d['phone']} no longer blocks {d['sender_phone']}."),
+    )
+
+
+@connect_app.command("inbox")
+def inbox(
+    phone: str,
+    limit: Annotated[int, typer.Option(help="How many messages, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """The account's inbox, newest first (this is where a number owner reads an OTP)."""
+
+    async def op(c: ConnectClient) -> dict[str, Any]:
+        messages = await c.inbox(phone, limit=max(1, min(limit, 200)))
+        account = await c.get_account(phone)
+        e164 = account.phone if account else phone
+        return {
+            "phone": e164,
+            "inbox_url": c.inbox_url(e164, _public_base()),
+            "messages": msgspec.to_builtins(messages),
+        }
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("id", "received", "from", "type", "content", "read")
+        for m in d["messages"]:
+            body = m["content"] or (m["media"] or {}).get("filename") or m["type"]
+            if m["caption"]:
+                body = f"{body} — {m['caption']}"
+            table.add_row(
+                str(m["id"]),
+                m["received_at"],
+                f"{m['sender_name']} ({m['sender_phone']})",
+                m["type"],
+                body,
+                "yes" if m["read_at"] else "no",
+            )
+        out.print(f"Inbox of {d['phone']} ({len(d['messages'])} messages)")
+        out.print(table)
+        out.print(f"In a browser: {d['inbox_url']}")
+
+    emit(_call(as_json, op), as_json, human)
+
+
+@connect_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the Connect network on its own (API, inbox page, event pump to TGO_BUSINESS_URL)."""
+    import uvicorn
+
+    from tgo.connect.app import create_connect_app
+    from tgo.connect.network import connect_database_url
+    from tgo.db import Database
+    from tgo.observability import configure_logging
+
+    settings = get_settings()
+    try:
+        settings.secret()
+    except ConfigError as exc:
+        fail(str(exc), as_json, "config_error")
+    configure_logging(settings.log_level, settings.log_json)
+    app = create_connect_app(settings, Database(connect_database_url(settings)))
+    if not settings.business_url:
+        err.print("warning: TGO_BUSINESS_URL is unset; events wait in the outbox until it is set")
+    if as_json:
+        emit(
+            {"status": "serving", "url": f"http://{host}:{port}", "business_url": settings.business_url}, True
+        )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )

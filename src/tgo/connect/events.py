@@ -1,0 +1,180 @@
+"""Connect's event pump: posts the outbox (``connect_events``) to the Business side, signed, in order,
+retrying with back-off until acknowledged — so an event survives the Business side being down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+
+from tgo.channels.connect_protocol import (
+    EVENTS_PATH,
+    HEADER_EVENT_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    sign_event,
+)
+from tgo.config import Settings
+from tgo.db import Database
+from tgo.kit.clock import now
+from tgo.models.connect import ConnectEventRow
+
+from .repository import ConnectRepository
+
+log = structlog.get_logger("tgo.connect.events")
+BATCH = 100
+
+
+def event_body(row: ConnectEventRow) -> bytes:
+    created = row.created_at.isoformat().replace("+00:00", "Z")
+    payload = {"id": row.event_id, "type": row.type, "created_at": created, "data": row.data}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_subject(row: ConnectEventRow) -> str:
+    """What an event is about; events about one subject are delivered in the order they happened."""
+    data = row.data or {}
+    if data.get("business_message_id"):
+        return f"message:{data['business_message_id']}"
+    if data.get("phone"):
+        return f"phone:{data['phone']}"
+    return f"event:{row.event_id}"
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    return float(min(settings.connect_event_retry_max_seconds, 0.5 * 2 ** max(0, attempts - 1)))
+
+
+class EventPump:
+    """Delivers undelivered events oldest first, in order per subject, retrying with back-off."""
+
+    def __init__(self, settings: Settings, db: Database, target: httpx.AsyncClient | None) -> None:
+        self.settings = settings
+        self.db = db
+        # None: there is nowhere to post (standalone Connect without TGO_BUSINESS_URL); events wait.
+        self.target = target
+        self._lock = asyncio.Lock()
+        self._kick_waiting = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.enabled_kicks = False
+        self.ready: Any = None  # async () -> None, set by the network (schema check)
+
+    def kick(self) -> None:
+        """Run soon in the background (after a commit that wrote events), if kicks are enabled.
+
+        At most one kicked run waits for the pump at a time; it starts after any running pass, so an
+        event committed during a pass is never left for the periodic run."""
+        if not self.enabled_kicks or self._kick_waiting or self.target is None:
+            return
+        self._kick_waiting = True
+        task = asyncio.get_running_loop().create_task(self._kicked())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _kicked(self) -> None:
+        started = False
+        try:
+            async with self._lock:
+                self._kick_waiting, started = False, True
+                await self._pass()
+        except Exception:
+            log.exception("connect_event_pump_failed")
+        finally:
+            if not started:
+                self._kick_waiting = False
+
+    async def run_once(self) -> int:
+        """One pass over the due events; returns how many were delivered."""
+        if self.target is None:
+            return 0
+        async with self._lock:
+            delivered, _receiver_down = await self._pass()
+            return delivered
+
+    async def _pass(self) -> tuple[int, bool]:
+        """Deliver the due events, oldest first. Events about one subject (a phone, a message) stay in
+        order: while one of them waits or fails, the later ones of that subject wait too. Returns the
+        number delivered and whether the receiver is down (the pass stops at once then)."""
+        if self.ready is not None:
+            await self.ready()
+        delivered = 0
+        held: set[str] = set()
+        after = 0
+        while True:
+            async with self.db.session_scope() as session:
+                rows = list(await ConnectRepository(session).undelivered_after(after, BATCH))
+            if not rows:
+                return delivered, False
+            for row in rows:
+                after = row.id
+                key = event_subject(row)
+                if key in held:
+                    continue
+                at = now()
+                if row.next_attempt_at > at:
+                    held.add(key)  # backing off, or being delivered by another process
+                    continue
+                lease = at + timedelta(seconds=self.settings.connect_timeout_seconds + 5)
+                async with self.db.session_scope() as session:
+                    claimed = await ConnectRepository(session).claim_event(row.id, at, lease)
+                if not claimed:
+                    held.add(key)
+                    continue
+                ok, error, receiver_down = await self._post(row)
+                async with self.db.session_scope() as session:
+                    fresh = await ConnectRepository(session).event(row.id)
+                    if fresh is not None:
+                        fresh.attempts += 1
+                        if ok:
+                            fresh.delivered_at = now()
+                            fresh.last_error = None
+                        else:
+                            fresh.last_error = error[:500]
+                            fresh.next_attempt_at = now() + timedelta(
+                                seconds=backoff_seconds(self.settings, fresh.attempts)
+                            )
+                if ok:
+                    delivered += 1
+                    continue
+                log.warning("connect_event_not_delivered", event_id=row.event_id, type=row.type, error=error)
+                if receiver_down:
+                    return delivered, True
+                held.add(key)
+
+    async def _post(self, row: ConnectEventRow) -> tuple[bool, str, bool]:
+        """(delivered, error, the receiver itself is unreachable or unavailable)."""
+        assert self.target is not None
+        body = event_body(row)
+        ts = int(now().timestamp())
+        headers = {
+            "content-type": "application/json",
+            HEADER_EVENT_ID: row.event_id,
+            HEADER_TIMESTAMP: str(ts),
+            HEADER_SIGNATURE: sign_event(self.settings.secret(), ts, body),
+        }
+        try:
+            resp = await self.target.post(EVENTS_PATH, content=body, headers=headers)
+        except (httpx.HTTPError, OSError) as exc:
+            return False, f"{type(exc).__name__}: {exc}", True
+        if 200 <= resp.status_code < 300:
+            return True, "", False
+        return False, f"HTTP {resp.status_code}: {resp.text[:200]}", resp.status_code in (502, 503, 504)
+
+    async def prune(self, keep: timedelta = timedelta(days=7)) -> int:
+        """Forget events delivered more than ``keep`` ago."""
+        async with self.db.session_scope() as session:
+            return await ConnectRepository(session).prune_delivered(now() - keep)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.target is not None:
+            await self.target.aclose()

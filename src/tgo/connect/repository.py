@@ -1,0 +1,134 @@
+"""Every query of the Connect network (not tenant-bound: Connect has no tenants)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.models.connect import (
+    ConnectAccountRow,
+    ConnectBlockRow,
+    ConnectDeliveryAttemptRow,
+    ConnectEventRow,
+    ConnectInboxMessageRow,
+)
+
+
+class ConnectRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def account_by_phone(self, phone: str) -> ConnectAccountRow | None:
+        result = await self.session.execute(select(ConnectAccountRow).where(ConnectAccountRow.phone == phone))
+        return result.scalar_one_or_none()
+
+    async def is_blocked(self, account_id: int, sender_phone: str) -> bool:
+        result = await self.session.execute(
+            select(ConnectBlockRow.id).where(
+                ConnectBlockRow.account_id == account_id, ConnectBlockRow.sender_phone == sender_phone
+            )
+        )
+        return result.first() is not None
+
+    async def block(self, account_id: int, sender_phone: str) -> ConnectBlockRow | None:
+        result = await self.session.execute(
+            select(ConnectBlockRow).where(
+                ConnectBlockRow.account_id == account_id, ConnectBlockRow.sender_phone == sender_phone
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def blocks(self, account_id: int) -> Sequence[ConnectBlockRow]:
+        result = await self.session.execute(
+            select(ConnectBlockRow)
+            .where(ConnectBlockRow.account_id == account_id)
+            .order_by(ConnectBlockRow.id)
+        )
+        return result.scalars().all()
+
+    async def message_by_business_id(self, business_message_id: str) -> ConnectInboxMessageRow | None:
+        result = await self.session.execute(
+            select(ConnectInboxMessageRow).where(
+                ConnectInboxMessageRow.business_message_id == business_message_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def inbox_message(self, account_id: int, message_id: int) -> ConnectInboxMessageRow | None:
+        result = await self.session.execute(
+            select(ConnectInboxMessageRow).where(
+                ConnectInboxMessageRow.account_id == account_id, ConnectInboxMessageRow.id == message_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def inbox(self, account_id: int, limit: int) -> Sequence[ConnectInboxMessageRow]:
+        result = await self.session.execute(
+            select(ConnectInboxMessageRow)
+            .where(ConnectInboxMessageRow.account_id == account_id)
+            .order_by(ConnectInboxMessageRow.id.desc())
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def count_attempt(self, business_message_id: str, at: datetime) -> None:
+        """Add one to the raw acceptance-attempt counter (an upsert, safe under concurrency)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(ConnectDeliveryAttemptRow).values(
+            business_message_id=business_message_id, attempts=1, last_attempt_at=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ConnectDeliveryAttemptRow.business_message_id],
+            set_={"attempts": ConnectDeliveryAttemptRow.attempts + 1, "last_attempt_at": at},
+        )
+        await self.session.execute(stmt)
+
+    async def attempts(self, business_message_id: str) -> int:
+        result = await self.session.execute(
+            select(ConnectDeliveryAttemptRow.attempts).where(
+                ConnectDeliveryAttemptRow.business_message_id == business_message_id
+            )
+        )
+        return int(result.scalar_one_or_none() or 0)
+
+    # The event outbox.
+
+    async def undelivered_after(self, after_id: int, limit: int) -> Sequence[ConnectEventRow]:
+        """Undelivered events after ``after_id``, in the order they happened."""
+        result = await self.session.execute(
+            select(ConnectEventRow)
+            .where(ConnectEventRow.delivered_at.is_(None), ConnectEventRow.id > after_id)
+            .order_by(ConnectEventRow.id)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def claim_event(self, event_id: int, due_before: datetime, lease_until: datetime) -> bool:
+        """Take an event for one delivery attempt; False if another pump has it or it is not due."""
+        result = await self.session.execute(
+            update(ConnectEventRow)
+            .where(
+                ConnectEventRow.id == event_id,
+                ConnectEventRow.delivered_at.is_(None),
+                ConnectEventRow.next_attempt_at <= due_before,
+            )
+            .values(next_attempt_at=lease_until)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def event(self, event_id: int) -> ConnectEventRow | None:
+        return await self.session.get(ConnectEventRow, event_id)
+
+    async def prune_delivered(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(ConnectEventRow).where(
+                ConnectEventRow.delivered_at.is_not(None), ConnectEventRow.delivered_at < before
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,111 @@
+"""The dashboard: server-rendered pages (Jinja2 + HTMX) at /dashboard, in English and Arabic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, Router
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from tgo.config import Settings
+from tgo.dashboard.pages import api_keys, auth, connect_inbox, messages, senders, sms_senders, usage, webhooks
+from tgo.dashboard.web import (
+    PREFIX,
+    CsrfRefused,
+    Dashboard,
+    LoginRequired,
+    Web,
+    make_csrf_guard,
+    make_provide_web,
+    provide_signed_in,
+    session_of,
+    write_session,
+)
+from tgo.errors import AppError, exception_handler
+from tgo.i18n import negotiate
+
+STATIC = Path(__file__).parent / "static"
+PAGES = [auth, senders, messages, usage, sms_senders, webhooks, api_keys, connect_inbox]
+
+
+def create_dashboard_router(settings: Settings) -> Router:
+    """The /dashboard router: its pages, static files, CSRF guard and HTML error pages."""
+    dash = Dashboard.build(settings)
+    provide_web = make_provide_web(dash)
+
+    def web_for(request: Request[Any, Any, Any]) -> Web | None:
+        web = request.state.get("dashboard_web")
+        return web if isinstance(web, Web) else None
+
+    def error_page(
+        request: Request[Any, Any, Any],
+        status: int,
+        title_key: str,
+        message: str | None,
+        message_key: str | None = None,
+    ) -> Response[Any]:
+        web = web_for(request) or Web(request=request, dash=dash, session=session_of(request, dash))
+        return web.render(
+            "error.html",
+            status_code=status,
+            title=web.t(title_key),
+            message=message if message is not None else web.t(message_key or "dash.error.title"),
+        )
+
+    def on_login_required(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        session = session_of(request, dash)
+        target = request.url.path if request.method == "GET" else PREFIX + "/"
+        response: Response[Any]
+        if request.headers.get("hx-request"):
+            # A background refresh (HTMX follows redirects invisibly): send the whole page to the login.
+            response = Response(content=None, status_code=204, headers={"HX-Redirect": f"{PREFIX}/login"})
+        else:
+            response = Redirect(path=f"{PREFIX}/login?next={target}", status_code=303)
+        return write_session(request, dash, session, response)
+
+    def on_csrf(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return error_page(request, 403, "dash.csrf.title", None, "dash.csrf.body")
+
+    def on_not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return error_page(request, 404, "dash.error.title", None, "dash.not_found")
+
+    def on_app_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        assert isinstance(exc, AppError)
+        web = web_for(request)
+        lang = web.lang if web else negotiate(request.headers.get("accept-language"))
+        return error_page(request, exc.status_code, "dash.error.title", exc.body(lang)["message"])
+
+    def on_other(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        if isinstance(exc, NotFoundException):
+            return on_not_found(request, exc)
+        response = exception_handler(request, exc)
+        status = response.status_code or 500
+        if web_for(request) is None or status < 500:
+            return response
+        return error_page(request, status, "dash.error.title", None, "internal_error")
+
+    handlers: list[Any] = [page for module in PAGES for page in module.HANDLERS]
+    handlers.append(create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False))
+    return Router(
+        path=PREFIX,
+        route_handlers=handlers,
+        guards=[make_csrf_guard(dash)],
+        dependencies={
+            "web": Provide(provide_web),
+            "me": Provide(provide_signed_in),
+        },
+        exception_handlers={
+            LoginRequired: on_login_required,
+            CsrfRefused: on_csrf,
+            AppError: on_app_error,
+            Exception: on_other,
+        },
+        include_in_schema=False,
+    )
+
+
+__all__ = ["create_dashboard_router"]

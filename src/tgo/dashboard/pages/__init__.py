@@ -1,0 +1,1 @@
+"""Dashboard pages: one module per area, each a list of route handlers."""

@@ -1,0 +1,123 @@
+"""The message log: filters, keyset pagination, each message's status history and media preview."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from litestar import Response, get
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from tgo.dashboard.web import NAV, NavItem, Web, error_messages
+from tgo.errors import AppError
+from tgo.media.service import get_media, get_storage
+from tgo.messages import service as messages
+from tgo.messages.state import MessageStatus
+from tgo.runtime import Runtime
+from tgo.senders import service as senders
+
+NAV.append(NavItem("/messages", "dash.nav.messages", 20))
+
+TYPES = ("text", "image", "voice", "document")
+STATUS_TONE = {"queued": "info", "sent": "info", "delivered": "good", "read": "good", "failed": "bad"}
+PAGE_SIZE = 25
+# Shown inline in the preview (sniffed types only); anything else is a download.
+INLINE_TYPES = ("image/jpeg", "image/png", "image/webp", "audio/")
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@get("/messages", name="dashboard:messages")
+async def message_log(
+    me: Web,
+    status: str = Parameter(query="status", default=""),
+    sender: str = Parameter(query="sender", default=""),
+    to: str = Parameter(query="to", default=""),
+    type_: str = Parameter(query="type", default=""),
+    since: str = Parameter(query="since", default=""),
+    until: str = Parameter(query="until", default=""),
+    cursor: str = Parameter(query="cursor", default=""),
+) -> Response[Any]:
+    form = {"status": status, "sender": sender, "to": to, "type": type_, "since": since, "until": until}
+    errors: list[str] = []
+    filters: dict[str, Any] = {}
+    if status in {s.value for s in MessageStatus}:
+        filters["status"] = status
+    if type_ in TYPES:
+        filters["message_type"] = type_
+    if sender.isdigit():
+        filters["sender_number_id"] = int(sender)
+    if to.strip():
+        filters["to_phone"] = to.strip()
+    since_day, until_day = _day(since), _day(until)
+    if (since and since_day is None) or (until and until_day is None):
+        errors.append(me.t("dash.messages.error.dates"))
+    if since_day:
+        filters["since"] = datetime.combine(since_day, datetime.min.time(), tzinfo=UTC)
+    if until_day:  # the whole "until" day is included
+        filters["until"] = datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    rows: list[Any] = []
+    next_cursor = None
+    try:
+        rows, next_cursor = await messages.list_messages(
+            me.db, me.tenant_id, limit=PAGE_SIZE, cursor=cursor or None, filters=filters
+        )
+    except AppError as exc:
+        errors.extend(error_messages(me, exc))
+    numbers, _ = await senders.list_numbers(me.db, me.tenant_id, limit=200, cursor=None, status=None)
+    query = {k: v for k, v in form.items() if v}
+    return me.render(
+        "messages.html",
+        status_code=422 if errors else 200,
+        rows=rows,
+        form=form,
+        errors=errors,
+        numbers=numbers,
+        statuses=[s.value for s in MessageStatus],
+        types=TYPES,
+        tone=STATUS_TONE,
+        next_url=f"?{urlencode({**query, 'cursor': next_cursor})}" if next_cursor else None,
+        first_url=f"?{urlencode(query)}" if cursor else None,
+    )
+
+
+@get("/messages/{message_id:int}", name="dashboard:message")
+async def message_detail(me: Web, message_id: int) -> Response[Any]:
+    message, media, history = await messages.get_message(me.db, me.tenant_id, message_id)
+    inline = bool(media and media.content_type.startswith(INLINE_TYPES))
+    return me.render(
+        "message.html", message=message, media=media, history=history, tone=STATUS_TONE, inline=inline
+    )
+
+
+@get("/media/{media_id:int}", name="dashboard:media")
+async def media_file(
+    me: Web, runtime: Runtime, media_id: int, download: bool = Parameter(query="download", default=False)
+) -> Stream:
+    """A message's file for the signed-in tenant: images and audio inline (for the preview), the rest
+    as an attachment; never rendered as a page of ours (sandbox CSP, nosniff)."""
+    media = await get_media(me.db, me.tenant_id, media_id)
+    name = (media.filename or f"media-{media.id}").replace('"', "")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = "inline" if media.content_type.startswith(INLINE_TYPES) and not download else "attachment"
+    return Stream(
+        get_storage(runtime).open(media.storage_key),
+        media_type=media.content_type,
+        headers={
+            "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Length": str(media.size),
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+HANDLERS = [message_log, message_detail, media_file]

@@ -1,0 +1,101 @@
+"""Dashboard sessions: a signed (itsdangerous, key from ``settings.secret()``) HttpOnly SameSite cookie.
+
+The cookie holds only the user id, the tenant id, a per-session CSRF token and a password fingerprint,
+so any API process can read it (no server-side store to share) and changing the password ends every
+session of that user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+COOKIE_NAME = "tgo_dashboard"
+MAX_AGE_SECONDS = 12 * 3600
+COOKIE_PATH = "/dashboard"
+
+
+@dataclass
+class DashboardSession:
+    user_id: int | None = None
+    tenant_id: int | None = None
+    password_fingerprint: str | None = None
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # The language chosen before logging in (the login page); a logged-in user's is in users.language.
+    language: str | None = None
+    # One-shot notices shown on the next page (e.g. "API key revoked").
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+    changed: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "u": self.user_id,
+            "t": self.tenant_id,
+            "p": self.password_fingerprint,
+            "c": self.csrf,
+            "l": self.language,
+            "f": self.flashes,
+        }
+
+    @classmethod
+    def from_payload(cls, data: Any) -> DashboardSession:
+        if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+            return cls(changed=True)
+        flashes = data.get("f") or []
+        return cls(
+            user_id=data.get("u") if isinstance(data.get("u"), int) else None,
+            tenant_id=data.get("t") if isinstance(data.get("t"), int) else None,
+            password_fingerprint=data.get("p") if isinstance(data.get("p"), str) else None,
+            csrf=data["c"],
+            language=data.get("l") if data.get("l") in ("en", "ar") else None,
+            flashes=[(str(k), str(m)) for k, m in flashes if isinstance(k, str)]
+            if isinstance(flashes, list)
+            else [],
+        )
+
+    def flash(self, kind: str, message: str) -> None:
+        self.flashes.append((kind, message))
+        self.changed = True
+
+    def pop_flashes(self) -> list[tuple[str, str]]:
+        flashes, self.flashes = self.flashes, []
+        if flashes:
+            self.changed = True
+        return flashes
+
+    def log_in(self, user_id: int, tenant_id: int, password_hash: str) -> None:
+        # A fresh CSRF token at login: a token seen before authentication is never trusted after it.
+        self.user_id, self.tenant_id = user_id, tenant_id
+        self.password_fingerprint = password_fingerprint(password_hash)
+        self.csrf = secrets.token_urlsafe(32)
+        self.changed = True
+
+    def log_out(self) -> None:
+        self.user_id = self.tenant_id = self.password_fingerprint = None
+        self.csrf = secrets.token_urlsafe(32)
+        self.changed = True
+
+
+def password_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+class SessionCodec:
+    def __init__(self, secret: bytes) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="tgo.dashboard.session")
+
+    def load(self, cookie: str | None) -> DashboardSession:
+        if not cookie:
+            return DashboardSession(changed=True)
+        try:
+            data = self._serializer.loads(cookie, max_age=MAX_AGE_SECONDS)
+        except BadSignature:
+            return DashboardSession(changed=True)
+        return DashboardSession.from_payload(data)
+
+    def dump(self, session: DashboardSession) -> str:
+        return self._serializer.dumps(session.to_payload())

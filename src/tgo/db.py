@@ -1,0 +1,134 @@
+"""Engines, sessions and the transaction boundary (one per request, one per job)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    _ping_idle_connections(engine)
+    return engine
+
+
+# pool_pre_ping pinged on every checkout, and the asyncpg dialect's ping is BEGIN; ";"; ROLLBACK — three
+# round trips, twice per API request (guard + request), a third of the send path's round trips. A connection
+# checked in moments ago is alive; one idle for longer is pinged and replaced if dead, as pre-ping did.
+PING_IF_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["tgo_last_used"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["tgo_last_used"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get("tgo_last_used")
+        if last is not None and time.monotonic() - last < PING_IF_IDLE_SECONDS:
+            return
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards this connection and checks out a fresh one
+            raise DisconnectionError("stale pooled connection") from exc
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # SQLite upgrades a read transaction to a write one lazily and fails at once (SQLITE_BUSY) when
+    # two writers race; taking the write lock at BEGIN makes writers queue on busy_timeout instead.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def session_scope(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commit on success, roll back on error, then run after-commit hooks."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException as exc:
+                await finish_failed(session, exc)
+                raise
+        await run_after_commit(session)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def finish_failed(session: AsyncSession, exc: BaseException) -> None:
+    """Roll back a failed unit of work, unless its error asks for its writes to be kept; then run the
+    after-rollback hooks (they may open their own transactions now that this one holds no locks)."""
+    if getattr(exc, "persist", False):
+        await session.commit()
+    else:
+        await session.rollback()
+    session.info.pop("after_commit", None)
+    hooks: list[AfterCommit] = session.info.pop("after_rollback", [])
+    for hook in hooks:
+        await hook()
+
+
+def after_rollback(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook`` if the session's transaction fails (e.g. release a claim taken in another transaction)."""
+    session.info.setdefault("after_rollback", []).append(hook)
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook`` once the session's transaction has committed (e.g. publish a job)."""
+    session.info.setdefault("after_commit", []).append(hook)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    session.info.pop("after_rollback", None)
+    hooks: list[AfterCommit] = session.info.pop("after_commit", [])
+    for hook in hooks:
+        await hook()

@@ -1,0 +1,251 @@
+"""One error hierarchy (domain errors with stable codes) and one handler that renders SPEC section 3."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.openapi.spec import OpenAPI
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+from tgo.i18n import negotiate, translate
+
+log = structlog.get_logger("tgo.errors")
+
+
+class AppError(Exception):
+    """A domain error: ``code`` is stable for programs; ``message_key`` is looked up in the catalogues."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    message_key: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message_key: str | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        default_language: str | None = None,
+        persist: bool = False,
+    ) -> None:
+        self.key = message_key or self.message_key or self.code
+        self.params = params or {}
+        self.extra = extra or {}
+        self.headers = headers or {}
+        # Some seed texts are Arabic unless the client asks for English.
+        self.default_language = default_language
+        # The request's writes so far are committed even though it fails (e.g. counting a wrong OTP).
+        self.persist = persist
+        super().__init__(self.key)
+
+    def body(self, lang: str) -> dict[str, Any]:
+        return {"message": translate(self.key, lang, **self.params), "code": self.code, **self.extra}
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    code = "unauthenticated"
+
+    def body(self, lang: str) -> dict[str, Any]:
+        # One identical body for every authentication failure, as the seed shows.
+        return {"message": translate("unauthenticated", lang)}
+
+
+class MissingScope(AppError):
+    status_code = 403
+    code = "missing_scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(params={"scope": scope}, extra={"required_scope": scope})
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    code = "unprocessable"
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_failed"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(extra={"errors": errors})
+
+
+class InvalidJson(AppError):
+    status_code = 400
+    code = "invalid_json"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def request_language(request: Request[Any, Any, Any], default: str = "en") -> str:
+    explicit = request.headers.get("accept-language")
+    if explicit is None:
+        user_lang = request.scope.get("state", {}).get("language")
+        if isinstance(user_lang, str):
+            return user_lang
+    return negotiate(explicit, default)
+
+
+def _field_errors(detail_extra: Any) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if isinstance(detail_extra, list):
+        for item in detail_extra:
+            if isinstance(item, dict):
+                key = str(item.get("key") or item.get("source") or "body")
+                errors.setdefault(key, []).append(str(item.get("message", "invalid")))
+    return errors or {"body": ["invalid request body"]}
+
+
+def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, headers=headers, media_type="application/json")
+
+
+def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Render every error as ``{"message", "code", ...}``; never a traceback to the client."""
+    if isinstance(exc, AppError):
+        lang = request_language(request, exc.default_language or "en")
+        return _json(exc.body(lang), exc.status_code, exc.headers)
+    lang = request_language(request)
+    if isinstance(exc, ValidationException):
+        errors = _field_errors(exc.extra)
+        body = {
+            "message": translate("validation_failed", lang),
+            "code": "validation_failed",
+            "errors": errors,
+        }
+        return _json(body, 422)
+    if isinstance(exc, NotAuthorizedException):
+        return _json({"message": translate("unauthenticated", lang)}, 401)
+    if isinstance(exc, PermissionDeniedException):
+        return _json({"message": translate("forbidden", lang), "code": "forbidden"}, 403)
+    if isinstance(exc, NotFoundException):
+        return _json({"message": translate("not_found", lang), "code": "not_found"}, 404)
+    if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
+        return _json({"message": translate("invalid_json", lang), "code": "invalid_json"}, 400)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        code = _HTTP_CODES.get(status, "error")
+        if status >= 500:
+            log.error("http_error", status=status, detail=exc.detail)
+        return _json({"message": translate(code, lang), "code": code}, status, exc.headers)
+    if isinstance(exc, IntegrityError):
+        # A uniqueness race the service's own check could not see (two concurrent creates).
+        return _json({"message": translate("conflict", lang), "code": "conflict"}, 409)
+    if isinstance(exc, (OverflowError, DataError)):
+        # A client value the database cannot hold (an id beyond 64 bits in a query): the client's error.
+        log.warning("value_out_of_range", path=request.url.path, error=type(exc).__name__)
+        errors = {"query": ["value out of range"]}
+        body = {
+            "message": translate("validation_failed", lang),
+            "code": "validation_failed",
+            "errors": errors,
+        }
+        return _json(body, 422)
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        # The database (or another backing service) is unreachable: tell clients to retry.
+        log.error("backend_unavailable", error=type(exc).__name__, path=request.url.path, exc_info=exc)
+        return _json(
+            {"message": translate("service_unavailable", lang), "code": "service_unavailable"},
+            503,
+            {"Retry-After": "5"},
+        )
+    log.exception("unhandled_error", path=request.url.path)
+    return _json(
+        {"message": translate("internal_error", lang), "code": "internal_error"},
+        HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def document_error_envelope(schema: OpenAPI) -> OpenAPI:
+    """Describe error responses in the OpenAPI document as the envelope this handler renders, not Litestar's
+    default ``{status_code, detail, extra}`` (which no response ever has). Idempotent; mutates in place."""
+    from litestar.openapi.spec import Schema
+    from litestar.openapi.spec.enums import OpenAPIType
+
+    envelope = Schema(
+        type=OpenAPIType.OBJECT,
+        required=["message"],
+        properties={"message": Schema(type=OpenAPIType.STRING), "code": Schema(type=OpenAPIType.STRING)},
+    )
+    for path_item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(path_item, method, None)
+            for status, response in ((operation.responses or {}) if operation else {}).items():
+                if not str(status).startswith(("4", "5")) or not getattr(response, "content", None):
+                    continue
+                for media in response.content.values():
+                    if _is_litestar_default(media.schema):
+                        media.schema = envelope
+    return schema
+
+
+def _is_litestar_default(schema: Any) -> bool:
+    from litestar.openapi.spec import Schema
+
+    if not isinstance(schema, Schema):
+        return False
+    if schema.one_of:
+        return all(_is_litestar_default(s) for s in schema.one_of)
+    return set(schema.required or ()) >= {"detail", "status_code"}

@@ -1,0 +1,1 @@
+"""Small shared building blocks: clock, ids, cursor pagination, schema base, tenant-bound repository."""

@@ -1,0 +1,39 @@
+"""Opaque keyset cursors: pages stay stable while rows are inserted (no duplicates, no gaps)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from tgo.errors import ValidationFailed
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def encode_cursor(**position: Any) -> str:
+    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict) or any(k not in data for k in keys):
+            raise ValueError("cursor shape")
+        return data
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationFailed({"cursor": ["This cursor is not valid."]}) from exc
+
+
+def check_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if limit < 1 or limit > MAX_LIMIT:
+        raise ValidationFailed({"limit": [f"Must be between 1 and {MAX_LIMIT}."]})
+    return limit

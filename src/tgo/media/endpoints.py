@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.auth.context import AuthContext
+from tgo.auth.scopes import Scope
+from tgo.media.service import get_media, get_media_by_token, get_storage
+from tgo.models import Media
+from tgo.runtime import Runtime
+
+
+def _download(runtime: Runtime, media: Media) -> Stream:
+    # Always an attachment with our sniffed type and nosniff: an uploaded HTML/SVG never renders inline.
+    name = (media.filename or f"media-{media.id}").replace('"', "")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    from urllib.parse import quote
+
+    return Stream(
+        get_storage(runtime).open(media.storage_key),
+        media_type=media.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Length": str(media.size),
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+class MediaController(Controller):
+    path = "/media"
+    tags = ["Messages"]
+
+    @get("/{media_id:int}", opt={"scope": Scope.MESSAGES_READ}, summary="Download a message's file")
+    async def download(
+        self, media_id: int, auth: AuthContext, db_session: AsyncSession, runtime: Runtime
+    ) -> Stream:
+        return _download(runtime, await get_media(db_session, auth.tenant_id, media_id))
+
+
+@get("/media/signed/{token:str}", include_in_schema=False)
+async def signed_download(token: str, db_session: AsyncSession, runtime: Runtime) -> Response[Any] | Stream:
+    """Connect fetches media through signed links (it holds no API key)."""
+    return _download(runtime, await get_media_by_token(db_session, runtime, token))

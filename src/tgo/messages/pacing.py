@@ -1,0 +1,37 @@
+"""Per-sender delivery pace (TGO_SENDER_RATE_PER_SECOND, default 80/s as WhatsApp's): workers wait for a slot
+instead of failing. Shared through Redis when TGO_REDIS_URL is set, per process otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from tgo.runtime import Runtime
+
+
+def _limiter(runtime: Runtime) -> tuple[MovingWindowRateLimiter, RateLimitItemPerSecond]:
+    found = runtime.extras.get("sender_pacer")
+    if found is None:
+        storage: Storage = (
+            RedisStorage(f"async+{runtime.settings.redis_url}")
+            if runtime.settings.redis_url
+            else MemoryStorage()
+        )
+        rate = max(1, int(runtime.settings.sender_rate_per_second))
+        found = (MovingWindowRateLimiter(storage), RateLimitItemPerSecond(rate))
+        runtime.extras["sender_pacer"] = found
+    return found  # type: ignore[no-any-return]
+
+
+async def pace(runtime: Runtime, sender_number_id: int) -> None:
+    """Wait until ``sender_number_id`` may send one more message."""
+    limiter, item = _limiter(runtime)
+    key = f"{runtime.settings.queue_name}:sender:{sender_number_id}"
+    for _ in range(600):
+        if await limiter.hit(item, key):
+            return
+        await asyncio.sleep(1.0 / max(1.0, float(item.amount)))
+    # After a minute of waiting, send anyway rather than hold the claim past its lease.

@@ -1,0 +1,123 @@
+"""The message state machine: queued → sent → delivered → read, or failed with a reason. Every change goes
+through ``transition``: a conditional UPDATE (so concurrent or repeated events apply once), the history
+row, the usage counters and the domain event, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo import events
+from tgo.models import Media, Message, MessageStatusEvent
+from tgo.usage.counters import bump
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+M = MessageStatus
+# Receipts can overtake each other (a read receipt before the delivered one), so later states accept any
+# earlier one; nothing leaves read or failed.
+ALLOWED_FROM: dict[MessageStatus, tuple[MessageStatus, ...]] = {
+    M.SENT: (M.QUEUED,),
+    M.DELIVERED: (M.QUEUED, M.SENT),
+    M.READ: (M.QUEUED, M.SENT, M.DELIVERED),
+    M.FAILED: (M.QUEUED,),
+}
+TIMESTAMP = {M.SENT: "sent_at", M.DELIVERED: "delivered_at", M.READ: "read_at", M.FAILED: "failed_at"}
+EVENT = {
+    M.QUEUED: events.MESSAGE_QUEUED,
+    M.SENT: events.MESSAGE_SENT,
+    M.DELIVERED: events.MESSAGE_DELIVERED,
+    M.READ: events.MESSAGE_READ,
+    M.FAILED: events.MESSAGE_FAILED,
+}
+
+
+async def record_queued(session: AsyncSession, message: Message, media: Media | None) -> None:
+    """The first state: history, usage and the ``message.queued`` event for a freshly inserted message."""
+    from tgo.messages.schemas import message_view
+
+    session.add(MessageStatusEvent(message_id=message.id, status=M.QUEUED, at=message.queued_at))
+    await bump(session, message, None, M.QUEUED)
+    await events.emit(
+        session, message.tenant_id, events.MESSAGE_QUEUED, message_view(message, media).to_dict()
+    )
+
+
+PATH = (M.QUEUED, M.SENT, M.DELIVERED, M.READ)
+
+
+async def transition(
+    session: AsyncSession,
+    message_id: int,
+    to: MessageStatus,
+    at: datetime,
+    *,
+    failure_code: str | None = None,
+    failure_reason: str | None = None,
+    connect_message_id: int | None = None,
+    detail: str | None = None,
+) -> Message | None:
+    """Move a message to ``to`` if its current status allows it; returns the updated row or None (no-op).
+
+    A receipt that overtakes an earlier step (delivered before the worker recorded sent) walks through the
+    skipped steps, so every status gets its timestamp, its history row and its event."""
+    from tgo.messages.schemas import message_view
+
+    message: Message | None = None
+    # Optimistic: update only if the status is still the one read; if another process moved the message
+    # in between (the worker marking it sent while the delivered receipt arrives), look again.
+    for _ in range(8):
+        row = (
+            await session.execute(select(Message.status, Message.updated_at).where(Message.id == message_id))
+        ).first()
+        if row is None or row[0] not in ALLOWED_FROM[to]:
+            return message
+        current = MessageStatus(row[0])
+        step = to
+        if to in PATH and current in PATH and PATH.index(to) - PATH.index(current) > 1:
+            step = PATH[PATH.index(current) + 1]
+        # Clocks of different processes disagree a little: a later state never gets an earlier time.
+        step_at = max(at, row[1])
+        values: dict[str, object] = {"status": step, TIMESTAMP[step]: step_at, "updated_at": step_at}
+        if step != M.QUEUED:
+            values["claimed_until"] = None
+        if step == to and failure_code is not None:
+            values["failure_code"] = failure_code
+            values["failure_reason"] = (failure_reason or "")[:500]
+        if connect_message_id is not None:
+            values["connect_message_id"] = connect_message_id
+        result = await session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == current)
+            .values(**values)
+            .returning(Message)
+            .execution_options(synchronize_session=False)
+        )
+        updated = result.scalar_one_or_none()
+        if updated is None:
+            continue
+        message = updated
+        session.add(
+            MessageStatusEvent(
+                message_id=message_id,
+                status=step,
+                at=step_at,
+                detail=(detail or failure_reason) if step == to else None,
+            )
+        )
+        await bump(session, message, current, step)
+        media = await session.get(Media, message.media_id) if message.media_id else None
+        await events.emit(session, message.tenant_id, EVENT[step], message_view(message, media).to_dict())
+        if step == to:
+            return message
+    return message

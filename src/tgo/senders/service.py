@@ -1,0 +1,212 @@
+"""Sender numbers: registration, OTP ownership proof, Connect account verification, operator actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.channels.connect_types import ConnectAccount, ConnectError, OutboundMessage
+from tgo.db import after_commit
+from tgo.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from tgo.i18n import translate
+from tgo.kit.clock import now
+from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
+from tgo.kit.phones import normalize_phone
+from tgo.models import SenderNumber
+from tgo.otp import service as otp
+from tgo.runtime import Runtime
+from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository, SenderNumbersByPhone
+from tgo.senders.state import SenderEvent, SenderStatus, VerificationStatus, apply
+
+log = structlog.get_logger("tgo.senders")
+
+
+class ConnectAccountNotFound(Unprocessable):
+    code = "connect_account_not_found"
+
+
+class SenderNumberExists(Conflict):
+    code = "sender_number_exists"
+
+
+class SenderNotPending(Conflict):
+    code = "sender_not_pending_verification"
+
+
+class SenderNumberNotFound(NotFound):
+    code = "not_found"
+
+
+async def _connect_account(runtime: Runtime, phone: str) -> ConnectAccount | None:
+    from tgo.channels.connect import get_connect_client
+
+    try:
+        return await get_connect_client(runtime).get_account(phone)
+    except ConnectError as exc:
+        log.warning("connect_unavailable", op="get_account", error=type(exc).__name__)
+        raise ServiceUnavailable("connect_unavailable", headers={"Retry-After": "5"}) from exc
+
+
+async def register(
+    session: AsyncSession,
+    runtime: Runtime,
+    tenant_id: int,
+    tenant_name: str,
+    *,
+    phone: str,
+    display_name: str | None,
+) -> SenderNumber:
+    """Register a phone (owned by a Connect account) and send its owner an OTP inside Connect."""
+    phone = normalize_phone(phone)
+    display_name = display_name.strip() if display_name and display_name.strip() else None
+    repo = SenderNumberRepository(session, tenant_id)
+    if await repo.get_by_phone(phone) is not None:
+        raise SenderNumberExists()
+    account = await _connect_account(runtime, phone)
+    if account is None:
+        raise ConnectAccountNotFound()
+    current = now()
+    number = await repo.add(
+        SenderNumber(
+            phone=phone,
+            display_name=display_name,
+            status=SenderStatus.PENDING_VERIFICATION,
+            verification_status=VerificationStatus.PENDING_OTP,
+            connect_account_id=account.id,
+            status_changed_at=current,
+            created_at=current,
+            updated_at=current,
+        )
+    )
+    await _send_otp(session, runtime, number, tenant_name, account)
+    return number
+
+
+async def _send_otp(
+    session: AsyncSession, runtime: Runtime, number: SenderNumber, tenant_name: str, account: ConnectAccount
+) -> None:
+    issued = await otp.issue(
+        session, runtime.settings.secret(), tenant_id=number.tenant_id, sender_number_id=number.id
+    )
+    text = translate("otp_message", account.language, organization=tenant_name, code=issued.code, minutes=10)
+    message = OutboundMessage(
+        business_message_id=f"otp-{number.tenant_id}-{issued.row.id}",
+        # A system message about the owner's own number; Connect shows it as from "TGO Business".
+        sender_phone=number.phone,
+        sender_name="TGO Business",
+        to_phone=number.phone,
+        type="system",
+        content=text,
+    )
+    otp_id = issued.row.id
+
+    async def deliver() -> None:
+        # After commit: the OTP row exists before its code can reach anyone.
+        from tgo.channels.connect import get_connect_client
+
+        ok = True
+        try:
+            await get_connect_client(runtime).deliver(message)
+        except ConnectError as exc:
+            ok = False
+            log.warning("otp_delivery_failed", sender_number_id=number.id, error=type(exc).__name__)
+        async with runtime.db.session_scope() as s:
+            await otp.mark_delivery(s, otp_id, ok=ok, at=now())
+
+    after_commit(session, deliver)
+
+
+async def get(session: AsyncSession, tenant_id: int, number_id: int) -> SenderNumber:
+    number = await SenderNumberRepository(session, tenant_id).get(number_id)
+    if number is None:
+        raise SenderNumberNotFound()
+    return number
+
+
+async def list_numbers(
+    session: AsyncSession, tenant_id: int, *, limit: int | None, cursor: str | None, status: str | None
+) -> tuple[list[SenderNumber], str | None]:
+    size = check_limit(limit)
+    position = decode_cursor(cursor, "id")
+    rows = await SenderNumberRepository(session, tenant_id).list(
+        limit=size + 1, before_id=int(position["id"]) if position else None, status=status
+    )
+    next_cursor = encode_cursor(id=rows[size - 1].id) if len(rows) > size else None
+    return rows[:size], next_cursor
+
+
+async def verify_otp(
+    session: AsyncSession, runtime: Runtime, tenant_id: int, number_id: int, code: str
+) -> SenderNumber:
+    """The owner proves possession; the number becomes active or waits for Connect account verification."""
+    repo = SenderNumberRepository(session, tenant_id)
+    number = await repo.get(number_id)
+    if number is None:
+        raise SenderNumberNotFound()
+    if number.status != SenderStatus.PENDING_VERIFICATION:
+        raise SenderNotPending(params={"status": number.status})
+    await otp.consume(session, runtime.settings.secret(), number.id, code)
+    account = await _connect_account(runtime, number.phone)
+    verified = bool(account and account.account_verified and not account.disabled)
+    await apply(
+        session,
+        number,
+        SenderEvent.OTP_ACCEPTED_ACCOUNT_VERIFIED
+        if verified
+        else SenderEvent.OTP_ACCEPTED_ACCOUNT_UNVERIFIED,
+    )
+    return number
+
+
+async def resend_otp(
+    session: AsyncSession, runtime: Runtime, tenant_id: int, tenant_name: str, number_id: int
+) -> SenderNumber:
+    number = await get(session, tenant_id, number_id)
+    if number.status != SenderStatus.PENDING_VERIFICATION:
+        raise SenderNotPending(params={"status": number.status})
+    await otp.check_send_allowed(session, number.id)
+    account = await _connect_account(runtime, number.phone)
+    if account is None:
+        raise ConnectAccountNotFound()
+    await _send_otp(session, runtime, number, tenant_name, account)
+    return number
+
+
+async def delete(session: AsyncSession, tenant_id: int, number_id: int) -> None:
+    """Remove a number from use; its messages (and their sender_number_id) stay."""
+    number = await get(session, tenant_id, number_id)
+    number.deleted_at = now()
+    number.updated_at = number.deleted_at
+    await session.flush()
+
+
+async def apply_account_verification(
+    session: AsyncSession, phone: str, account_verified: bool
+) -> list[SenderNumber]:
+    """A Connect account's verification changed: update every tenant's registration of that phone."""
+    event = SenderEvent.ACCOUNT_VERIFIED if account_verified else SenderEvent.ACCOUNT_UNVERIFIED
+    changed = []
+    for number in await SenderNumbersByPhone(session).all(phone):
+        try:
+            if await apply(session, number, event):
+                changed.append(number)
+        except AppError:
+            continue
+    return changed
+
+
+async def operator_action(session: AsyncSession, number_id: int, action: str) -> SenderNumber:
+    """`tgo sender reject|suspend|unsuspend ID`."""
+    number = await SenderNumberOperator(session).get(number_id)
+    if number is None:
+        raise SenderNumberNotFound()
+    await apply(session, number, SenderEvent(action))
+    return number
+
+
+def describe(number: SenderNumber) -> dict[str, Any]:
+    from tgo.senders.schemas import sender_number_view
+
+    return sender_number_view(number).to_dict()

@@ -1,0 +1,42 @@
+"""`tgo sms-sender suspend ID | unsuspend ID` (SPEC section 10): operator actions on SMS sender identities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from tgo.cli import JsonOpt, emit, out, run
+from tgo.runtime import Runtime
+from tgo.sms.schemas import SmsSenderOut, as_event
+
+sms_sender_app: typer.Typer = typer.Typer(
+    help="SMS sender identities (operator actions).", no_args_is_help=True
+)
+
+
+def _action(sender_id: str, action: str, as_json: bool) -> None:
+    from tgo.sms import service
+
+    async def op(rt: Runtime) -> dict[str, Any]:
+        fn = service.suspend_sender if action == "suspend" else service.unsuspend_sender
+        async with rt.db.session_scope() as session:
+            return as_event(SmsSenderOut.of(await fn(session, sender_id)))
+
+    emit(
+        run(as_json, op),
+        as_json,
+        lambda d: out.print(f"SMS sender {d['id']} ({d['senderId']}, {d['country']}) is {d['status']}."),
+    )
+
+
+@sms_sender_app.command("suspend")
+def sms_sender_suspend(sender_id: str, as_json: JsonOpt = False) -> None:
+    """Suspend an SMS sender: it cannot send until unsuspended."""
+    _action(sender_id, "suspend", as_json)
+
+
+@sms_sender_app.command("unsuspend")
+def sms_sender_unsuspend(sender_id: str, as_json: JsonOpt = False) -> None:
+    """Lift a suspension: back to active if it was verified, else not_started."""
+    _action(sender_id, "unsuspend", as_json)

@@ -1,0 +1,267 @@
+"""The background side of SMS: carrier verification, delivery over the SMS channel, receipts, sweeping.
+
+Every function is idempotent and works from the database (the truth): a message is claimed with a
+conditional UPDATE before it is submitted, the parts the SMSC accepted are recorded with their SMSC
+message ids (so a retry submits only the rest), and receipts are matched by those ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
+from tgo.channels.sms_types import OutboundSms, Receipt, SenderVerifier, SmsChannel
+from tgo.kit.clock import now
+from tgo.models.sms import SmsMessage, SmsMessagePart
+from tgo.runtime import Runtime
+from tgo.sms.repository import SmsOperatorRepository
+from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
+from tgo.worker.registry import publish
+
+log = structlog.get_logger("tgo.sms")
+
+DELIVER_TASK = "sms.deliver"
+VERIFY_TASK = "sms.verify_sender"
+# How long one delivery attempt may hold a message before the sweeper may hand it to another worker.
+CLAIM_LEASE = timedelta(minutes=5)
+# How long a receipt waits for its submit to be recorded before the SMSC is asked to send it again.
+RECEIPT_WAIT_SECONDS = 10.0
+
+DELIVERED_STATES = frozenset({"DELIVRD"})
+UNDELIVERED_STATES = frozenset({"UNDELIV", "EXPIRED"})
+FAILED_STATES = frozenset({"REJECTD", "DELETED", "UNKNOWN"})
+FINAL_STATES = DELIVERED_STATES | UNDELIVERED_STATES | FAILED_STATES
+
+
+# -- the channel and the carrier of this process ------------------------------------------------------
+
+
+def sms_channel(runtime: Runtime) -> SmsChannel:
+    """The process's SMS channel: SMPP to TGO_SMPP_HOST, else the sandbox carrier."""
+    channel: SmsChannel | None = runtime.extras.get("sms_channel")
+    if channel is None:
+        settings = runtime.settings
+        if settings.smpp_host:
+            from tgo.channels.smpp import SmppClient
+
+            channel = SmppClient(
+                settings.smpp_host,
+                settings.smpp_port,
+                settings.smpp_system_id,
+                settings.smpp_password.get_secret_value(),
+            )
+        else:
+            channel = SandboxSmsChannel()
+        install_channel(runtime, channel)
+    return channel
+
+
+def install_channel(runtime: Runtime, channel: SmsChannel) -> None:
+    """Use ``channel`` for this runtime (tests install an SMPP client bound to their simulator)."""
+
+    async def on_receipt(receipt: Receipt) -> bool:
+        return await apply_receipt(runtime, receipt)
+
+    channel.set_receipt_handler(on_receipt)
+    runtime.extras["sms_channel"] = channel
+    runtime.on_shutdown(channel.close)
+
+
+def verifier(runtime: Runtime) -> SenderVerifier:
+    """The carrier that verifies sender identities (``runtime.extras["sms_verifier"]``, else the sandbox)."""
+    found: SenderVerifier | None = runtime.extras.get("sms_verifier")
+    return found or SandboxVerifier()
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+
+async def publish_verification(runtime: Runtime, sender_id: uuid.UUID, due_at: datetime | None) -> None:
+    payload = {"sender_id": str(sender_id), "due_at": due_at.isoformat() if due_at else None}
+    await publish(runtime, VERIFY_TASK, payload)
+
+
+async def verify_sender(runtime: Runtime, sender_id: uuid.UUID, due_at: datetime | None = None) -> None:
+    """Wait until the carrier's answer is due, then apply it (a no-op unless still ``pending``)."""
+    if due_at is not None:
+        wait = (due_at - now()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
+    await decide_sender(runtime, sender_id)
+
+
+async def decide_sender(runtime: Runtime, sender_id: uuid.UUID) -> str | None:
+    async with runtime.db.session_scope() as session:
+        sender = await SmsOperatorRepository(session).sender(sender_id, lock=True)
+        if sender is None or sender.status != SenderStatus.PENDING:
+            return None
+        if sender.verification_due_at is not None and sender.verification_due_at > now():
+            return None
+        decision = await verifier(runtime).verify(sender.sender_type, sender.sender_id, sender.country)
+        await transition_sender(
+            session,
+            sender,
+            SenderStatus(decision.status),
+            reason=decision.reason,
+            transactional_only=decision.transactional_only,
+        )
+        return sender.status
+
+
+# -- delivery -------------------------------------------------------------------------------------
+
+
+async def publish_delivery(runtime: Runtime, message_id: uuid.UUID) -> None:
+    await publish(runtime, DELIVER_TASK, {"message_id": str(message_id)})
+
+
+def retry_delay(runtime: Runtime, attempts: int) -> float:
+    settings = runtime.settings
+    base = settings.delivery_retry_base_seconds * 2 ** max(attempts - 1, 0)
+    return float(min(base, settings.delivery_retry_max_seconds) * random.uniform(0.8, 1.2))
+
+
+async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
+    """One delivery attempt of a queued message; returns its status afterwards (None: not ours)."""
+    at = now()
+    async with runtime.db.session_scope() as session:
+        ops = SmsOperatorRepository(session)
+        if not await ops.claim_message(message_id, at, at + CLAIM_LEASE):
+            return None
+        message = await ops.message(message_id)
+        assert message is not None
+        sender = await ops.sender(message.sender_id)
+        if sender is None or sender.status != SenderStatus.ACTIVE:
+            await transition_message(
+                session,
+                message,
+                MessageStatus.FAILED,
+                error_code="sms_sender_not_active",
+                error_message="The SMS sender is no longer active.",
+            )
+            return message.status
+        outbound = OutboundSms(
+            message_id=str(message.id),
+            source=sender.sender_id,
+            source_type=sender.sender_type,
+            destination=message.to,
+            body=message.body,
+            concat_ref=message.concat_ref,
+            skip_parts=frozenset(p.part_number for p in await ops.parts(message.id)),
+        )
+    try:
+        result = await sms_channel(runtime).submit(outbound)
+    except Exception as exc:  # a channel bug must not strand the claim for the whole lease
+        log.exception("sms_submit_crashed", message_id=str(message_id))
+        from tgo.channels.sms_types import SubmitResult
+
+        result = SubmitResult([], "channel_error", str(exc), retryable=True)
+    async with runtime.db.session_scope() as session:
+        ops = SmsOperatorRepository(session)
+        message = await ops.message(message_id, lock=True)
+        assert message is not None
+        for part in result.accepted:
+            await ops.add_part(
+                SmsMessagePart(
+                    message_id=message.id,
+                    part_number=part.number,
+                    smsc_message_id=part.smsc_message_id,
+                    submitted_at=now(),
+                )
+            )
+        if message.status != MessageStatus.QUEUED:
+            return message.status
+        if result.ok:
+            await transition_message(session, message, MessageStatus.SENT)
+            await _settle(session, message)
+        elif not result.retryable or message.attempts >= runtime.settings.delivery_max_attempts:
+            await transition_message(
+                session,
+                message,
+                MessageStatus.FAILED,
+                error_code=result.error_code,
+                error_message=result.error_message,
+            )
+        else:
+            message.claimed_until = None
+            message.next_attempt_at = now() + timedelta(seconds=retry_delay(runtime, message.attempts))
+            message.error_code, message.error_message = result.error_code, result.error_message
+            message.updated_at = now()
+            log.info("sms_retry_scheduled", message_id=str(message_id), error=result.error_code)
+        return message.status
+
+
+async def _settle(session: Any, message: SmsMessage) -> None:
+    """Apply the parts' receipts to a ``sent`` message: any final failure decides, else all delivered."""
+    if message.status != MessageStatus.SENT:
+        return
+    parts = await SmsOperatorRepository(session).parts(message.id)
+    for part in parts:
+        state = part.receipt_state or ""
+        if state in UNDELIVERED_STATES | FAILED_STATES:
+            target = MessageStatus.UNDELIVERED if state in UNDELIVERED_STATES else MessageStatus.FAILED
+            await transition_message(
+                session,
+                message,
+                target,
+                error_code=state,
+                error_message=f"The carrier reported {state} (error {part.receipt_error or '000'}).",
+            )
+            return
+    if len(parts) >= message.segments and all(p.receipt_state in DELIVERED_STATES for p in parts):
+        await transition_message(session, message, MessageStatus.DELIVERED)
+
+
+async def apply_receipt(runtime: Runtime, receipt: Receipt) -> bool:
+    """Record a delivery receipt; False when its part is unknown (the SMSC will deliver it again)."""
+    if receipt.state not in FINAL_STATES:
+        return True  # ENROUTE, ACCEPTD: nothing to change
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RECEIPT_WAIT_SECONDS
+    delay = 0.02
+    while True:
+        async with runtime.db.session_scope() as session:
+            ops = SmsOperatorRepository(session)
+            found = await ops.part_by_smsc_id(receipt.smsc_message_id)
+            if found is not None:
+                message = await ops.message(found.message_id, lock=True)
+                part = next(p for p in await ops.parts(found.message_id) if p.id == found.id)
+                if part.receipt_state is None:
+                    part.receipt_state = receipt.state
+                    part.receipt_error = (receipt.error or "")[:20] or None
+                    part.receipt_at = now()
+                    await session.flush()
+                if message is not None:
+                    await _settle(session, message)
+                return True
+        if loop.time() >= deadline:
+            log.warning("sms_receipt_unmatched", smsc_message_id=receipt.smsc_message_id)
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+# -- sweeping -------------------------------------------------------------------------------------
+
+
+async def sweep(runtime: Runtime) -> dict[str, int]:
+    """Decide verifications that are due and re-publish deliveries nobody holds (lost jobs, crashes)."""
+    at = now()
+    stale = timedelta(seconds=runtime.settings.sweeper_stale_seconds)
+    async with runtime.db.session_scope() as session:
+        ops = SmsOperatorRepository(session)
+        senders = list(await ops.due_pending_senders(at))
+        messages = list(await ops.stranded_messages(at, at - stale))
+    for sender_id in senders:
+        await decide_sender(runtime, sender_id)
+    for message_id in messages:
+        await publish_delivery(runtime, message_id)
+    if runtime.settings.smpp_host:
+        await sms_channel(runtime).keepalive()
+    return {"senders": len(senders), "messages": len(messages)}

@@ -1,0 +1,131 @@
+"""The SMS API (``/v1/sms``, seed 004): thin controllers; the rules live in ``tgo.sms.service``."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.auth.context import AuthContext
+from tgo.auth.scopes import Scope
+from tgo.db import after_commit
+from tgo.runtime import Runtime
+from tgo.sms import service
+from tgo.sms.delivery import publish_delivery, publish_verification
+from tgo.sms.schemas import (
+    SmsMessageCreate,
+    SmsMessageList,
+    SmsMessageOut,
+    SmsSenderCreate,
+    SmsSenderList,
+    SmsSenderOut,
+    SmsSenderUpdate,
+)
+
+Limit = Parameter(query="limit", required=False, description="Page size, 1-200 (default 50).")
+Cursor = Parameter(query="cursor", required=False, description="The nextCursor of the previous page.")
+
+
+class SmsSenderController(Controller):
+    path = "/senders"
+    tags = ["SMS senders"]
+
+    @post("/", opt={"scope": Scope.SMS_SENDERS}, summary="Add a sender identity")
+    async def create(
+        self, auth: AuthContext, db_session: AsyncSession, data: SmsSenderCreate
+    ) -> SmsSenderOut:
+        return SmsSenderOut.of(await service.create_sender(db_session, auth.tenant_id, data))
+
+    @get("/", opt={"scope": Scope.SMS_SENDERS}, summary="List sender identities (newest first)")
+    async def list(
+        self,
+        auth: AuthContext,
+        db_session: AsyncSession,
+        limit: int | None = Limit,
+        cursor: str | None = Cursor,
+    ) -> SmsSenderList:
+        rows, next_cursor = await service.list_senders(db_session, auth.tenant_id, limit=limit, cursor=cursor)
+        return SmsSenderList(data=[SmsSenderOut.of(r) for r in rows], next_cursor=next_cursor)
+
+    @get("/{sender_id:str}", opt={"scope": Scope.SMS_SENDERS}, summary="Get a sender identity")
+    async def get(self, auth: AuthContext, db_session: AsyncSession, sender_id: str) -> SmsSenderOut:
+        return SmsSenderOut.of(await service.get_sender(db_session, auth.tenant_id, sender_id))
+
+    @patch("/{sender_id:str}", opt={"scope": Scope.SMS_SENDERS}, summary="Update name / defaultMessageType")
+    async def update(
+        self, auth: AuthContext, db_session: AsyncSession, sender_id: str, data: SmsSenderUpdate
+    ) -> SmsSenderOut:
+        return SmsSenderOut.of(await service.update_sender(db_session, auth.tenant_id, sender_id, data))
+
+    @delete(
+        "/{sender_id:str}",
+        opt={"scope": Scope.SMS_SENDERS},
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a sender identity (409 once it has sent a message)",
+    )
+    async def remove(self, auth: AuthContext, db_session: AsyncSession, sender_id: str) -> None:
+        await service.delete_sender(db_session, auth.tenant_id, sender_id)
+
+    @post(
+        "/{sender_id:str}/verify",
+        opt={"scope": Scope.SMS_SENDERS},
+        status_code=HTTP_200_OK,
+        summary="Start or restart verification (from not_started, failed or rejected)",
+    )
+    async def verify(
+        self, auth: AuthContext, db_session: AsyncSession, runtime: Runtime, sender_id: str
+    ) -> SmsSenderOut:
+        sender = await service.start_verification(
+            db_session,
+            auth.tenant_id,
+            sender_id,
+            delay_seconds=runtime.settings.sms_verification_delay_seconds,
+        )
+        sender_uuid, due_at = sender.id, sender.verification_due_at
+
+        async def publish() -> None:
+            await publish_verification(runtime, sender_uuid, due_at)
+
+        after_commit(db_session, publish)
+        return SmsSenderOut.of(sender)
+
+
+class SmsMessageController(Controller):
+    path = "/messages"
+    tags = ["SMS messages"]
+
+    @post("/", opt={"scope": Scope.SMS_SEND}, summary="Send an SMS (queued; delivered over SMPP)")
+    async def create(
+        self, auth: AuthContext, db_session: AsyncSession, runtime: Runtime, data: SmsMessageCreate
+    ) -> SmsMessageOut:
+        message = await service.create_message(db_session, auth.tenant_id, data)
+        message_id = message.id
+
+        async def publish() -> None:
+            await publish_delivery(runtime, message_id)
+
+        after_commit(db_session, publish)
+        return SmsMessageOut.of(message)
+
+    @get("/", opt={"scope": Scope.SMS_READ}, summary="List SMS messages (newest first)")
+    async def list(
+        self,
+        auth: AuthContext,
+        db_session: AsyncSession,
+        limit: int | None = Limit,
+        cursor: str | None = Cursor,
+        status: str | None = Parameter(query="status", required=False),
+        sender_id: str | None = Parameter(query="senderId", required=False),
+    ) -> SmsMessageList:
+        rows, next_cursor = await service.list_messages(
+            db_session, auth.tenant_id, limit=limit, cursor=cursor, status=status, sender_id=sender_id
+        )
+        return SmsMessageList(data=[SmsMessageOut.of(r) for r in rows], next_cursor=next_cursor)
+
+    @get("/{message_id:str}", opt={"scope": Scope.SMS_READ}, summary="Get an SMS message")
+    async def get(self, auth: AuthContext, db_session: AsyncSession, message_id: str) -> SmsMessageOut:
+        return SmsMessageOut.of(await service.get_message(db_session, auth.tenant_id, message_id))
+
+
+SMS_CONTROLLERS = [SmsSenderController, SmsMessageController]

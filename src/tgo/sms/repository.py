@@ -1,0 +1,180 @@
+"""Every query of the SMS part. Tenant-bound repositories for the API; ``SmsOperatorRepository`` is the
+cross-tenant one used only by workers, receipts and operator commands."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.kit.repository import TenantRepository
+from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
+
+
+def _after(model: Any, cursor: tuple[datetime, uuid.UUID] | None) -> Any:
+    """Newest first: rows strictly after the cursor position (created_at, id)."""
+    if cursor is None:
+        return True
+    created_at, row_id = cursor
+    return or_(model.created_at < created_at, and_(model.created_at == created_at, model.id < row_id))
+
+
+class SmsSenderRepository(TenantRepository):
+    async def add(self, sender: SmsSender) -> SmsSender:
+        sender.tenant_id = self.tenant_id
+        self.session.add(sender)
+        await self.session.flush()
+        return sender
+
+    async def get(self, sender_id: uuid.UUID) -> SmsSender | None:
+        return await self.session.scalar(
+            select(SmsSender).where(SmsSender.id == sender_id, SmsSender.tenant_id == self.tenant_id)
+        )
+
+    async def find_identity(self, sender_type: str, sender_id: str, country: str) -> SmsSender | None:
+        return await self.session.scalar(
+            select(SmsSender).where(
+                SmsSender.tenant_id == self.tenant_id,
+                SmsSender.sender_type == sender_type,
+                SmsSender.sender_id == sender_id,
+                SmsSender.country == country,
+            )
+        )
+
+    async def page(self, limit: int, cursor: tuple[datetime, uuid.UUID] | None) -> Sequence[SmsSender]:
+        result = await self.session.scalars(
+            select(SmsSender)
+            .where(SmsSender.tenant_id == self.tenant_id, _after(SmsSender, cursor))
+            .order_by(SmsSender.created_at.desc(), SmsSender.id.desc())
+            .limit(limit + 1)
+        )
+        return result.all()
+
+    async def has_messages(self, sender_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(exists().where(SmsMessage.sender_id == sender_id, SmsMessage.tenant_id == self.tenant_id))
+        )
+        return bool(found)
+
+    async def delete(self, sender_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(SmsSender).where(SmsSender.id == sender_id, SmsSender.tenant_id == self.tenant_id)
+        )
+
+
+class SmsMessageRepository(TenantRepository):
+    async def add(self, message: SmsMessage) -> SmsMessage:
+        message.tenant_id = self.tenant_id
+        self.session.add(message)
+        await self.session.flush()
+        return message
+
+    async def get(self, message_id: uuid.UUID) -> SmsMessage | None:
+        return await self.session.scalar(
+            select(SmsMessage).where(SmsMessage.id == message_id, SmsMessage.tenant_id == self.tenant_id)
+        )
+
+    async def page(
+        self,
+        limit: int,
+        cursor: tuple[datetime, uuid.UUID] | None,
+        *,
+        status: str | None = None,
+        sender_id: uuid.UUID | None = None,
+    ) -> Sequence[SmsMessage]:
+        query = select(SmsMessage).where(SmsMessage.tenant_id == self.tenant_id, _after(SmsMessage, cursor))
+        if status is not None:
+            query = query.where(SmsMessage.status == status)
+        if sender_id is not None:
+            query = query.where(SmsMessage.sender_id == sender_id)
+        result = await self.session.scalars(
+            query.order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(limit + 1)
+        )
+        return result.all()
+
+
+class SmsOperatorRepository:
+    """Cross-tenant access for workers, receipts and the operator CLI (never reachable from the API)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sender(self, sender_id: uuid.UUID, *, lock: bool = False) -> SmsSender | None:
+        query = select(SmsSender).where(SmsSender.id == sender_id)
+        if lock:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def due_pending_senders(self, at: datetime, limit: int = 100) -> Sequence[uuid.UUID]:
+        result = await self.session.scalars(
+            select(SmsSender.id)
+            .where(SmsSender.status == "pending", SmsSender.verification_due_at <= at)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def claim_message(self, message_id: uuid.UUID, at: datetime, until: datetime) -> bool:
+        """Take a queued message for one delivery attempt; a concurrent or duplicate job gets False."""
+        result = await self.session.execute(
+            update(SmsMessage)
+            .where(
+                SmsMessage.id == message_id,
+                SmsMessage.status == "queued",
+                or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < at),
+            )
+            .values(claimed_until=until, attempts=SmsMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def message(self, message_id: uuid.UUID, *, lock: bool = False) -> SmsMessage | None:
+        query = select(SmsMessage).where(SmsMessage.id == message_id)
+        if lock:
+            query = query.with_for_update()
+        return await self.session.scalar(query.execution_options(populate_existing=True))
+
+    async def parts(self, message_id: uuid.UUID) -> Sequence[SmsMessagePart]:
+        result = await self.session.scalars(
+            select(SmsMessagePart)
+            .where(SmsMessagePart.message_id == message_id)
+            .order_by(SmsMessagePart.part_number)
+            .execution_options(populate_existing=True)
+        )
+        return result.all()
+
+    async def add_part(self, part: SmsMessagePart) -> None:
+        self.session.add(part)
+        await self.session.flush()
+
+    async def part_by_smsc_id(self, smsc_message_id: str) -> SmsMessagePart | None:
+        return await self.session.scalar(
+            select(SmsMessagePart)
+            .where(SmsMessagePart.smsc_message_id == smsc_message_id)
+            .order_by(SmsMessagePart.id.desc())
+            .limit(1)
+        )
+
+    async def stranded_messages(
+        self, at: datetime, fresh_before: datetime, limit: int = 500
+    ) -> Sequence[uuid.UUID]:
+        """Queued messages whose retry is due and that no worker holds (lost jobs, crashed workers)."""
+        result = await self.session.scalars(
+            select(SmsMessage.id)
+            .where(
+                SmsMessage.status == "queued",
+                SmsMessage.next_attempt_at <= at,
+                # A new message's own job was published at commit: give it time before re-publishing.
+                or_(SmsMessage.attempts > 0, SmsMessage.created_at <= fresh_before),
+                or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < at),
+            )
+            .order_by(SmsMessage.next_attempt_at)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def count_messages(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(SmsMessage)) or 0)

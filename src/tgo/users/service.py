@@ -1,0 +1,59 @@
+"""Dashboard users: argon2 password hashes, one tenant each."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.errors import Conflict, ValidationFailed
+from tgo.i18n import LANGUAGES
+from tgo.models import User
+
+_hasher = PasswordHasher()
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
+# Verifying against this keeps the time of "no such user" equal to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def create_user(
+    session: AsyncSession, tenant_id: int, *, email: str, password: str, language: str = "en"
+) -> User:
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not _EMAIL.fullmatch(email):
+        errors["email"] = ["Not a valid e-mail address."]
+    if len(password) < 8:
+        errors["password"] = ["Use at least 8 characters."]
+    if language not in LANGUAGES:
+        errors["language"] = [f"One of: {', '.join(LANGUAGES)}."]
+    if errors:
+        raise ValidationFailed(errors)
+    exists = await session.scalar(select(User.id).where(User.tenant_id == tenant_id, User.email == email))
+    if exists is not None:
+        raise Conflict("user_exists")
+    user = User(tenant_id=tenant_id, email=email, password_hash=_hasher.hash(password), language=language)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.strip().lower()).order_by(User.id))
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    if len(password) < 8:
+        raise ValidationFailed({"password": ["Use at least 8 characters."]})
+    user.password_hash = _hasher.hash(password)
+    await session.flush()

@@ -1,0 +1,157 @@
+"""The broker named by TGO_BROKER_URL (memory, RabbitMQ, Redis streams), with every registered task bound to
+a runtime, and the loops that run periodic jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Any
+
+import structlog
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.api.receiver import run_receiver_task
+
+from tgo.runtime import STARTUP, Runtime
+from tgo.worker.registry import PERIODIC, TASKS, Periodic
+
+log = structlog.get_logger("tgo.worker")
+
+
+def _make_taskiq_broker(url: str, queue_name: str) -> AsyncBroker:
+    if url.startswith("memory"):
+        return InMemoryBroker(max_async_tasks=1000)
+    if url.startswith(("amqp://", "amqps://")):
+        from taskiq_aio_pika import AioPikaBroker
+        from taskiq_aio_pika.exchange import Exchange
+        from taskiq_aio_pika.queue import Queue
+
+        return AioPikaBroker(
+            url=url,
+            qos=64,
+            exchange=Exchange(name=queue_name),
+            task_queues=[Queue(name=queue_name, routing_key=queue_name)],
+            dead_letter_queue=Queue(name=f"{queue_name}.dead_letter"),
+            delay_queue=Queue(name=f"{queue_name}.delay"),
+        )
+    if url.startswith(("redis://", "rediss://")):
+        from taskiq_redis import RedisStreamBroker
+
+        return RedisStreamBroker(url=url, queue_name=queue_name, consumer_group_name=queue_name)
+    raise ValueError(f"unsupported TGO_BROKER_URL scheme: {url.split(':', 1)[0]}")
+
+
+class Broker:
+    """A taskiq broker whose tasks call our registered functions with this runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        settings = runtime.settings
+        self.taskiq = _make_taskiq_broker(settings.broker_url, settings.queue_name)
+        self.is_memory = isinstance(self.taskiq, InMemoryBroker)
+        for name, fn in TASKS.items():
+            self.taskiq.register_task(self._bind(name, fn), task_name=name)
+        self._started = False
+
+    def _bind(self, name: str, fn: Any) -> Any:
+        runtime = self.runtime
+
+        async def run(payload: dict[str, Any]) -> None:
+            try:
+                await fn(runtime, payload)
+            except Exception:
+                # The database is the truth: a failed job leaves its row for the sweeper to retry.
+                log.exception("task_failed", task=name)
+
+        run.__name__ = name.replace(".", "_")
+        return run
+
+    async def start(self) -> None:
+        if not self._started:
+            await self.taskiq.startup()
+            self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            await self.taskiq.shutdown()
+            self._started = False
+
+    async def publish(self, name: str, payload: dict[str, Any]) -> None:
+        await self.start()
+        task = self.taskiq.find_task(name)
+        if task is None:
+            raise LookupError(f"unknown task {name}")
+        await task.kiq(payload)
+
+    async def consume(self) -> None:
+        """Receive and run jobs until cancelled (worker processes; not needed for memory)."""
+        # taskiq brokers open their consuming side only in a worker process.
+        self.taskiq.is_worker_process = True
+        await self.stop()
+        await self.start()
+        await run_receiver_task(
+            self.taskiq,
+            max_async_tasks=200,
+            max_prefetch=0,
+            run_startup=False,
+            ack_time=AcknowledgeType.WHEN_EXECUTED,
+        )
+
+
+def get_broker(runtime: Runtime) -> Broker:
+    broker: Broker | None = runtime.extras.get("broker")
+    if broker is None:
+        broker = Broker(runtime)
+        runtime.extras["broker"] = broker
+        runtime.on_shutdown(broker.stop)
+    return broker
+
+
+def _interval(runtime: Runtime, job: Periodic) -> float:
+    if isinstance(job.every, str):
+        return float(getattr(runtime.settings, job.every))
+    return float(job.every)
+
+
+async def _periodic_loop(runtime: Runtime, job: Periodic) -> None:
+    interval = _interval(runtime, job)
+    await asyncio.sleep(random.uniform(0, interval))  # spread processes apart
+    while True:
+        try:
+            await job.fn(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic_failed", job=job.name)
+        await asyncio.sleep(interval)
+
+
+def start_background(runtime: Runtime, *, consume: bool) -> None:
+    """Run every periodic job (and, for a real broker, the consumer) as tasks owned by the runtime."""
+    tasks = [
+        asyncio.create_task(_periodic_loop(runtime, job), name=f"periodic:{job.name}")
+        for job in PERIODIC.values()
+    ]
+    broker = get_broker(runtime)
+    if consume and not broker.is_memory:
+        tasks.append(asyncio.create_task(broker.consume(), name="consumer"))
+
+    async def stop() -> None:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    runtime.on_shutdown(stop)
+
+
+async def _start_in_process_workers(runtime: Runtime) -> None:
+    broker = get_broker(runtime)
+    await broker.start()
+    if runtime.settings.workers_in_process:
+        start_background(runtime, consume=True)
+
+
+STARTUP.append(_start_in_process_workers)

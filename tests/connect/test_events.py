@@ -1,0 +1,252 @@
+"""Signed Connect events: the Business receiver refuses bad and stale signatures, applies an event once,
+and Connect's outbox pump delivers in process, and over HTTP with retries while the Business side is down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.connect.servers import free_port, serve_in_loop
+from tgo.app import create_app
+from tgo.channels import connect_events
+from tgo.channels.connect import ConnectClient, get_connect_client
+from tgo.channels.connect_protocol import EVENTS_PATH, sign_event
+from tgo.channels.connect_types import (
+    EVENT_ACCOUNT_VERIFICATION_CHANGED,
+    EVENT_MESSAGE_DELIVERED,
+    EVENT_MESSAGE_READ,
+    OutboundMessage,
+)
+from tgo.connect.app import create_connect_app
+from tgo.connect.network import ConnectNetwork, connect_database_url, http_events_target
+from tgo.db import Database
+from tgo.kit.clock import now
+from tgo.runtime import build_runtime
+
+OWNER = "+201001187188"
+
+
+class Recorder:
+    """A handler registered for the test; records every call."""
+
+    def __init__(self, *types: str) -> None:
+        self.types = types
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail = False
+        self.arrived = asyncio.Event()
+        self._fns: list[Any] = []
+        for t in types:
+
+            async def handler(session, runtime, data, _t=t):
+                if self.fail:
+                    raise RuntimeError("handler failure")
+                self.calls.append((_t, data))
+                self.arrived.set()
+
+            connect_events.on(t)(handler)
+            self._fns.append((t, handler))
+
+    def close(self) -> None:
+        for t, fn in self._fns:
+            connect_events.off(t, fn)
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.calls) < count:
+            assert time.monotonic() < deadline, f"{len(self.calls)} of {count} events arrived: {self.calls}"
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def recorder():
+    r = Recorder(EVENT_ACCOUNT_VERIFICATION_CHANGED, EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ)
+    yield r
+    r.close()
+
+
+def signed(secret: bytes, event: dict[str, Any], ts: int | None = None) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(event).encode()
+    ts = int(now().timestamp()) if ts is None else ts
+    return body, {
+        "content-type": "application/json",
+        "x-connect-event-id": event["id"],
+        "x-connect-timestamp": str(ts),
+        "x-connect-signature": sign_event(secret, ts, body),
+    }
+
+
+def an_event(event_id: str = "e1") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": EVENT_ACCOUNT_VERIFICATION_CHANGED,
+        "created_at": "2026-01-01T00:00:00Z",
+        "data": {"phone": OWNER, "account_verified": True, "at": "2026-01-01T00:00:00Z"},
+    }
+
+
+async def test_receiver_applies_once_and_refuses_bad_or_stale_signatures(client, settings, recorder):
+    secret = settings.secret()
+    body, headers = signed(secret, an_event())
+    r = await client.post(EVENTS_PATH, content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "applied"
+    assert recorder.calls == [(EVENT_ACCOUNT_VERIFICATION_CHANGED, an_event()["data"])]
+    # Delivered again (at least once): acknowledged, not applied twice.
+    r = await client.post(EVENTS_PATH, content=body, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "duplicate"
+    assert len(recorder.calls) == 1
+
+    def refused(body: bytes, headers: dict[str, str]):
+        return client.post(EVENTS_PATH, content=body, headers=headers)
+
+    body2, good = signed(secret, an_event("e2"))
+    for bad in (
+        {**good, "x-connect-signature": "v1=" + "0" * 64},
+        {
+            **good,
+            "x-connect-signature": sign_event(b"another-secret", int(good["x-connect-timestamp"]), body2),
+        },
+        {k: v for k, v in good.items() if k != "x-connect-signature"},
+        {k: v for k, v in good.items() if k != "x-connect-timestamp"},
+        {**good, "x-connect-timestamp": "yesterday"},
+    ):
+        r = await refused(body2, bad)
+        assert r.status_code == 401, bad
+        assert r.json() == {"message": "Unauthenticated."}
+    # A body changed after signing.
+    r = await refused(body2.replace(b"true", b"false"), good)
+    assert r.status_code == 401
+    # Correctly signed but too old, or from too far in the future (replays).
+    for skew in (-301, 301, -3600):
+        body3, old = signed(secret, an_event("e3"), ts=int(now().timestamp()) + skew)
+        r = await refused(body3, old)
+        assert r.status_code == 401, skew
+    assert len(recorder.calls) == 1
+    # Not under /api/v1 (no API key needed) and not in the public OpenAPI document.
+    schema = (await client.get("/openapi.json")).json()
+    assert not any("internal" in path for path in schema["paths"])
+
+
+async def test_handler_failure_rolls_back_so_redelivery_applies(client, settings, recorder):
+    body, headers = signed(settings.secret(), an_event("e-fail"))
+    recorder.fail = True
+    r = await client.post(EVENTS_PATH, content=body, headers=headers)
+    assert r.status_code == 500
+    recorder.fail = False
+    r = await client.post(EVENTS_PATH, content=body, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "applied"
+    assert len(recorder.calls) == 1
+
+
+async def test_embedded_events_reach_handlers_in_process(runtime, recorder):
+    c = get_connect_client(runtime)
+    await c.create_account(OWNER)
+    await c.set_account_verified(OWNER, True)
+    await recorder.wait_for(1)
+    assert recorder.calls[0][0] == EVENT_ACCOUNT_VERIFICATION_CHANGED
+    assert recorder.calls[0][1]["phone"] == OWNER and recorder.calls[0][1]["account_verified"] is True
+
+    sent = await c.deliver(
+        OutboundMessage(
+            business_message_id="acme:7",
+            sender_phone="+201010000000",
+            sender_name="Acme",
+            to_phone=OWNER,
+            type="text",
+            content="hi",
+        )
+    )
+    await recorder.wait_for(2)
+    [msg] = await c.inbox(OWNER)
+    await c.mark_read(OWNER, msg.id)
+    await c.mark_read(OWNER, msg.id)  # read once, reported once
+    await c.set_account_verified(OWNER, False)
+    await recorder.wait_for(4)
+    await asyncio.sleep(0.3)
+    types = [t for t, _ in recorder.calls]
+    assert types == [
+        EVENT_ACCOUNT_VERIFICATION_CHANGED,
+        EVENT_MESSAGE_DELIVERED,
+        EVENT_MESSAGE_READ,
+        EVENT_ACCOUNT_VERIFICATION_CHANGED,
+    ]
+    delivered, read = recorder.calls[1][1], recorder.calls[2][1]
+    assert delivered["business_message_id"] == read["business_message_id"] == "acme:7"
+    assert delivered["connect_message_id"] == read["connect_message_id"] == sent.connect_message_id
+    assert recorder.calls[3][1]["account_verified"] is False
+
+
+async def test_events_wait_and_retry_while_business_is_down(settings, recorder, frozen_clock):
+    """A standalone Connect posting over HTTP to a Business side that is not there yet."""
+    # A Business runtime without background work: on PostgreSQL its embedded network would share this
+    # outbox and deliver in process (a standalone Connect pairs with TGO_CONNECT_URL on the Business side).
+    runtime = build_runtime(settings)
+    port = free_port()
+    connect_settings = settings.model_copy(update={"business_url": f"http://127.0.0.1:{port}"})
+    db = Database(connect_database_url(connect_settings))
+    network = ConnectNetwork(connect_settings, db, http_events_target(connect_settings))
+    app = create_connect_app(connect_settings, db, network=network)
+    client = ConnectClient.over_asgi(app, connect_settings.secret())
+    try:
+        await client.create_account(OWNER)
+        await client.set_account_verified(OWNER, True)
+        await client.set_account_verified(OWNER, False)
+        # Business is down: nothing delivered, the head event is retried later, order is kept.
+        assert await network.pump.run_once() == 0
+        assert await network.pump.run_once() == 0  # not due yet (back-off)
+        frozen_clock.advance(seconds=1)
+        assert await network.pump.run_once() == 0
+        assert recorder.calls == []
+
+        business = create_app(settings, runtime)
+        async with serve_in_loop(business, port):
+            assert await network.pump.run_once() == 0  # still backing off
+            frozen_clock.advance(seconds=connect_settings.connect_event_retry_max_seconds)
+            assert await network.pump.run_once() == 2
+            assert await network.pump.run_once() == 0
+        assert [d["account_verified"] for _, d in recorder.calls] == [True, False]
+    finally:
+        await client.aclose()
+        await network.close()
+        await db.dispose()
+        await runtime.close()
+
+
+async def test_a_failing_subject_holds_only_its_own_later_events(runtime, frozen_clock):
+    """A handler failing for one phone delays that phone's events (in order) and nobody else's."""
+    other = "+201010000000"
+    seen: list[tuple[str, bool]] = []
+    broken = {OWNER}
+
+    async def handler(session, rt, data):
+        if data["phone"] in broken:
+            raise RuntimeError("not today")
+        seen.append((data["phone"], data["account_verified"]))
+
+    connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)(handler)
+    try:
+        from tgo.connect.embedded import get_embedded_connect
+
+        pump = get_embedded_connect(runtime).network.pump
+        c = get_connect_client(runtime)
+        await c.create_account(OWNER)
+        await c.create_account(other)
+        await c.set_account_verified(OWNER, True)
+        await c.set_account_verified(other, True)
+        await c.set_account_verified(OWNER, False)
+        await c.set_account_verified(other, False)
+        # (The runtime's periodic pump may run too; the outcome is the same.)
+        await pump.run_once()
+        assert seen == [(other, True), (other, False)]
+        broken.clear()
+        await pump.run_once()
+        assert len(seen) == 2  # OWNER's head is backing off and its second event waits behind it
+        frozen_clock.advance(seconds=2)
+        await pump.run_once()
+        assert seen[2:] == [(OWNER, True), (OWNER, False)]
+    finally:
+        connect_events.off(EVENT_ACCOUNT_VERIFICATION_CHANGED, handler)

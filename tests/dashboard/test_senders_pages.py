@@ -1,0 +1,145 @@
+"""Sender-number pages and the Connect inbox page, in process (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+
+from tests.dashboard.conftest import csrf_of
+from tests.fixtures.connect import ConnectHelper
+
+OWNER = "+201001187188"
+
+
+async def register(client: httpx.AsyncClient, phone: str = OWNER) -> httpx.Response:
+    page = await client.get("/dashboard/sender-numbers")
+    return await client.post(
+        "/dashboard/sender-numbers",
+        data={"phone": phone, "display_name": "Support", "_csrf": csrf_of(page.text)},
+    )
+
+
+async def otp_from_inbox_page(client: httpx.AsyncClient, phone: str = OWNER) -> str:
+    for _ in range(50):
+        page = await client.get("/dashboard/connect", params={"phone": phone})
+        found = re.search(r'class="message-content">[^<]*?\b(\d{6})\b', page.text)
+        if found:
+            return found.group(1)
+        await asyncio.sleep(0.1)
+    raise AssertionError("no OTP in the inbox page")
+
+
+async def test_register_read_otp_verify_active(signed_in: httpx.AsyncClient, connect: ConnectHelper) -> None:
+    await connect.account(OWNER, verified=True)
+    response = await register(signed_in)
+    assert response.status_code == 303, response.text
+    detail_url = response.headers["location"]
+    detail = await signed_in.get(detail_url)
+    assert "Waiting for the code" in detail.text
+    assert "is registered. We sent a 6-digit code" in detail.text
+    code = await otp_from_inbox_page(signed_in)
+    verified = await signed_in.post(detail_url + "/verify", data={"otp": code, "_csrf": csrf_of(detail.text)})
+    assert verified.status_code == 303
+    after = await signed_in.get(detail_url)
+    assert "Code accepted. The number is active and ready to send." in after.text
+    assert 'data-status="active"' in after.text
+
+
+async def test_unverified_owner_shows_needs_account_verification(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper
+) -> None:
+    await connect.account(OWNER, verified=False)
+    detail_url = (await register(signed_in)).headers["location"]
+    detail = await signed_in.get(detail_url)
+    code = await otp_from_inbox_page(signed_in)
+    await signed_in.post(detail_url + "/verify", data={"otp": code, "_csrf": csrf_of(detail.text)})
+    listing = await signed_in.get("/dashboard/sender-numbers")
+    assert "Needs account verification" in listing.text
+    assert "must now verify their TGO Connect account inside TGO Connect" in listing.text
+    status = await signed_in.get(detail_url + "/status")
+    assert 'hx-trigger="every 3s"' in status.text
+    assert "Ask the number owner to log in to TGO Connect." in status.text
+    # The owner verifies inside Connect: the page shows it without any action here.
+    await connect.set_verified(OWNER, True)
+    for _ in range(50):
+        status = await signed_in.get(detail_url + "/status")
+        if 'data-status="active"' in status.text and "verified" in status.text:
+            break
+        await asyncio.sleep(0.1)
+    assert 'data-status="active"' in status.text
+
+
+async def test_wrong_code_is_counted_and_explained(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper
+) -> None:
+    await connect.account(OWNER, verified=True)
+    detail_url = (await register(signed_in)).headers["location"]
+    detail = await signed_in.get(detail_url)
+    code = await otp_from_inbox_page(signed_in)
+    wrong = "000000" if code != "000000" else "111111"
+    first = await signed_in.post(detail_url + "/verify", data={"otp": wrong, "_csrf": csrf_of(detail.text)})
+    assert first.status_code == 422
+    assert "4 attempts left" in first.text
+    second = await signed_in.post(detail_url + "/verify", data={"otp": wrong, "_csrf": csrf_of(detail.text)})
+    assert "3 attempts left" in second.text  # the first failure was kept
+    malformed = await signed_in.post(
+        detail_url + "/verify", data={"otp": "12ab", "_csrf": csrf_of(detail.text)}
+    )
+    assert malformed.status_code == 422
+    assert "exactly 6 digits" in malformed.text
+
+
+async def test_resend_is_cooled_down(signed_in: httpx.AsyncClient, connect: ConnectHelper) -> None:
+    await connect.account(OWNER, verified=True)
+    detail_url = (await register(signed_in)).headers["location"]
+    detail = await signed_in.get(detail_url)
+    response = await signed_in.post(detail_url + "/resend", data={"_csrf": csrf_of(detail.text)})
+    assert response.status_code == 429
+    assert "wait a minute" in response.text
+
+
+async def test_register_errors_are_shown_in_arabic(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper
+) -> None:
+    page = await signed_in.get("/dashboard/sender-numbers")
+    await signed_in.post("/dashboard/language", data={"lang": "ar", "_csrf": csrf_of(page.text)})
+    bad = await register(signed_in, "12345")
+    assert bad.status_code == 422
+    assert "أدخل رقم هاتف صحيحًا" in bad.text
+    unknown = await register(signed_in, "+201001187100")
+    assert unknown.status_code == 422
+    assert 'dir="rtl"' in unknown.text
+
+
+async def test_connect_inbox_marks_read(signed_in: httpx.AsyncClient, connect: ConnectHelper) -> None:
+    await connect.account(OWNER, verified=True)
+    await register(signed_in)
+    await otp_from_inbox_page(signed_in)
+    page = await signed_in.get("/dashboard/connect", params={"phone": OWNER})
+    message_id = re.search(r'name="message_id" value="(\d+)"', page.text)
+    assert message_id
+    done = await signed_in.post(
+        "/dashboard/connect/read",
+        data={"phone": OWNER, "message_id": message_id.group(1), "_csrf": csrf_of(page.text)},
+    )
+    assert done.status_code == 303
+    after = await signed_in.get(done.headers["location"])
+    assert "Marked as read." in after.text
+    assert 'name="message_id"' not in after.text
+    missing = await signed_in.get("/dashboard/connect", params={"phone": "+201001187100"})
+    assert "No TGO Connect account uses" in missing.text
+
+
+async def test_another_tenants_number_is_not_found(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant, make_key
+) -> None:
+    other = await make_tenant("other")
+    key = await make_key(other)
+    await connect.account(OWNER, verified=True)
+    created = await signed_in.post(
+        "/api/v1/sender-numbers", json={"phone": OWNER}, headers={"X-Api-Key": key}
+    )
+    assert created.status_code == 201
+    assert (await signed_in.get(f"/dashboard/sender-numbers/{created.json()['id']}")).status_code == 404

@@ -1,0 +1,114 @@
+"""Delivery through ConnectClient: retries with back-off while Connect is unreachable, then delivery; failure
+with a reason after the attempt limit; repeated jobs are no-ops."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.messages.conftest import OWNER, RECIPIENT, wait_status
+from tgo.channels.connect import ConnectClient, get_connect_client
+from tgo.config import Settings
+from tgo.messages.service import deliver_message, sweep
+
+TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "retry me"}
+
+
+@pytest.fixture
+def settings(db_url, tmp_path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret_key="test-secret-key-not-for-production",
+        delivery_retry_base_seconds=0.05,
+        delivery_retry_max_seconds=0.2,
+        delivery_max_attempts=3,
+        sweeper_interval_seconds=0.1,
+        sweeper_stale_seconds=0.5,
+        connect_timeout_seconds=1.0,
+    )
+
+
+def _unreachable(runtime) -> ConnectClient:
+    # A real client against a port nobody listens on: exactly what an outage looks like.
+    return ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
+
+
+async def test_connect_down_then_back_delivers(client, headers, sender, runtime, connect):
+    working = get_connect_client(runtime)
+    runtime.extras["connect_client"] = _unreachable(runtime)
+    try:
+        r = await client.post("/api/v1/messages", json=TEXT, headers=headers)
+        assert r.status_code == 201  # accepted while Connect is down: the database holds it
+        message_id = r.json()["id"]
+        body = await wait_status(client, headers, message_id, "queued")
+        for _ in range(40):
+            body = (await client.get(f"/api/v1/messages/{message_id}", headers=headers)).json()
+            if body["failure_reason"]:
+                break
+            import asyncio
+
+            await asyncio.sleep(0.05)
+        assert body["status"] == "queued" and "retrying" in (body["failure_reason"] or "")
+    finally:
+        runtime.extras["connect_client"] = working
+    try:
+        delivered = await wait_status(client, headers, message_id, "delivered")
+    except AssertionError:
+        from sqlalchemy import text
+
+        from tgo.connect.embedded import get_embedded_connect
+
+        net = get_embedded_connect(runtime).network
+        async with net.db.session_scope() as s:
+            for row in (
+                await s.execute(
+                    text(
+                        "select id, type, attempts, delivered_at, next_attempt_at, last_error, data from connect_events order by id"
+                    )
+                )
+            ).all():
+                print("EVT", row)
+            print(
+                "INBOX",
+                (await s.execute(text("select id, business_message_id from connect_inbox_messages"))).all(),
+            )
+        raise
+    assert delivered["delivered_at"]
+    inbox = [m for m in await connect.inbox(RECIPIENT) if m.business_message_id == f"msg-{message_id}"]
+    assert len(inbox) == 1
+
+
+async def test_attempt_limit_fails_with_reason(client, headers, sender, runtime):
+    working = get_connect_client(runtime)
+    runtime.extras["connect_client"] = _unreachable(runtime)
+    try:
+        message_id = (await client.post("/api/v1/messages", json=TEXT, headers=headers)).json()["id"]
+        failed = await wait_status(client, headers, message_id, "failed", timeout=15)
+    finally:
+        runtime.extras["connect_client"] = working
+    assert failed["failure_code"] == "connect_unavailable" and "3 attempts" in failed["failure_reason"]
+    assert failed["failed_at"]
+
+
+async def test_repeated_jobs_are_no_ops_and_connect_dedupes(client, headers, sender, runtime, connect):
+    message_id = (await client.post("/api/v1/messages", json=TEXT, headers=headers)).json()["id"]
+    await wait_status(client, headers, message_id, "delivered")
+    assert await deliver_message(runtime, message_id) == "skipped"
+    assert await sweep(runtime) == 0
+    assert await connect.client.attempts(f"msg-{message_id}") == 1
+    inbox = [m for m in await connect.inbox(RECIPIENT) if m.business_message_id == f"msg-{message_id}"]
+    assert len(inbox) == 1
+
+
+async def test_recipient_gone_by_delivery_time_fails_with_its_reason(
+    client, headers, sender, runtime, connect
+):
+    working = get_connect_client(runtime)
+    runtime.extras["connect_client"] = _unreachable(runtime)  # the send-time check is skipped while down
+    try:
+        r = await client.post("/api/v1/messages", json=TEXT | {"to_phone": "+201010000055"}, headers=headers)
+        assert r.status_code == 201
+    finally:
+        runtime.extras["connect_client"] = working
+    failed = await wait_status(client, headers, r.json()["id"], "failed")
+    assert failed["failure_code"] == "not_found"

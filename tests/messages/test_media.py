@@ -1,0 +1,143 @@
+"""Media: each allowed format, each limit, type mismatches, truncated uploads, safe download."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures import media
+from tests.messages.conftest import OWNER, RECIPIENT
+
+BASE = {"sender_phone": OWNER, "to_phone": RECIPIENT}
+
+
+async def post_media(client, headers, kind, name, data, **fields):
+    form = BASE | {"type": kind} | {k: str(v) for k, v in fields.items()}
+    return await client.post(
+        "/api/v1/messages",
+        headers=headers,
+        data=form,
+        files={"media": (name, data, "application/octet-stream")},
+    )
+
+
+def media_files(settings) -> list:
+    root = settings.resolved_media_dir
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "make", "content_type", "extra"),
+    [
+        ("image", "a.png", media.png, "image/png", {}),
+        ("image", "a.jpg", media.jpeg, "image/jpeg", {}),
+        ("image", "a.webp", media.webp, "image/webp", {}),
+        ("voice", "a.ogg", media.ogg_opus, "audio/ogg", {"duration": 2}),
+        ("voice", "a.mp3", media.mp3, "audio/mpeg", {"duration": 1}),
+        ("voice", "a.amr", media.amr, "audio/amr", {"duration": 1}),
+        ("voice", "a.m4a", media.m4a, "audio/mp4", {"duration": 1}),
+        ("document", "a.pdf", media.pdf, "application/pdf", {"caption": "invoice"}),
+        (
+            "document",
+            "a.docx",
+            media.docx,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            {},
+        ),
+        ("document", "list.csv", media.csv, "text/csv", {}),
+    ],
+)
+async def test_each_allowed_format(client, headers, sender, kind, name, make, content_type, extra):
+    r = await post_media(client, headers, kind, name, make(), **extra)
+    assert r.status_code == 201, r.text
+    assert r.json()["media"]["content_type"] == content_type
+    dl = await client.get(r.json()["media"]["url"], headers=headers)
+    assert dl.content == make() and dl.headers["content-type"].startswith(content_type)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "data", "extra"),
+    [
+        ("image", "fake.png", media.pdf(), {}),  # claims to be an image, is a PDF
+        ("voice", "fake.ogg", media.png(), {"duration": 3}),
+        ("document", "run.exe", b"MZ\x90\x00" + b"\x00" * 200, {}),
+        ("image", "page.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', {}),
+    ],
+)
+async def test_type_mismatch_is_refused_and_leaves_nothing(
+    client, headers, sender, settings, kind, name, data, extra
+):
+    r = await post_media(client, headers, kind, name, data, **extra)
+    assert r.status_code == 422 and r.json()["code"] == "media_type_mismatch", r.text
+    assert media_files(settings) == []
+
+
+async def test_size_limits_per_type(client, headers, sender, settings):
+    big_image = media.png() + b"\x00" * (5 * 1024 * 1024)
+    r = await post_media(client, headers, "image", "big.png", big_image)
+    assert r.status_code == 413 and r.json()["code"] == "media_too_large"
+    big_voice = media.mp3(frames=40_300)  # ~16.8 MB
+    r = await post_media(client, headers, "voice", "big.mp3", big_voice, duration=10)
+    assert r.status_code == 413
+    assert media_files(settings) == []
+    # Just under the image limit is fine.
+    ok = media.png() + b"\x00" * (5 * 1024 * 1024 - len(media.png()) - 10)
+    assert (await post_media(client, headers, "image", "ok.png", ok)).status_code == 201
+
+
+async def test_whole_request_over_the_largest_limit_is_413(client, headers, sender, settings):
+    r = await client.post(
+        "/api/v1/messages",
+        headers={
+            **headers,
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Content-Length": str(200 * 1024 * 1024),
+        },
+        content=b"--x--\r\n",
+    )
+    assert r.status_code == 413
+    assert media_files(settings) == []
+
+
+async def test_voice_rules(client, headers, sender):
+    for duration in (None, 0, 301, "abc"):
+        extra = {} if duration is None else {"duration": duration}
+        r = await post_media(client, headers, "voice", "a.ogg", media.ogg_opus(), **extra)
+        assert r.status_code == 422 and "duration" in r.json()["errors"], duration
+    r = await post_media(client, headers, "voice", "a.ogg", media.ogg_opus(), duration=5, caption="no")
+    assert r.status_code == 422 and "caption" in r.json()["errors"]
+
+
+async def test_decompression_bomb_is_refused(client, headers, sender, settings):
+    r = await post_media(client, headers, "image", "bomb.png", media.png_bomb())
+    assert r.status_code == 422 and r.json()["code"] == "media_rejected"
+    assert media_files(settings) == []
+
+
+async def test_truncated_upload_is_refused_cleanly(client, headers, sender, settings):
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nimage\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="media"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + media.png()[:20]
+    )  # cut off: no closing boundary
+    r = await client.post(
+        "/api/v1/messages",
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=b"},
+        content=body,
+    )
+    assert 400 <= r.status_code < 500
+    assert media_files(settings) == []
+
+
+async def test_html_document_is_never_served_inline(client, headers, sender):
+    r = await post_media(client, headers, "document", "page.html", media.html())
+    assert r.status_code == 201
+    dl = await client.get(r.json()["media"]["url"], headers=headers)
+    assert dl.headers["content-type"].startswith("text/plain")
+    assert dl.headers["content-disposition"].startswith("attachment")
+    assert dl.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_media_of_another_tenant_is_404(client, headers, sender, make_tenant, make_key):
+    r = await post_media(client, headers, "image", "a.png", media.png())
+    other = {"X-Api-Key": await make_key(await make_tenant("globex"))}
+    assert (await client.get(r.json()["media"]["url"], headers=other)).status_code == 404

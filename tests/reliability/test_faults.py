@@ -1,0 +1,186 @@
+"""Faults under load: worker SIGKILLs, a RabbitMQ restart, a PostgreSQL restart, Connect down for 30 s, the API
+SIGKILLed. Every accepted message reaches a final status exactly once in Connect's inbox; every 2xx has its row
+and no refused attempt has one. `make test` runs the short worker-kill version (200 messages, one SIGKILL).
+
+Broker outage policy (as built, observed here): the message row is committed first and published after commit,
+so during a RabbitMQ outage the API still answers 201 (the row exists; `publish_failed` is logged) and the
+sweeper republishes it once the broker is back. A database outage is 503 with Retry-After (errors.py). Either
+way a 2xx always has its row: `ok_without_row` and `refused_with_row` below must both be 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.report import record
+from tests.reliability.stack import SendLog, Stack, build_stack, outcome, send_until_accepted, wait_final
+from tgo.runtime import Runtime
+
+FULL_N = int(os.environ.get("RELIABILITY_MESSAGES", "10000"))
+
+
+@pytest.fixture
+async def stack(db_url: str, runtime: Runtime, tmp_path: Path) -> AsyncIterator[Stack]:
+    async for st in build_stack(db_url, runtime, tmp_path):
+        yield st
+
+
+async def total_rows(st: Stack) -> int:
+    return int((await st.sql("SELECT count(*) FROM messages WHERE content LIKE 'rel-%'"))[0][0])
+
+
+def assert_promise(figures: dict[str, int], st: Stack) -> None:
+    assert figures["lost"] == 0, (figures, st.logs())
+    assert figures["duplicated"] == 0, figures
+    assert figures["ok_without_row"] == 0, figures
+    assert figures["refused_with_row"] == 0, figures
+    assert figures["refused_without_retry_after"] == 0, figures
+    assert figures["delivered"] + figures["failed"] == figures["accepted"], figures
+
+
+@pytest.mark.postgres_only
+async def test_short_worker_sigkill(stack: Stack) -> None:
+    stack.spawn("worker-1", "worker")
+    log = SendLog()
+    async with stack.http() as http:
+        sending = asyncio.create_task(send_until_accepted(http, 200, log))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while loop.time() < deadline:
+            rows = await stack.sql("SELECT count(*) FROM messages WHERE status='delivered'")
+            if int(rows[0][0]) >= 20:
+                break
+            await asyncio.sleep(0.1)
+        stack.procs["worker-1"].kill()
+        stack.spawn("worker-2", "worker")
+        await sending
+    counts = await wait_final(stack, await total_rows(stack), timeout=60)
+    figures = await outcome(stack, log)
+    assert figures["accepted"] == 200, (figures, counts)
+    assert_promise(figures, stack)
+
+
+def _rabbit(action: str) -> None:
+    subprocess.run(["rabbitmqctl", action], check=True, capture_output=True, timeout=120)
+
+
+def _postgres(action: str) -> None:
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", action],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def _postgres_up() -> bool:
+    r = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], capture_output=True, timeout=10)
+    return r.returncode == 0
+
+
+@pytest.mark.reliability
+@pytest.mark.postgres_only
+@pytest.mark.timeout(1100)
+async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
+    faults: list[str] = []
+    log = SendLog()
+    workers = [stack.spawn("worker-a", "worker"), stack.spawn("worker-b", "worker")]
+    stop = asyncio.Event()
+    kills = 0
+
+    async def killer() -> None:
+        nonlocal kills
+        i = 0
+        while not stop.is_set():
+            await asyncio.sleep(4)
+            if stop.is_set():
+                return
+            name = ("worker-a", "worker-b")[i % 2]
+            stack.procs[name].kill()
+            kills += 1
+            await asyncio.sleep(0.5)
+            stack.spawn(name, "worker")
+            i += 1
+
+    async def progress(minimum: int, timeout: float = 120) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(log.ok) < minimum and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+
+    started = time.monotonic()
+    outage_statuses: dict[str, dict[int, int]] = {}
+    killing = asyncio.create_task(killer())
+    try:
+        async with stack.http() as http:
+            sending = asyncio.create_task(send_until_accepted(http, FULL_N, log))
+            # RabbitMQ restarted once.
+            await progress(FULL_N // 6)
+            before = dict(log.status_counts)
+            try:
+                await asyncio.to_thread(_rabbit, "stop_app")
+                faults.append("rabbitmq stop_app/start_app")
+                await asyncio.sleep(5)
+            finally:
+                await asyncio.to_thread(_rabbit, "start_app")
+            outage_statuses["rabbitmq"] = _delta(before, log.status_counts)
+            # PostgreSQL restarted once (stopped for 5 s so the API sees the outage).
+            await progress(FULL_N // 3)
+            before = dict(log.status_counts)
+            try:
+                await asyncio.to_thread(_postgres, "stop")
+                faults.append("postgresql stop/start")
+                await asyncio.sleep(5)
+            finally:
+                await asyncio.to_thread(_postgres, "start")
+            outage_statuses["postgresql"] = _delta(before, log.status_counts)
+            # Connect down for 30 s.
+            await progress(FULL_N // 2)
+            stack.procs["connect"].kill()
+            faults.append("connect SIGKILL, down 30 s")
+            try:
+                await asyncio.sleep(30)
+            finally:
+                stack.start_connect()
+            # The API SIGKILLed under load and restarted.
+            await progress(2 * FULL_N // 3)
+            stack.procs["api"].kill()
+            faults.append("api SIGKILL")
+            await asyncio.sleep(1)
+            stack.start_api()
+            await sending
+    finally:
+        stop.set()
+        await killing
+        if not _postgres_up():
+            await asyncio.to_thread(_postgres, "start")
+    faults.append(f"worker SIGKILL x{kills}")
+    sent_seconds = time.monotonic() - started
+    counts = await wait_final(stack, await total_rows(stack), timeout=300)
+    figures = await outcome(stack, log)
+    record(
+        "faults",
+        faults_injected=len(faults) - 1 + kills,
+        fault_list="; ".join(faults),
+        messages=FULL_N,
+        **figures,
+        send_seconds=round(sent_seconds, 1),
+        total_seconds=round(time.monotonic() - started, 1),
+        http_statuses=dict(sorted(log.status_counts.items())),
+        statuses_during_rabbitmq_outage=outage_statuses.get("rabbitmq"),
+        statuses_during_postgresql_outage=outage_statuses.get("postgresql"),
+        final_counts=counts,
+    )
+    del workers
+    assert figures["accepted"] == FULL_N, figures
+    assert_promise(figures, stack)
+
+
+def _delta(before: dict[int, int], after: dict[int, int]) -> dict[int, int]:
+    return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}

@@ -1,0 +1,20 @@
+"""Schemathesis against the app's own OpenAPI document (short run; `make reliability` runs more examples and
+the coverage phase): no server errors, no responses outside their documented schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.fuzz import run_schemathesis
+from tgo.runtime import Runtime
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_schemathesis_short(db_url: str, runtime: Runtime, tmp_path: Path) -> None:
+    result = await run_schemathesis(
+        db_url, runtime, tmp_path, max_examples=3, phases="fuzzing,stateful", max_time=15
+    )
+    assert result.cases > 0, result.output
+    assert (result.returncode, result.failures) == (0, 0), result.output

@@ -1,0 +1,24 @@
+"""The webhook listener is registered in every kind of process that can emit events (API, worker, CLI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+SCRIPT = """
+from tgo import cli, events
+async def noop(rt):
+    return None
+cli.run(True, noop)
+print(",".join(f.__module__ + "." + f.__name__ for f in events._LISTENERS))
+"""
+
+
+def test_a_cli_process_records_webhook_events(tmp_path):
+    env = {**os.environ, "TGO_DATA_DIR": str(tmp_path), "TGO_LOG_LEVEL": "WARNING"}
+    env.pop("TGO_DATABASE_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "tgo.webhooks.service.record_event" in out.stdout.strip().split(","), out.stdout + out.stderr

@@ -1,0 +1,74 @@
+"""Scale-out: the API process publishes delivery jobs to RabbitMQ after commit and a separate worker
+runtime consumes them; a delivery written without a publishing runtime is found by the worker's sweeper."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import aio_pika
+import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from tests.webhooks.conftest import wait_for
+from tgo import events
+from tgo.db import Database
+from tgo.runtime import build_runtime
+from tgo.webhooks.service import create_webhook
+from tgo.worker.broker import get_broker, start_background
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@pytest.mark.postgres_only
+async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiver):
+    queue = f"tgo-test-webhooks-{uuid.uuid4().hex[:8]}"
+    scaled = settings.model_copy(update={"broker_url": AMQP_URL, "queue_name": queue, "run_workers": False})
+    api = build_runtime(scaled)
+    worker = build_runtime(scaled)
+    try:
+        await api.start()
+        # As a worker process: taskiq-aio-pika opens its consuming channel at startup only when the broker
+        # is flagged as a worker (Broker.consume does not flag it before the runtime's startup).
+        get_broker(worker).taskiq.is_worker_process = True
+        await worker.start()
+        start_background(worker, consume=True)
+
+        async with api.db.session_scope() as s:
+            endpoint, secret = await create_webhook(
+                s, tenant.id, url=receiver.url, events=["message.sent"], settings=scaled
+            )
+        async with api.db.session_scope() as s:
+            await events.emit(s, tenant.id, events.MESSAGE_SENT, {"id": 1, "status": "sent"})
+
+        async def first():
+            return receiver.delivered
+
+        [req] = await wait_for(first, timeout=20, what="a delivery through RabbitMQ")
+        assert StandardWebhook(secret).verify(req.body, req.headers)["data"] == {"id": 1, "status": "sent"}
+
+        # Written by a process with no started runtime (nothing published): the sweeper sends it.
+        loose = Database(scaled.resolved_database_url)
+        try:
+            async with loose.session_scope() as s:
+                await events.emit(s, tenant.id, events.MESSAGE_SENT, {"id": 2, "status": "sent"})
+        finally:
+            await loose.dispose()
+
+        async def second():
+            return len(receiver.delivered) == 2
+
+        await wait_for(second, timeout=20, what="the swept delivery")
+        assert receiver.delivered[1].json()["data"]["id"] == 2
+        assert endpoint.id
+    finally:
+        await worker.close()
+        await api.close()
+        connection = await aio_pika.connect_robust(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            for name in (queue, f"{queue}.dead_letter", f"{queue}.delay"):
+                with contextlib.suppress(Exception):
+                    await channel.queue_delete(name)
+            with contextlib.suppress(Exception):
+                await channel.exchange_delete(queue)
