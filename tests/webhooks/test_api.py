@@ -176,6 +176,8 @@ async def test_out_of_range_ids_are_not_found(client, headers):
         ("POST", f"/api/v1/webhooks/{huge}/rotate-secret"),
         ("GET", f"/api/v1/webhooks/{huge}/deliveries"),
         ("GET", f"/api/v1/webhooks/{huge}/deliveries/{huge}"),
+        ("GET", f"/api/v1/webhooks/{huge}/deliveries/1"),
+        ("POST", f"/api/v1/webhooks/{huge}/deliveries/1/replay"),
         ("POST", f"/api/v1/webhooks/{huge}/deliveries/{huge}/replay"),
     ]:
         r = await client.request(method, path, headers=headers, json={} if method == "PATCH" else None)

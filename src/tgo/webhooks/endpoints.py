@@ -24,7 +24,7 @@ from tgo.webhooks.schemas import (
     WebhookWithSecret,
 )
 
-MANAGE = {"scope": Scope.WEBHOOKS_MANAGE}
+MANAGE = {"scope": Scope.WEBHOOKS_MANAGE, "checks_ids": True}  # the service range-checks ids
 
 
 def to_webhook(endpoint: WebhookEndpoint) -> Webhook:

@@ -349,7 +349,11 @@ async def get_delivery(
     session: AsyncSession, tenant_id: int, webhook_id: int, delivery_id: int
 ) -> DeliveryRecord:
     repo = WebhookDeliveryRepository(session, tenant_id)
-    found = await repo.get(webhook_id, delivery_id) if 0 < delivery_id <= MAX_ID else None
+    found = (
+        await repo.get(webhook_id, delivery_id)
+        if 0 < delivery_id <= MAX_ID and 0 < webhook_id <= MAX_ID
+        else None
+    )
     if found is None:
         await get_webhook(session, tenant_id, webhook_id)  # an unknown webhook says so
         raise WebhookDeliveryNotFound()
