@@ -64,3 +64,17 @@ async def test_readyz_reports_a_dead_database(tmp_path):
         r = await c.get("/api/v1/me", headers={"X-Api-Key": "tgo_" + "A" * 43})
         assert r.status_code == 503 and r.headers["retry-after"]
         assert r.json()["code"] == "service_unavailable"
+
+
+async def test_body_validation_errors_are_keyed_by_field(client, headers):
+    r = await client.post("/api/v1/sender-numbers", headers=headers, json={"display_name": "x"})
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    assert r.json()["errors"] == {"phone": ["This field is required."]}
+    r = await client.post(
+        "/api/v1/sender-numbers", headers={**headers, "Accept-Language": "ar"}, json={"phone": 5}
+    )
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert list(errors) == ["phone"] and "`str`" in errors["phone"][0]
+    r = await client.post("/api/v1/sender-numbers", headers={**headers, "Accept-Language": "ar"}, json={})
+    assert r.json()["errors"] == {"phone": ["هذا الحقل مطلوب."]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import structlog
@@ -146,13 +147,37 @@ def request_language(request: Request[Any, Any, Any], default: str = "en") -> st
     return negotiate(explicit, default)
 
 
-def _field_errors(detail_extra: Any) -> dict[str, list[str]]:
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`(?: - at `\$(?P<at>[^`]*)`)?$")
+_AT_PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<at>[^`]*)`$")
+
+
+def _msgspec_field(key: str, message: str, lang: str) -> tuple[str, str]:
+    """msgspec reports body errors under ``data`` with the field in the text
+    (``Object missing required field `phone```, ``Expected `str`, got `int` - at `$.phone```):
+    key them by the field's path so a client can show the error next to the field."""
+    if key != "data":
+        return key, message
+    if m := _MISSING_FIELD.match(message):
+        prefix = (m.group("at") or "").lstrip(".")
+        return (f"{prefix}.{m.group('field')}" if prefix else m.group("field")), translate(
+            "field_required", lang
+        )
+    if (m := _AT_PATH.match(message)) and m.group("at").lstrip("."):
+        return m.group("at").lstrip("."), m.group("message")
+    return "body", message
+
+
+def _field_errors(detail_extra: Any, lang: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if isinstance(detail_extra, list):
         for item in detail_extra:
             if isinstance(item, dict):
-                key = str(item.get("key") or item.get("source") or "body")
-                errors.setdefault(key, []).append(str(item.get("message", "invalid")))
+                key, message = _msgspec_field(
+                    str(item.get("key") or item.get("source") or "body"),
+                    str(item.get("message", "invalid")),
+                    lang,
+                )
+                errors.setdefault(key, []).append(message)
     return errors or {"body": ["invalid request body"]}
 
 
@@ -167,7 +192,7 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
         return _json(exc.body(lang), exc.status_code, exc.headers)
     lang = request_language(request)
     if isinstance(exc, ValidationException):
-        errors = _field_errors(exc.extra)
+        errors = _field_errors(exc.extra, lang)
         body = {
             "message": translate("validation_failed", lang),
             "code": "validation_failed",
