@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 async def test_unknown_path_is_404_in_envelope(client):
     r = await client.get("/api/v1/nope")
@@ -78,3 +80,60 @@ async def test_body_validation_errors_are_keyed_by_field(client, headers):
     assert list(errors) == ["phone"] and "`str`" in errors["phone"][0]
     r = await client.post("/api/v1/sender-numbers", headers={**headers, "Accept-Language": "ar"}, json={})
     assert r.json()["errors"] == {"phone": ["هذا الحقل مطلوب."]}
+
+
+@pytest.mark.postgres_only
+async def test_database_outage_errors_are_told_apart_from_bad_queries(db_url):
+    """What the API answers 503 + Retry-After for: a connection the server terminated (as a restart does),
+    a server that refuses connections; a wrong query stays a 500."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from tgo.db import create_engine
+    from tgo.errors import backend_unavailable
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as victim, engine.connect() as admin:
+            pid = (await victim.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DBAPIError) as terminated:
+                await victim.execute(text("SELECT 1"))
+        assert backend_unavailable(terminated.value)
+        async with engine.connect() as conn:
+            with pytest.raises(DBAPIError) as wrong:
+                await conn.execute(text("SELECT * FROM no_such_table"))
+        assert not backend_unavailable(wrong.value)
+    finally:
+        await engine.dispose()
+    # A server that takes no more connections (53300, as when max_connections is reached): a role allowed
+    # none gets exactly that error. asyncpg reports it as a plain DBAPIError, not an OperationalError.
+    admin_engine = create_engine(db_url)
+    try:
+        async with admin_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tgo_no_conn') "
+                    "THEN CREATE ROLE tgo_no_conn LOGIN CONNECTION LIMIT 0; END IF; END$$"
+                )
+            )
+    finally:
+        await admin_engine.dispose()
+    url = make_url(db_url)
+    full = create_engine(url.set(username="tgo_no_conn", password=None).render_as_string(hide_password=False))
+    try:
+        with pytest.raises(DBAPIError) as too_many:
+            async with full.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert backend_unavailable(too_many.value), too_many.value
+    finally:
+        await full.dispose()
+    refused = create_engine(url.set(port=1).render_as_string(hide_password=False))
+    try:
+        with pytest.raises(Exception) as down:
+            async with refused.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert backend_unavailable(down.value)
+    finally:
+        await refused.dispose()

@@ -65,6 +65,35 @@ async def test_per_key_and_per_tenant_limits(
     assert (await client.get("/api/v1/me", headers={"X-Api-Key": "nope"})).status_code == 401
 
 
+async def test_every_counted_response_carries_the_ratelimit_headers(
+    client: httpx.AsyncClient, make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
+    key = await make_key(await make_tenant("acme"))
+    seen = []
+    for _ in range(3):
+        resp = await client.get("/api/v1/me", headers={"X-Api-Key": key})
+        assert resp.status_code == 200
+        assert "Retry-After" not in resp.headers
+        # The per-key limit (3/minute) is closer to running out than the tenant's (5/minute).
+        assert resp.headers["RateLimit-Limit"] == "3"
+        assert resp.headers["RateLimit-Policy"] == "3;w=60"
+        assert resp.headers["RateLimit"].startswith(
+            f"limit=3, remaining={resp.headers['RateLimit-Remaining']}"
+        )
+        assert 1 <= int(resp.headers["RateLimit-Reset"]) <= 60
+        seen.append(int(resp.headers["RateLimit-Remaining"]))
+    assert seen == [2, 1, 0]
+    # An error after the count carries them too (here a 404 from the handler) ...
+    other = await make_key(await make_tenant("other"))
+    resp = await client.get("/api/v1/sender-numbers/999999", headers={"X-Api-Key": other})
+    assert resp.status_code == 404
+    assert resp.headers["RateLimit-Remaining"] == "2"
+    # ... and a request that is not counted (no valid key) has none.
+    resp = await client.get("/api/v1/me", headers={"X-Api-Key": "nope"})
+    assert resp.status_code == 401
+    assert "RateLimit-Limit" not in resp.headers and "RateLimit" not in resp.headers
+
+
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[str]:
     prefix = f"tgo-rl-test-{uuid.uuid4().hex[:12]}"

@@ -19,6 +19,7 @@ from litestar.exceptions import (
 from litestar.openapi.spec import OpenAPI
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tgo.i18n import negotiate, translate
 
@@ -185,6 +186,24 @@ def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = No
     return Response(content=body, status_code=status, headers=headers, media_type="application/json")
 
 
+# SQLSTATE classes that mean "the database cannot serve now", not "this request is wrong": connection
+# exceptions (08), operator intervention — shutting down, starting up, cancelled (57), insufficient
+# resources — too many connections (53). asyncpg reports most as plain DBAPIError, not OperationalError.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53")
+
+
+def backend_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database (or another backing service) is unreachable or restarting."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
+
+
 def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Render every error as ``{"message", "code", ...}``; never a traceback to the client."""
     if isinstance(exc, AppError):
@@ -226,9 +245,7 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
             "errors": errors,
         }
         return _json(body, 422)
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if backend_unavailable(exc):
         # The database (or another backing service) is unreachable: tell clients to retry.
         log.error("backend_unavailable", error=type(exc).__name__, path=request.url.path, exc_info=exc)
         return _json(

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -56,6 +57,18 @@ def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+# Headers for the response of the request being handled (set per request by request_id_middleware, so a
+# guard can add them to whatever response follows, an error's included).
+_RESPONSE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("tgo_response_headers", default=None)
+
+
+def add_response_headers(headers: dict[str, str]) -> None:
+    """Add ``headers`` to the response of the current request (no-op outside a request)."""
+    current = _RESPONSE_HEADERS.get()
+    if current is not None:
+        current.update(headers)
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Accept a sane ``X-Request-Id`` (or make one), echo it, log one line per request, count it."""
 
@@ -70,6 +83,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             rid = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         structlog.contextvars.bind_contextvars(request_id=rid)
+        extra: dict[str, str] = {}
+        extra_token = _RESPONSE_HEADERS.set(extra)
         started = time.perf_counter()
         status = 500
 
@@ -79,6 +94,14 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
+                # Headers a guard left for whatever response follows (the RateLimit headers).
+                if extra:
+                    present = {k.lower() for k, _ in headers}
+                    headers.extend(
+                        (k.lower().encode(), v.encode())
+                        for k, v in extra.items()
+                        if k.lower().encode() not in present
+                    )
                 message["headers"] = headers  # type: ignore[typeddict-unknown-key]
             await send(message)
 
@@ -97,6 +120,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+            _RESPONSE_HEADERS.reset(extra_token)
 
     return middleware
 

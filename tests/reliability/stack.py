@@ -41,14 +41,15 @@ class Stack:
         self.procs[name] = p
         return p
 
-    def start_api(self) -> Proc:
+    async def start_api(self) -> Proc:
         api = self.spawn("api", "serve", "--port", str(self.api_port))
-        wait_http(f"http://127.0.0.1:{self.api_port}/healthz", proc=api, timeout=60)
+        # In a thread: the test's event loop keeps sending (and killing workers) while a process boots.
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{self.api_port}/healthz", 60, api)
         return api
 
-    def start_connect(self) -> Proc:
+    async def start_connect(self) -> Proc:
         c = self.spawn("connect", "connect", "serve", "--port", str(self.connect_port))
-        wait_http(f"http://127.0.0.1:{self.connect_port}/connect/healthz", proc=c, timeout=60)
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{self.connect_port}/connect/healthz", 60, c)
         return c
 
     def http(self) -> httpx.AsyncClient:
@@ -102,8 +103,8 @@ async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str
     env.update(extra_env)
     st = Stack(env, tmp, runtime, api_port, connect_port)
     try:
-        st.start_connect()
-        st.start_api()
+        await st.start_connect()
+        await st.start_api()
         async with runtime.db.session_scope() as s:
             tenant = await create_tenant(s, slug="acme", domain="acme.localhost")
             _, st.key = await create_api_key(s, tenant.id, name="rel", scopes="*")
@@ -168,7 +169,7 @@ async def send_until_accepted(http: httpx.AsyncClient, n: int, log: SendLog, con
     await asyncio.gather(*(one(i) for i in range(n)))
 
 
-async def outcome(st: Stack, log: SendLog) -> dict[str, int]:
+async def outcome(st: Stack, log: SendLog) -> dict[str, Any]:
     """accepted / delivered / failed / lost / duplicated, plus the API's promise per attempt."""
     rows = await st.sql("SELECT id, status, content FROM messages WHERE content LIKE 'rel-%'")
     by_tag = {r[2]: (int(r[0]), r[1]) for r in rows}
@@ -195,6 +196,7 @@ async def outcome(st: Stack, log: SendLog) -> dict[str, int]:
         "no_response_attempts": len(log.unknown),
         "rows_from_no_response_attempts": sum(1 for t in log.unknown if t in by_tag),
         "refused_without_retry_after": log.refused_without_retry_after,
+        "http_statuses": dict(sorted(log.status_counts.items())),
     }
 
 

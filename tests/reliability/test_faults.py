@@ -15,33 +15,43 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.reliability.report import record
 from tests.reliability.stack import SendLog, Stack, build_stack, outcome, send_until_accepted, wait_final
-from tgo.runtime import Runtime
+from tgo.config import Settings
+from tgo.runtime import build_runtime
 
 FULL_N = int(os.environ.get("RELIABILITY_MESSAGES", "10000"))
 
 
 @pytest.fixture
-async def stack(db_url: str, runtime: Runtime, tmp_path: Path) -> AsyncIterator[Stack]:
-    async for st in build_stack(db_url, runtime, tmp_path):
-        yield st
+async def stack(db_url: str, settings: Settings, tmp_path: Path) -> AsyncIterator[Stack]:
+    # A runtime that is never started: the test process only reads the database. (A started one would
+    # run in-process workers, sweepers and an in-process Connect against the stack's database.)
+    runtime = build_runtime(settings)
+    try:
+        async for st in build_stack(db_url, runtime, tmp_path):
+            yield st
+    finally:
+        await runtime.close()
 
 
 async def total_rows(st: Stack) -> int:
     return int((await st.sql("SELECT count(*) FROM messages WHERE content LIKE 'rel-%'"))[0][0])
 
 
-def assert_promise(figures: dict[str, int], st: Stack) -> None:
+def assert_promise(figures: dict[str, Any], st: Stack) -> None:
     assert figures["lost"] == 0, (figures, st.logs())
     assert figures["duplicated"] == 0, figures
     assert figures["ok_without_row"] == 0, figures
     assert figures["refused_with_row"] == 0, figures
     assert figures["refused_without_retry_after"] == 0, figures
     assert figures["delivered"] + figures["failed"] == figures["accepted"], figures
+    # An outage is 503 (with Retry-After, checked above), never another server error.
+    assert not [c for c in figures["http_statuses"] if c >= 500 and c != 503], figures
 
 
 @pytest.mark.postgres_only
@@ -140,20 +150,20 @@ async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
             finally:
                 await asyncio.to_thread(_postgres, "start")
             outage_statuses["postgresql"] = _delta(before, log.status_counts)
-            # Connect down for 30 s.
+            # The API SIGKILLed under load (requests in flight get no response) and restarted.
             await progress(FULL_N // 2)
+            stack.procs["api"].kill()
+            faults.append("api SIGKILL")
+            await asyncio.sleep(1)
+            await stack.start_api()
+            # Connect down for 30 s.
+            await progress(2 * FULL_N // 3)
             stack.procs["connect"].kill()
             faults.append("connect SIGKILL, down 30 s")
             try:
                 await asyncio.sleep(30)
             finally:
-                stack.start_connect()
-            # The API SIGKILLed under load and restarted.
-            await progress(2 * FULL_N // 3)
-            stack.procs["api"].kill()
-            faults.append("api SIGKILL")
-            await asyncio.sleep(1)
-            stack.start_api()
+                await stack.start_connect()
             await sending
     finally:
         stop.set()
@@ -172,7 +182,6 @@ async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
         **figures,
         send_seconds=round(sent_seconds, 1),
         total_seconds=round(time.monotonic() - started, 1),
-        http_statuses=dict(sorted(log.status_counts.items())),
         statuses_during_rabbitmq_outage=outage_statuses.get("rabbitmq"),
         statuses_during_postgresql_outage=outage_statuses.get("postgresql"),
         final_counts=counts,

@@ -5,9 +5,10 @@ TGO_REDIS_URL is set so that every API process shares the counters (keys are pre
 TGO_QUEUE_NAME, so two deployments on one Redis do not share). The Redis path is one round trip per
 request: a single Lua script increments both counters and returns their counts and time to reset.
 
-A request over either limit is refused with 429 ``rate_limited`` carrying ``Retry-After`` and the IETF
-draft headers ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (plus the combined
-``RateLimit``/``RateLimit-Policy`` form). If Redis is unreachable the limiter fails open (logged): a
+Every response to a counted request carries the IETF draft headers ``RateLimit-Limit``,
+``RateLimit-Remaining``, ``RateLimit-Reset`` (plus the combined ``RateLimit``/``RateLimit-Policy`` form) of
+the limit closest to running out; a request over either limit is refused with 429 ``rate_limited``, which
+adds ``Retry-After``. If Redis is unreachable the limiter fails open (logged): a
 rate limiter must not take the API down with it.
 """
 
@@ -24,6 +25,7 @@ from limits.aio.storage import MemoryStorage
 
 from tgo.auth.context import AuthContext
 from tgo.errors import RateLimited
+from tgo.observability import add_response_headers
 from tgo.runtime import Runtime
 
 log = structlog.get_logger("tgo.rate_limit")
@@ -126,9 +128,14 @@ def _window(item: RateLimitItem, count: int, reset: float) -> Window:
 
 
 def limit_headers(window: Window) -> dict[str, str]:
+    """The 429 headers: ``Retry-After`` and the RateLimit ones."""
+    return {"Retry-After": str(max(1, math.ceil(window.reset_seconds))), **ratelimit_headers(window)}
+
+
+def ratelimit_headers(window: Window) -> dict[str, str]:
+    """The IETF draft RateLimit headers of one window."""
     reset = max(1, math.ceil(window.reset_seconds))
     return {
-        "Retry-After": str(reset),
         "RateLimit-Limit": str(window.limit),
         "RateLimit-Remaining": str(window.remaining),
         "RateLimit-Reset": str(reset),
@@ -138,10 +145,13 @@ def limit_headers(window: Window) -> dict[str, str]:
 
 
 async def enforce(runtime: Runtime, auth: AuthContext) -> None:
-    """Raise 429 when this request takes the key or its tenant over the limit."""
+    """Raise 429 when this request takes the key or its tenant over the limit; otherwise the response
+    carries the RateLimit headers of the limit closer to running out."""
     windows = await ApiRateLimiter.for_runtime(runtime).hit(auth)
     if windows is None:
         return
+    closest = min(windows, key=lambda w: (w.remaining, w.reset_seconds))
+    add_response_headers(ratelimit_headers(closest))
     exceeded = [w for w in windows if w.exceeded]
     if exceeded:
         worst = max(exceeded, key=lambda w: w.reset_seconds)
