@@ -4,12 +4,16 @@ instead of failing. Shared through Redis when TGO_REDIS_URL is set, per process 
 from __future__ import annotations
 
 import asyncio
+import random
 
+import structlog
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from tgo.runtime import Runtime
+
+log = structlog.get_logger("tgo.messages.pacing")
 
 
 def _limiter(runtime: Runtime) -> tuple[MovingWindowRateLimiter, RateLimitItemPerSecond]:
@@ -30,8 +34,13 @@ async def pace(runtime: Runtime, sender_number_id: int) -> None:
     """Wait until ``sender_number_id`` may send one more message."""
     limiter, item = _limiter(runtime)
     key = f"{runtime.settings.queue_name}:sender:{sender_number_id}"
-    for _ in range(600):
-        if await limiter.hit(item, key):
+    loop = asyncio.get_running_loop()
+    # The caller holds a claim on the message for delivery_claim_seconds; past half of it, send anyway
+    # rather than let the claim expire and another worker deliver the same message too.
+    deadline = loop.time() + runtime.settings.delivery_claim_seconds / 2
+    step = 1.0 / max(1.0, float(item.amount))
+    while not await limiter.hit(item, key):
+        if loop.time() >= deadline:
+            log.warning("sender_pace_exceeded", sender_number_id=sender_number_id)
             return
-        await asyncio.sleep(1.0 / max(1.0, float(item.amount)))
-    # After a minute of waiting, send anyway rather than hold the claim past its lease.
+        await asyncio.sleep(step * random.uniform(0.5, 1.5))
