@@ -185,6 +185,7 @@ def demo(
         for acc in d.get("connect_accounts", []):
             state = "verified" if acc["account_verified"] else "NOT verified"
             out.print(f"  Connect account {acc['phone']} ({acc['language']}, {state}): {acc['role']}")
+            out.print(f"    inbox key {acc['inbox_key']}  (opens its inbox in the dashboard's Connect page)")
         out.print(f'\n  try: curl -H "X-Api-Key: {d["api_key"]}" {base_url}/api/v1/me')
 
     emit(result, as_json, human)

@@ -34,8 +34,11 @@ async def register_in_browser(page: Page, phone: str, display_name: str) -> None
     await expect(page.locator("#sender-status .badge")).to_have_text("Waiting for the code")
 
 
-async def read_otp_on_connect_page(page: Page) -> str:
+async def read_otp_on_connect_page(page: Page, inbox_key: str) -> str:
     await page.get_by_role("link", name="Open this number's TGO Connect inbox").click()
+    # The owner opens the phone's inbox with the phone's key (what `tgo connect account create` printed).
+    await page.get_by_label("Inbox key").fill(inbox_key)
+    await page.get_by_role("button", name="Open inbox").click()
     message = page.locator(".inbox-message .message-content").first
     await expect(message).to_contain_text("verification code")
     found = OTP.search(await message.inner_text())
@@ -45,14 +48,14 @@ async def read_otp_on_connect_page(page: Page) -> str:
 
 async def test_register_a_number_read_the_otp_enter_it(page: Page, live_server: LiveServer) -> None:
     phone = "+201001187201"
-    live_server.tgo("connect", "account", "create", phone, "--name", "Browser Owner", "--verified")
+    owner = live_server.tgo("connect", "account", "create", phone, "--name", "Browser Owner", "--verified")
     await log_in(page, live_server.email, live_server.password)
     await register_in_browser(page, phone, "Support")
     await expect(page.get_by_role("status").first).to_contain_text("is registered")
     await screenshot(page, "sender-registered")
     detail_url = page.url
 
-    code = await read_otp_on_connect_page(page)
+    code = await read_otp_on_connect_page(page, owner["inbox_key"])
     await screenshot(page, "connect-inbox-otp")
 
     await page.goto(detail_url)
@@ -69,11 +72,11 @@ async def test_register_a_number_read_the_otp_enter_it(page: Page, live_server: 
 
 async def test_unverified_owner_then_verified_in_connect(page: Page, live_server: LiveServer) -> None:
     phone = "+201001187202"
-    live_server.tgo("connect", "account", "create", phone, "--name", "Unverified Owner")
+    owner = live_server.tgo("connect", "account", "create", phone, "--name", "Unverified Owner")
     await log_in(page, live_server.email, live_server.password)
     await register_in_browser(page, phone, "Sales")
     detail_url = page.url
-    code = await read_otp_on_connect_page(page)
+    code = await read_otp_on_connect_page(page, owner["inbox_key"])
     await page.goto(detail_url)
     await page.get_by_label("6-digit code").fill(code)
     await page.get_by_role("button", name="Confirm").click()
@@ -94,7 +97,7 @@ async def test_send_with_the_api_follow_it_in_the_log(page: Page, live_server: L
     headers = {"X-Api-Key": live_server.demo["api_key"]}
     async with httpx.AsyncClient(base_url=live_server.url, headers=headers) as api:
         await active_sender_via_api(api, live_server, sender)
-        live_server.tgo(
+        reader = live_server.tgo(
             "connect", "account", "create", recipient, "--name", "Browser Recipient", "--verified"
         )
         sent = await api.post(
@@ -132,7 +135,7 @@ async def test_send_with_the_api_follow_it_in_the_log(page: Page, live_server: L
     await screenshot(page, "message-details")
 
     # The recipient reads it on the Connect page; the log then says "Read".
-    await page.goto(f"/dashboard/connect?phone={recipient.replace('+', '%2B')}")
+    await page.goto(f"/dashboard/connect?phone={recipient.replace('+', '%2B')}&key={reader['inbox_key']}")
     incoming = page.locator(".inbox-message", has_text="Your order shipped")
     await incoming.get_by_role("button", name="Mark as read").click()
     await expect(page.get_by_role("status").first).to_contain_text("Marked as read.")

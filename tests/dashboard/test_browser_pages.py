@@ -94,7 +94,11 @@ async def test_pages_in_arabic(page: Page, live_server: LiveServer, traffic: dic
         ("/dashboard/sms-senders", "مُرسِلو الرسائل القصيرة", "sms-senders-arabic"),
         ("/dashboard/webhooks", "Webhooks", "webhooks-arabic"),
         ("/dashboard/api-keys", "مفاتيح API", "api-keys-arabic-pages"),
-        ("/dashboard/connect?phone=%2B201001187212", "صندوق وارد TGO Connect", "connect-arabic"),
+        (
+            f"/dashboard/connect?phone=%2B201001187212&key={live_server.tgo('connect', 'inbox', RECIPIENT)['inbox_key']}",
+            "صندوق وارد TGO Connect",
+            "connect-arabic",
+        ),
     ]
     for path, heading, shot in checks:
         await page.goto(path)
@@ -180,7 +184,7 @@ async def test_every_control_is_labelled_and_the_skip_link_comes_first(
         "/dashboard/sms-senders",
         "/dashboard/webhooks",
         "/dashboard/api-keys",
-        f"/dashboard/connect?phone={SENDER.replace('+', '%2B')}",
+        f"/dashboard/connect?phone={SENDER.replace('+', '%2B')}&key={live_server.tgo('connect', 'inbox', SENDER)['inbox_key']}",
     ):
         await page.goto(path)
         assert await page.evaluate(UNLABELLED) == [], path

@@ -21,9 +21,11 @@ async def register(client: httpx.AsyncClient, phone: str = OWNER) -> httpx.Respo
     )
 
 
-async def otp_from_inbox_page(client: httpx.AsyncClient, phone: str = OWNER) -> str:
+async def otp_from_inbox_page(client: httpx.AsyncClient, connect: ConnectHelper, phone: str = OWNER) -> str:
     for _ in range(50):
-        page = await client.get("/dashboard/connect", params={"phone": phone})
+        page = await client.get(
+            "/dashboard/connect", params={"phone": phone, "key": connect.inbox_key(phone)}
+        )
         found = re.search(r'class="message-content">[^<]*?\b(\d{6})\b', page.text)
         if found:
             return found.group(1)
@@ -39,7 +41,7 @@ async def test_register_read_otp_verify_active(signed_in: httpx.AsyncClient, con
     detail = await signed_in.get(detail_url)
     assert "Waiting for the code" in detail.text
     assert "is registered. We sent a 6-digit code" in detail.text
-    code = await otp_from_inbox_page(signed_in)
+    code = await otp_from_inbox_page(signed_in, connect)
     verified = await signed_in.post(detail_url + "/verify", data={"otp": code, "_csrf": csrf_of(detail.text)})
     assert verified.status_code == 303
     after = await signed_in.get(detail_url)
@@ -53,7 +55,7 @@ async def test_unverified_owner_shows_needs_account_verification(
     await connect.account(OWNER, verified=False)
     detail_url = (await register(signed_in)).headers["location"]
     detail = await signed_in.get(detail_url)
-    code = await otp_from_inbox_page(signed_in)
+    code = await otp_from_inbox_page(signed_in, connect)
     await signed_in.post(detail_url + "/verify", data={"otp": code, "_csrf": csrf_of(detail.text)})
     listing = await signed_in.get("/dashboard/sender-numbers")
     assert "Needs account verification" in listing.text
@@ -77,7 +79,7 @@ async def test_wrong_code_is_counted_and_explained(
     await connect.account(OWNER, verified=True)
     detail_url = (await register(signed_in)).headers["location"]
     detail = await signed_in.get(detail_url)
-    code = await otp_from_inbox_page(signed_in)
+    code = await otp_from_inbox_page(signed_in, connect)
     wrong = "000000" if code != "000000" else "111111"
     first = await signed_in.post(detail_url + "/verify", data={"otp": wrong, "_csrf": csrf_of(detail.text)})
     assert first.status_code == 422
@@ -116,20 +118,62 @@ async def test_register_errors_are_shown_in_arabic(
 async def test_connect_inbox_marks_read(signed_in: httpx.AsyncClient, connect: ConnectHelper) -> None:
     await connect.account(OWNER, verified=True)
     await register(signed_in)
-    await otp_from_inbox_page(signed_in)
-    page = await signed_in.get("/dashboard/connect", params={"phone": OWNER})
+    await otp_from_inbox_page(signed_in, connect)
+    key = connect.inbox_key(OWNER)
+    page = await signed_in.get("/dashboard/connect", params={"phone": OWNER, "key": key})
     message_id = re.search(r'name="message_id" value="(\d+)"', page.text)
     assert message_id
+    # Marking read needs the phone's key too.
+    refused = await signed_in.post(
+        "/dashboard/connect/read",
+        data={
+            "phone": OWNER,
+            "message_id": message_id.group(1),
+            "key": "0" * 32,
+            "_csrf": csrf_of(page.text),
+        },
+    )
+    assert refused.status_code == 303
+    assert "does not open" in (await signed_in.get(refused.headers["location"])).text
+    assert (await connect.last_message(OWNER)).read_at is None
     done = await signed_in.post(
         "/dashboard/connect/read",
-        data={"phone": OWNER, "message_id": message_id.group(1), "_csrf": csrf_of(page.text)},
+        data={"phone": OWNER, "message_id": message_id.group(1), "key": key, "_csrf": csrf_of(page.text)},
     )
     assert done.status_code == 303
     after = await signed_in.get(done.headers["location"])
     assert "Marked as read." in after.text
     assert 'name="message_id"' not in after.text
-    missing = await signed_in.get("/dashboard/connect", params={"phone": "+201001187100"})
+    missing = await signed_in.get(
+        "/dashboard/connect", params={"phone": "+201001187100", "key": connect.inbox_key("+201001187100")}
+    )
     assert "No TGO Connect account uses" in missing.text
+
+
+async def test_connect_inbox_needs_the_phones_key(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper
+) -> None:
+    """A dashboard user is not the phone's owner: without the phone's inbox key they cannot read the OTP of
+    a number they register, and a wrong key says the same whether or not the phone has an account."""
+    await connect.account(OWNER, verified=True)
+    await register(signed_in)
+    await otp_from_inbox_page(signed_in, connect)  # the owner, with the key, sees it
+    otp = await connect.otp(OWNER)
+    for params in (
+        {"phone": OWNER},
+        {"phone": OWNER, "key": ""},
+        {"phone": OWNER, "key": connect.inbox_key("+201001187100")},
+        {"phone": OWNER, "key": connect.inbox_key(OWNER)[:-1] + "x"},
+    ):
+        page = await signed_in.get("/dashboard/connect", params=params)
+        assert page.status_code == 200 and otp not in page.text, params
+        fragment = await signed_in.get("/dashboard/connect/messages", params=params)
+        assert otp not in fragment.text and 'name="message_id"' not in fragment.text, params
+    wrong = await signed_in.get("/dashboard/connect", params={"phone": OWNER, "key": "nope"})
+    nobody = await signed_in.get("/dashboard/connect", params={"phone": "+201001187100", "key": "nope"})
+    assert "This inbox key does not open this phone number&#39;s inbox." in wrong.text
+    assert "This inbox key does not open this phone number&#39;s inbox." in nobody.text
+    assert "No TGO Connect account" not in nobody.text
 
 
 async def test_another_tenants_number_is_not_found(

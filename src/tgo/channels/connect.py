@@ -6,6 +6,7 @@ that is unset, over an in-process ASGI transport to the embedded reference netwo
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -244,11 +245,19 @@ class ConnectClient:
         counting them as attempts — to exercise retries (per Connect process)."""
         await self._call("POST", "/faults", json={"fail_next_messages": count, "status": status})
 
+    def inbox_key(self, phone: str) -> str:
+        """The key that opens ``phone``'s inbox (what the "phone" holds in the reference network)."""
+        return inbox_token(self._secret, normalize_phone(phone))
+
+    def inbox_key_matches(self, phone: str, key: str) -> bool:
+        """Whether ``key`` opens ``phone``'s inbox (constant time)."""
+        return hmac.compare_digest(self.inbox_key(phone).encode(), key.strip().encode())
+
     def inbox_url(self, phone: str, base_url: str | None = None) -> str:
         """The browser inbox page of ``phone`` (keyed, so the link is the permission to read it)."""
         e164 = normalize_phone(phone)
         base = (base_url or self.public_url or "").rstrip("/")
-        return f"{base}/connect/inbox/{e164}?key={inbox_token(self._secret, e164)}"
+        return f"{base}/connect/inbox/{e164}?key={self.inbox_key(e164)}"
 
 
 def get_connect_client(runtime: Runtime) -> ConnectClient:

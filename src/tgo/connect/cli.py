@@ -75,8 +75,22 @@ def account_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an account; its phone is verified (and the account too with --verified)."""
-    result = _call(as_json, lambda c: c.create_account(phone, name=name, language=lang, verified=verified))
-    emit(_account(result), as_json, _show_account)
+
+    async def op(c: ConnectClient) -> dict[str, Any]:
+        account = _account(await c.create_account(phone, name=name, language=lang, verified=verified))
+        # The inbox key is the "phone" of the reference network: hand it to the number's owner.
+        return {
+            **account,
+            "inbox_key": c.inbox_key(account["phone"]),
+            "inbox_url": c.inbox_url(phone, _public_base()),
+        }
+
+    def human(d: dict[str, Any]) -> None:
+        _show_account(d)
+        out.print(f"Inbox key (give it to the phone's owner): {d['inbox_key']}")
+        out.print(f"In a browser: {d['inbox_url']}")
+
+    emit(_call(as_json, op), as_json, human)
 
 
 def _set(phone: str, as_json: bool, fn: Callable[[ConnectClient], Awaitable[ConnectAccount]]) -> None:
@@ -162,6 +176,7 @@ def inbox(
         e164 = account.phone if account else phone
         return {
             "phone": e164,
+            "inbox_key": c.inbox_key(e164),
             "inbox_url": c.inbox_url(e164, _public_base()),
             "messages": msgspec.to_builtins(messages),
         }

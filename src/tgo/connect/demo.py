@@ -33,6 +33,7 @@ async def connect_demo_step(runtime: Runtime, session: AsyncSession, tenant: Ten
                 "language": account.language,
                 "account_verified": account.account_verified,
                 "role": role,
+                "inbox_key": client.inbox_key(account.phone),
                 "inbox_url": client.inbox_url(account.phone, base),
             }
         )

@@ -6,6 +6,7 @@ A number owner reads the OTP here; a recipient sees the messages delivered to th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Response, get, post
 from litestar.params import Parameter
@@ -19,14 +20,21 @@ from tgo.runtime import Runtime
 NAV.append(NavItem("/connect", "dash.nav.connect", 90))
 
 
-async def _inbox(me: Web, runtime: Runtime, phone: str) -> tuple[str | None, list[InboxMessage], str | None]:
-    """(normalised phone, messages, error text)."""
+async def _inbox(
+    me: Web, runtime: Runtime, phone: str, key: str
+) -> tuple[str | None, list[InboxMessage], str | None]:
+    """(normalised phone, messages, error text). The phone's inbox key is the permission to read it: a
+    dashboard user is not the phone's owner (else anyone could read the OTP of a number they register).
+    A wrong key says the same whether or not the phone has an account."""
     try:
         e164 = normalize_phone(phone)
     except InvalidPhone:
         return None, [], me.t("dash.connect.error.phone")
+    client = get_connect_client(runtime)
+    if not client.inbox_key_matches(e164, key):
+        return None, [], me.t("dash.connect.error.key")
     try:
-        messages = await get_connect_client(runtime).inbox(e164, limit=100)
+        messages = await client.inbox(e164, limit=100)
     except ConnectRejected as exc:
         if exc.reason_code in ("account_not_found", "not_found"):
             return e164, [], me.t("dash.connect.error.no_account", phone=e164)
@@ -38,16 +46,20 @@ async def _inbox(me: Web, runtime: Runtime, phone: str) -> tuple[str | None, lis
 
 @get("/connect", name="dashboard:connect")
 async def connect_inbox(
-    me: Web, runtime: Runtime, phone: str | None = Parameter(query="phone", default=None)
+    me: Web,
+    runtime: Runtime,
+    phone: str | None = Parameter(query="phone", default=None),
+    key: str = Parameter(query="key", default=""),
 ) -> Response[Any]:
     e164: str | None = None
     messages: list[InboxMessage] = []
     error: str | None = None
-    if phone:
-        e164, messages, error = await _inbox(me, runtime, phone)
+    if phone and key:
+        e164, messages, error = await _inbox(me, runtime, phone, key)
     return me.render(
         "connect_inbox.html",
         phone=phone or "",
+        key=key if e164 else "",
         e164=e164,
         messages=messages,
         error=error,
@@ -56,28 +68,40 @@ async def connect_inbox(
 
 
 @get("/connect/messages", name="dashboard:connect-messages")
-async def connect_messages(me: Web, runtime: Runtime, phone: str = Parameter(query="phone")) -> Response[Any]:
+async def connect_messages(
+    me: Web,
+    runtime: Runtime,
+    phone: str = Parameter(query="phone"),
+    key: str = Parameter(query="key", default=""),
+) -> Response[Any]:
     """The message list alone (HTMX refreshes it so a new OTP appears without reloading)."""
-    e164, messages, error = await _inbox(me, runtime, phone)
-    return me.render("connect_messages.html", e164=e164, messages=messages, error=error)
+    e164, messages, error = await _inbox(me, runtime, phone, key)
+    return me.render(
+        "connect_messages.html", e164=e164, key=key if e164 else "", messages=messages, error=error
+    )
 
 
 @post("/connect/read", name="dashboard:connect-read")
 async def connect_mark_read(me: Web, runtime: Runtime) -> Response[Any]:
     form = await me.request.form()
     phone = str(form.get("phone") or "")
+    key = str(form.get("key") or "")
+    client = get_connect_client(runtime)
     try:
         e164 = normalize_phone(phone)
         message_id = int(str(form.get("message_id") or ""))
     except (InvalidPhone, ValueError):
         return me.redirect(url("/connect"))
+    if not client.inbox_key_matches(e164, key):
+        me.flash("error", "dash.connect.error.key")
+        return me.redirect(url("/connect"))
     try:
-        await get_connect_client(runtime).mark_read(e164, message_id)
+        await client.mark_read(e164, message_id)
     except ConnectError:
         me.flash("error", "dash.connect.error.mark_read")
     else:
         me.flash("success", "dash.connect.marked_read")
-    return me.redirect(url(f"/connect?phone={e164.replace('+', '%2B')}"))
+    return me.redirect(url(f"/connect?{urlencode({'phone': e164, 'key': key})}"))
 
 
 HANDLERS = [connect_inbox, connect_messages, connect_mark_read]
