@@ -8,7 +8,8 @@ import pytest
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.channels.connect import ConnectClient, get_connect_client
 from tgo.config import Settings
-from tgo.messages.service import deliver_message, sweep
+from tgo.messages.service import deliver_message
+from tgo.messages.sweeper import sweep
 
 TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "retry me"}
 
@@ -112,3 +113,45 @@ async def test_recipient_gone_by_delivery_time_fails_with_its_reason(
         runtime.extras["connect_client"] = working
     failed = await wait_status(client, headers, r.json()["id"], "failed")
     assert failed["failure_code"] == "not_found"
+
+
+async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(client, headers, sender, runtime):
+    """A row whose job may be lost is re-published once, then left alone for sweeper_stale_seconds (its job
+    may sit behind a backlog); before, every sweep re-published every waiting row."""
+    from datetime import timedelta
+
+    from tgo.kit.clock import now
+    from tgo.messages.sweeper import take_due
+    from tgo.models import Message, SenderNumber
+
+    stale = timedelta(seconds=runtime.settings.sweeper_stale_seconds)
+    # A row due only an hour from now, so this test's own workers and sweeper never touch it.
+    at = now() + timedelta(hours=1)
+    async with runtime.db.session_scope() as s:
+        number = await s.get(SenderNumber, sender["id"])
+        assert number is not None
+        # As if its job had been lost before any attempt: never claimed, older than the stale time.
+        row = Message(
+            tenant_id=number.tenant_id,
+            sender_number_id=number.id,
+            sender_phone=number.phone,
+            to_phone=RECIPIENT,
+            message_type="text",
+            content="lost job",
+            status="queued",
+            attempts=0,
+            next_attempt_at=at - timedelta(minutes=1),
+            queued_at=at - stale * 2,
+            updated_at=at - stale * 2,
+        )
+        s.add(row)
+        await s.flush()
+        message_id = row.id
+        assert await take_due(s, at, at - stale, include_never_attempted=False, limit=10) == []
+        assert await take_due(s, at, at - stale, include_never_attempted=True, limit=10) == [message_id]
+        # The next sweeps, within the stale time, leave it alone ...
+        for later in (at, at + stale / 2):
+            assert await take_due(s, later, later - stale, include_never_attempted=True, limit=10) == []
+        # ... the one after it takes it again (its job was lost too, or it is still waiting in a backlog).
+        later = at + stale * 1.5
+        assert await take_due(s, later, later - stale, include_never_attempted=True, limit=10) == [message_id]

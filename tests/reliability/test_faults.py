@@ -25,6 +25,7 @@ from tgo.config import Settings
 from tgo.runtime import build_runtime
 
 FULL_N = int(os.environ.get("RELIABILITY_MESSAGES", "10000"))
+KILL_EVERY, MIN_WORKER_AGE = 5.0, 10.0
 
 
 @pytest.fixture
@@ -105,18 +106,24 @@ async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
     kills = 0
 
     async def killer() -> None:
+        # Every few seconds SIGKILL the older worker and start a new one; a worker is killed only once it
+        # has had time to boot and take jobs (starting one takes seconds of CPU on this 2-core machine
+        # under load, and a worker killed while importing would test nothing).
         nonlocal kills
-        i = 0
+        loop = asyncio.get_running_loop()
+        born = {"worker-a": loop.time(), "worker-b": loop.time()}
         while not stop.is_set():
-            await asyncio.sleep(4)
+            await asyncio.sleep(KILL_EVERY)
             if stop.is_set():
                 return
-            name = ("worker-a", "worker-b")[i % 2]
+            name = min(born, key=lambda n: born[n])
+            if loop.time() - born[name] < MIN_WORKER_AGE:
+                continue
             stack.procs[name].kill()
             kills += 1
             await asyncio.sleep(0.5)
             stack.spawn(name, "worker")
-            i += 1
+            born[name] = loop.time()
 
     async def progress(minimum: int, timeout: float = 120) -> None:
         loop = asyncio.get_running_loop()

@@ -7,8 +7,9 @@ from typing import Any
 from tgo.channels import connect_events
 from tgo.channels.connect_types import EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ
 from tgo.kit.clock import ensure_utc, now
-from tgo.messages.service import apply_receipt, deliver_message, sweep
+from tgo.messages.service import apply_receipt, deliver_message
 from tgo.messages.state import MessageStatus
+from tgo.messages.sweeper import sweep
 from tgo.runtime import Runtime
 from tgo.worker.registry import periodic, task
 

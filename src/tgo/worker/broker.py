@@ -84,6 +84,21 @@ class Broker:
             raise LookupError(f"unknown task {name}")
         await task.kiq(payload)
 
+    async def backlog(self) -> int | None:
+        """Jobs waiting in the broker's queue (RabbitMQ); None when the broker cannot tell."""
+        if not self.runtime.settings.broker_url.startswith(("amqp://", "amqps://")):
+            return None
+        try:
+            await self.start()
+            channel = getattr(self.taskiq, "write_channel", None)
+            if channel is None:
+                return None
+            queue = await channel.declare_queue(self.runtime.settings.queue_name, passive=True, robust=False)
+            return int(queue.declaration_result.message_count or 0)
+        except Exception as exc:  # the broker is down: unknown, the sweeper re-publishes as without it
+            log.warning("broker_backlog_unknown", error=type(exc).__name__)
+            return None
+
     async def consume(self) -> None:
         """Receive and run jobs until cancelled (worker processes; not needed for memory)."""
         # taskiq brokers open their consuming side only in a worker process.
