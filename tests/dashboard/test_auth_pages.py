@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.dashboard.conftest import DashboardUser, csrf_of, log_in
 from tgo.dashboard.sessions import COOKIE_NAME
+from tgo.runtime import Runtime
+from tgo.users.service import create_user
 
 
 async def test_pages_need_a_login(client: httpx.AsyncClient) -> None:
@@ -151,3 +155,34 @@ async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     css = await client.get("/dashboard/static/vendor/pico/pico.min.css")
     assert "[dir=rtl]" in css.text
+
+
+async def test_same_email_in_two_tenants_logs_into_the_right_one(
+    client: httpx.AsyncClient, runtime: Runtime, dashboard_user: DashboardUser, make_tenant
+) -> None:
+    """Emails are unique per tenant: the tenant's domain picks the tenant; elsewhere the password does."""
+    other = await make_tenant("globex", name="Globex Corp")
+    async with runtime.db.session_scope() as session:
+        await create_user(session, other.id, email=dashboard_user.email, password="globex password 1")
+
+    async def tenant_after_login(host: str, password: str) -> str | None:
+        client.cookies.clear()
+        page = await client.get("/dashboard/login", headers={"Host": host})
+        done = await client.post(
+            "/dashboard/login",
+            headers={"Host": host},
+            data={"email": dashboard_user.email, "password": password, "_csrf": csrf_of(page.text)},
+        )
+        if done.status_code != 303:
+            return None
+        home = await client.get("/dashboard/api-keys", headers={"Host": host})
+        found = re.search(r'class="tenant-name"><small>([^<]+)<', home.text)
+        return found.group(1) if found else None
+
+    # Neither tenant's domain: the password decides (the newer tenant's user is reachable too).
+    assert await tenant_after_login("testserver.local", "globex password 1") == "Globex Corp"
+    assert await tenant_after_login("testserver.local", dashboard_user.password) == dashboard_user.tenant.name
+    # A tenant's own domain: only that tenant's user, whatever the other's password.
+    assert await tenant_after_login("globex.localhost", "globex password 1") == "Globex Corp"
+    assert await tenant_after_login("globex.localhost", dashboard_user.password) is None
+    assert await tenant_after_login("acme.localhost", "globex password 1") is None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.errors import Conflict, ValidationFailed
 from tgo.i18n import LANGUAGES
-from tgo.models import User
+from tgo.models import Tenant, User
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
@@ -41,8 +41,23 @@ async def create_user(
     return user
 
 
+MAX_LOGIN_CANDIDATES = 10
+
+
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email.strip().lower()).order_by(User.id))
+
+
+async def login_candidates(session: AsyncSession, email: str, host: str | None) -> list[User]:
+    """The users an email may log in as. On a tenant's own domain only that tenant's user (emails are
+    unique per tenant, not globally); on any other host every tenant's user with that email, oldest first,
+    so the password decides (each has their own)."""
+    query = select(User).where(User.email == email.strip().lower())
+    if host:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.domain == host))
+        if tenant_id is not None:
+            query = query.where(User.tenant_id == tenant_id)
+    return list(await session.scalars(query.order_by(User.id).limit(MAX_LOGIN_CANDIDATES)))
 
 
 def verify_password(user: User | None, password: str) -> bool:

@@ -8,10 +8,11 @@ from typing import Any
 from litestar import Response, get, post
 from litestar.params import Parameter
 
+from tgo.auth.api_key import request_host
 from tgo.dashboard.accounts import set_language
 from tgo.dashboard.web import Web, nav_items, safe_next, url
 from tgo.i18n import LANGUAGES
-from tgo.users.service import find_user_by_email, verify_password
+from tgo.users.service import login_candidates, verify_password
 
 
 def _field(form: Any, name: str) -> str:
@@ -51,8 +52,11 @@ async def login_submit(web: Web) -> Response[Any]:
         response.headers["Retry-After"] = str(wait)
         return response
 
-    user = await find_user_by_email(web.db, email) if email else None
-    if not verify_password(user, password) or user is None:
+    candidates = await login_candidates(web.db, email, request_host(web.request)) if email else []
+    user = next((u for u in candidates if verify_password(u, password)), None)
+    if user is None:
+        if not candidates:
+            verify_password(None, password)  # as slow as a wrong password: no user enumeration
         await throttle.failed(email, client)
         error = web.t("dash.login.invalid")
         return web.render("login.html", status_code=401, next=target, email=email, error=error)
