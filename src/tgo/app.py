@@ -23,6 +23,7 @@ from tgo.dashboard import create_dashboard_router
 from tgo.db import finish_failed, run_after_commit
 from tgo.errors import document_error_envelope, exception_handler
 from tgo.health import healthz, metrics, readyz
+from tgo.http_guard import body_timeout
 from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
 from tgo.observability import configure_logging, request_id_middleware
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         ],
         dependencies={"db_session": Provide(provide_db_session), "runtime": Provide(provide_runtime)},
         exception_handlers={Exception: exception_handler},
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, body_timeout(settings.http_body_timeout_seconds)],
         lifespan=[lifespan],
         request_max_body_size=settings.max_json_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -116,6 +116,8 @@ def serve(
     """API + dashboard + Connect (+ delivery workers with the in-memory broker) in one process."""
     import uvicorn
 
+    from tgo.http_guard import GuardedHttpToolsProtocol
+
     settings = get_settings()
     try:
         settings.secret()
@@ -130,10 +132,10 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
         access_log=False,
         log_level=settings.log_level.lower(),
-        timeout_keep_alive=30,
+        timeout_keep_alive=int(settings.http_keep_alive_seconds),
     )
 
 

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, description="JSON log lines (false: human-readable).")
     media_dir: Path | None = Field(default=None, description="Media storage; default TGO_DATA_DIR/media.")
     max_json_body_bytes: int = Field(default=1_048_576, description="Largest accepted JSON body.")
+    http_header_timeout_seconds: float = Field(
+        default=10.0, description="Time a connection has to send a request's line and headers (then closed)."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=30.0, description="Longest wait for the next part of a request body (then 408)."
+    )
+    http_keep_alive_seconds: float = Field(default=30.0, description="Idle keep-alive connections close.")
     run_workers: bool | None = Field(
         default=None,
         description="Run delivery workers inside `tgo serve`; default true only with the memory broker.",
