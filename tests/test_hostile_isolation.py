@@ -41,6 +41,14 @@ SMS_SENDER = {
 async def test_other_tenants_ids_are_404_everywhere_and_never_listed(
     app: Litestar, client: httpx.AsyncClient, make_tenant: MakeTenant, make_key: MakeKey, runtime: Runtime
 ) -> None:
+    figures = await isolation_sweep(app, client, make_tenant, make_key, runtime)
+    assert figures["routes_checked"] >= 10
+
+
+async def isolation_sweep(
+    app: Litestar, client: httpx.AsyncClient, make_tenant: MakeTenant, make_key: MakeKey, runtime: Runtime
+) -> dict[str, int]:
+    """Run the sweep; returns how many routes and lists were checked."""
     await ConnectHelper(runtime).account("+201001187166")
     a = {"X-Api-Key": await make_key(await make_tenant("alpha"))}
     b = {"X-Api-Key": await make_key(await make_tenant("beta"))}
@@ -86,6 +94,7 @@ async def test_other_tenants_ids_are_404_everywhere_and_never_listed(
         # The owner still sees it (the resources were not deleted by the sweep above).
         r = await client.get(path, headers=a)
         assert str(own) in _ids(r.json()), (path, r.json())
+    return {"routes_checked": checked, "lists_checked": 3}
 
 
 def _ids(doc: Any) -> set[str]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 import pytest
 
 from tests.conftest import MakeKey, MakeTenant
 from tests.reliability.report import record
+from tgo.app import create_app
 from tgo.config import Settings
+from tgo.runtime import build_runtime
 
 
 @pytest.fixture
@@ -44,3 +47,45 @@ async def test_rate_limit_burst(
     )
     assert ok == 50 and len(limited) == 150
     assert other_ok == 40
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_rate_limit_shared_across_api_processes(
+    settings: Settings, make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
+    """Two app instances (as two API processes) on one Redis: the per-key budget is shared, not doubled."""
+    key = await make_key(await make_tenant("shared"))
+    shared = settings.model_copy(
+        update={"redis_url": "redis://127.0.0.1:6379/0", "queue_name": f"tgo-rl-rel-{uuid.uuid4().hex[:10]}"}
+    )
+    runtimes = [build_runtime(shared), build_runtime(shared)]
+    for rt in runtimes:
+        await rt.start()
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(shared, rt)), base_url="http://t.local"
+        )
+        for rt in runtimes
+    ]
+    try:
+        codes = await asyncio.gather(
+            *(clients[i % 2].get("/api/v1/me", headers={"X-Api-Key": key}) for i in range(120))
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
+        for rt in runtimes:
+            await rt.close()
+    ok = sum(1 for r in codes if r.status_code == 200)
+    limited = sum(1 for r in codes if r.status_code == 429)
+    with_headers = sum(1 for r in codes if "ratelimit-policy" in r.headers)
+    record(
+        "rate_limits",
+        shared_two_processes_requests=120,
+        shared_two_processes_ok=ok,
+        shared_two_processes_429=limited,
+        responses_with_ratelimit_headers=f"{with_headers}/120",
+    )
+    assert (ok, limited) == (50, 70)
+    assert with_headers == 120
