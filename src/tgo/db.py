@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -73,6 +79,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        # Database.read_scope() runs without a transaction (the driver autocommits): no write lock for a lookup.
+        if conn.get_execution_options().get("tgo_read_scope"):
+            return
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -99,6 +108,17 @@ class Database:
                 await finish_failed(session, exc)
                 raise
         await run_after_commit(session)
+
+    @asynccontextmanager
+    async def read_scope(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode for single-statement lookups (the API-key guard): no
+        BEGIN/COMMIT round trips on PostgreSQL and no write lock on SQLite; each statement stands alone."""
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:  # the driver already autocommits (isolation_level None); skip BEGIN IMMEDIATE
+                await conn.execution_options(tgo_read_scope=True)
+            else:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from tgo.apikeys.repository import ApiKeyLookup
+from tgo.apikeys.repository import auth_row, touch_key
 from tgo.apikeys.secrets import hash_key, is_well_formed
 from tgo.auth.context import AuthContext
 from tgo.auth.rate_limit import enforce as enforce_rate_limit
@@ -51,30 +51,33 @@ def extract_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 async def authenticate(db: Database, key: str, host: str | None) -> AuthContext:
+    """The key is looked up on every request (a revoked key fails at once in every process), with one
+    autocommit statement: no transaction of its own (BEGIN/COMMIT) and, on SQLite, no write lock."""
     key_hash = hash_key(key)
-    async with db.session_scope() as session:
-        lookup = ApiKeyLookup(session)
-        found = await lookup.by_hash(key_hash, host)
-        if found is None:
+    async with db.read_scope() as conn:
+        row = await auth_row(conn, key_hash, host)
+        if row is None:
             raise Unauthenticated()
-        api_key, tenant, host_tenant_id = found
+        key_id, found_hash, scopes, revoked_at, expires_at, last_used_at = row[:6]
+        tenant_id, tenant_slug, tenant_name, tenant_domain = row[6:10]
+        host_tenant_id = row[10] if host else None
         current = now()
         if (
-            not hmac.compare_digest(api_key.key_hash, key_hash)
-            or api_key.revoked_at is not None
-            or (api_key.expires_at is not None and api_key.expires_at <= current)
-            or (host_tenant_id is not None and host_tenant_id != tenant.id)
+            not hmac.compare_digest(found_hash, key_hash)
+            or revoked_at is not None
+            or (expires_at is not None and expires_at <= current)
+            or (host_tenant_id is not None and host_tenant_id != tenant_id)
         ):
             raise Unauthenticated()
-        if api_key.last_used_at is None or api_key.last_used_at < current - TOUCH_EVERY:
-            await lookup.touch(api_key.id, current, TOUCH_EVERY)
+        if last_used_at is None or last_used_at < current - TOUCH_EVERY:
+            await touch_key(conn, key_id, current, TOUCH_EVERY)
         return AuthContext(
-            tenant_id=tenant.id,
-            tenant_slug=tenant.slug,
-            tenant_name=tenant.name,
-            tenant_domain=tenant.domain,
-            api_key_id=api_key.id,
-            scopes=frozenset(api_key.scopes),
+            tenant_id=tenant_id,
+            tenant_slug=tenant_slug,
+            tenant_name=tenant_name,
+            tenant_domain=tenant_domain,
+            api_key_id=key_id,
+            scopes=frozenset(scopes),
         )
 
 
