@@ -44,9 +44,12 @@ EVENT = {
 
 async def record_queued(session: AsyncSession, message: Message, media: Media | None) -> None:
     """The first state: history, usage and the ``message.queued`` event for a freshly inserted message."""
+    from tgo.messages.repository import MessageRepository
     from tgo.messages.schemas import message_view
 
-    session.add(MessageStatusEvent(message_id=message.id, status=M.QUEUED, at=message.queued_at))
+    await MessageRepository(session, message.tenant_id).add_history(
+        message.id, M.QUEUED.value, message.queued_at
+    )
     await bump(session, message, None, M.QUEUED)
     await events.emit(
         session, message.tenant_id, events.MESSAGE_QUEUED, message_view(message, media).to_dict()

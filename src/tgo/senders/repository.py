@@ -1,13 +1,43 @@
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
 from tgo.models import SenderNumber
 
+_SEND_CHECK_COLUMNS = (
+    SenderNumber.id,
+    SenderNumber.phone,
+    SenderNumber.status,
+    SenderNumber.verification_status,
+)
+
 
 class SenderNumberRepository(TenantRepository):
+    async def send_check(
+        self, *, number_id: int | None, phone: str | None, extra: Any = None
+    ) -> Row[Any] | None:
+        """(id, phone, status, verification_status[, extra]) of a live number, by id or phone — the columns
+        the send path checks, as one Core row (no ORM entity to build on every send)."""
+        columns: list[Any] = [*_SEND_CHECK_COLUMNS]
+        if extra is not None:
+            columns.append(extra)
+        stmt = select(*columns).where(
+            SenderNumber.tenant_id == bindparam("tenant_id"), SenderNumber.deleted_at.is_(None)
+        )
+        if number_id is not None:
+            stmt = stmt.where(SenderNumber.id == bindparam("key"))
+        else:
+            stmt = stmt.where(SenderNumber.phone == bindparam("key"))
+        conn = await self.session.connection()
+        result = await conn.execute(
+            stmt.limit(1), {"tenant_id": self.tenant_id, "key": number_id if number_id is not None else phone}
+        )
+        return result.first()
+
     def _live(self) -> Select[SenderNumber]:
         return select(SenderNumber).where(
             SenderNumber.tenant_id == self.tenant_id, SenderNumber.deleted_at.is_(None)

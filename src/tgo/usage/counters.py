@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,26 +17,35 @@ SHARDS = 8
 
 async def bump(session: AsyncSession, message: Message, old: str | None, new: str) -> None:
     """Move one message from status ``old`` (None: new message) to ``new`` in its day's counters."""
-    day = message.queued_at.date()
-    shard = message.id % SHARDS
     key = {
         "tenant_id": message.tenant_id,
         "sender_number_id": message.sender_number_id,
-        "day": day,
+        "day": message.queued_at.date(),
         "message_type": message.message_type,
-        "shard": shard,
+        "shard": message.id % SHARDS,
     }
+    conn = await session.connection()
+    stmt = _upsert(conn.dialect.name)
     if old is not None:
-        await _add(session, {**key, "status": old}, -1)
-    await _add(session, {**key, "status": new}, 1)
+        # Both rows in one round trip (an executemany); the two statuses differ, so they never collide.
+        await conn.execute(stmt, [{**key, "status": old, "count": -1}, {**key, "status": new, "count": 1}])
+    else:
+        await conn.execute(stmt, {**key, "status": new, "count": 1})
 
 
-async def _add(session: AsyncSession, row: dict[str, Any], delta: int) -> None:
-    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    stmt = insert(UsageCounter).values(**row, count=delta)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "sender_number_id", "day", "message_type", "status", "shard"],
-        set_={"count": UsageCounter.count + delta},
-    )
-    await session.execute(stmt)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count``, built once per dialect (a
+    Core statement with parameters: no statement construction or ORM work per call)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        table = cast(Table, UsageCounter.__table__)
+        base = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+        stmt = base.on_conflict_do_update(
+            index_elements=["tenant_id", "sender_number_id", "day", "message_type", "status", "shard"],
+            set_={"count": table.c.count + base.excluded.count},
+        )
+        _UPSERTS[dialect] = stmt
+    return stmt

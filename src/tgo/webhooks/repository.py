@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
@@ -19,6 +19,25 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+def any_active_endpoint(tenant_id: Any) -> ColumnElement[bool]:
+    """``EXISTS`` an active endpoint of the tenant: a column a hot path adds to a query it runs anyway, so
+    that the event listener can skip its endpoint lookup (see ``note_endpoints``)."""
+    return exists().where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.active.is_(True))
+
+
+_PRESENCE = "tgo_webhook_endpoints"
+
+
+def note_endpoints(session: AsyncSession, tenant_id: int, present: bool) -> None:
+    """Record, for this transaction, whether the tenant had any active endpoint when last read in it."""
+    session.info.setdefault(_PRESENCE, {})[tenant_id] = present
+
+
+def known_without_endpoints(session: AsyncSession, tenant_id: int) -> bool:
+    """True when this transaction already read that the tenant has no active endpoint."""
+    return session.info.get(_PRESENCE, {}).get(tenant_id) is False
 
 
 class WebhookEndpointRepository(TenantRepository):

@@ -42,6 +42,7 @@ from tgo.webhooks.repository import (
     DeliveryWork,
     WebhookDeliveryRepository,
     WebhookEndpointRepository,
+    known_without_endpoints,
 )
 from tgo.webhooks.signing import SecretBox, generate_secret, signature_header
 from tgo.worker.registry import publish
@@ -384,6 +385,8 @@ async def replay_delivery(
 async def record_event(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Write the event and one delivery per active endpoint subscribed to it, in the caller's
     transaction; their jobs are published after it commits (or found by the sweeper)."""
+    if known_without_endpoints(session, tenant_id):  # read earlier in this transaction (the send path)
+        return
     endpoints = [
         e for e in await WebhookEndpointRepository(session, tenant_id).active() if event_type in e.events
     ]
