@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default sqlite+aiosqlite under TGO_DATA_DIR."
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections kept per process (as many again may overflow under load); "
+        "size it so that processes x 2 x this stays under the server's max_connections.",
+    )
     broker_url: str = Field(
         default="memory://", description="memory:// (in-process), amqp://... (RabbitMQ) or redis://..."
     )

@@ -40,4 +40,7 @@ STARTUP: list[Hook] = []
 
 def build_runtime(settings: Settings) -> Runtime:
     settings.secret()  # fail early and clearly when the secret key is required but missing
-    return Runtime(settings=settings, db=Database(settings.resolved_database_url))
+    return Runtime(
+        settings=settings,
+        db=Database(settings.resolved_database_url, pool_size=settings.database_pool_size),
+    )

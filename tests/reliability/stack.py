@@ -98,6 +98,9 @@ async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str
         TGO_API_RATE_LIMIT_PER_KEY="100000/second",
         TGO_API_RATE_LIMIT_PER_TENANT="100000/second",
         TGO_LOG_LEVEL="WARNING",
+        # API, Connect, two workers and the test's reader, each up to 2 x 6: well under max_connections=100
+        # even while other suites share the server.
+        TGO_DATABASE_POOL_SIZE="6",
         TGO_CONNECT_EVENT_INTERVAL_SECONDS="0.5",
     )
     env.update(extra_env)
