@@ -250,3 +250,51 @@ async def test_a_failing_subject_holds_only_its_own_later_events(runtime, frozen
         assert seen[2:] == [(OWNER, True), (OWNER, False)]
     finally:
         connect_events.off(EVENT_ACCOUNT_VERIFICATION_CHANGED, handler)
+
+
+# PostgreSQL only: on SQLite the receiving transactions queue on the one writer lock whatever the pump does.
+@pytest.mark.postgres_only
+async def test_independent_subjects_are_posted_concurrently_each_in_order(runtime):
+    """The pump posts events of different subjects side by side (a slow receiver does not make every
+    other phone wait in line), while each subject's events still arrive in the order they happened."""
+    phones = [f"+2010100001{i:02d}" for i in range(12)]
+    seen: list[tuple[str, bool]] = []
+    running = 0
+    most = 0
+
+    async def handler(session, rt, data):
+        nonlocal running, most
+        if data["phone"] not in phones:
+            return
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.2)
+            seen.append((data["phone"], data["account_verified"]))
+        finally:
+            running -= 1
+
+    connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)(handler)
+    try:
+        from tgo.connect.embedded import get_embedded_connect
+
+        pump = get_embedded_connect(runtime).network.pump
+        c = get_connect_client(runtime)
+        for phone in phones:
+            await c.create_account(phone)
+            await c.set_account_verified(phone, True)
+            await c.set_account_verified(phone, False)
+        started = time.monotonic()
+        for _ in range(50):
+            await pump.run_once()
+            if len(seen) == 2 * len(phones):
+                break
+            await asyncio.sleep(0.1)
+        took = time.monotonic() - started
+    finally:
+        connect_events.off(EVENT_ACCOUNT_VERIFICATION_CHANGED, handler)
+    assert len(seen) == 2 * len(phones)
+    for phone in phones:
+        assert [v for p, v in seen if p == phone] == [True, False], phone
+    assert most > 1
+    assert took < 2 * len(phones) * 0.2  # one at a time would take 4.8 s

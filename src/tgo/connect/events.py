@@ -28,6 +28,7 @@ from .repository import ConnectRepository
 
 log = structlog.get_logger("tgo.connect.events")
 BATCH = 100
+PARALLEL = 16
 
 
 def event_body(row: ConnectEventRow) -> bytes:
@@ -104,47 +105,69 @@ class EventPump:
             await self.ready()
         delivered = 0
         held: set[str] = set()
+        receiver_down = False
         after = 0
+        # Subjects are independent: up to PARALLEL of them are posted at once (one at a time, the pump
+        # managed a few dozen events a second and receipts lagged minutes behind a busy network).
+        slots = asyncio.Semaphore(PARALLEL)
+
+        async def run_subject(key: str, rows: list[ConnectEventRow]) -> None:
+            nonlocal delivered, receiver_down
+            async with slots:
+                for row in rows:
+                    if key in held or receiver_down:
+                        return
+                    outcome = await self._deliver_one(row)
+                    if outcome == "delivered":
+                        delivered += 1
+                    elif outcome == "receiver_down":
+                        receiver_down = True
+                        return
+                    else:
+                        held.add(key)
+                        return
+
         while True:
             async with self.db.session_scope() as session:
-                rows = list(await ConnectRepository(session).undelivered_after(after, BATCH))
-            if not rows:
+                batch = list(await ConnectRepository(session).undelivered_after(after, BATCH))
+            if not batch:
                 return delivered, False
-            for row in rows:
-                after = row.id
-                key = event_subject(row)
-                if key in held:
-                    continue
-                at = now()
-                if row.next_attempt_at > at:
-                    held.add(key)  # backing off, or being delivered by another process
-                    continue
-                lease = at + timedelta(seconds=self.settings.connect_timeout_seconds + 5)
-                async with self.db.session_scope() as session:
-                    claimed = await ConnectRepository(session).claim_event(row.id, at, lease)
-                if not claimed:
-                    held.add(key)
-                    continue
-                ok, error, receiver_down = await self._post(row)
-                async with self.db.session_scope() as session:
-                    fresh = await ConnectRepository(session).event(row.id)
-                    if fresh is not None:
-                        fresh.attempts += 1
-                        if ok:
-                            fresh.delivered_at = now()
-                            fresh.last_error = None
-                        else:
-                            fresh.last_error = error[:500]
-                            fresh.next_attempt_at = now() + timedelta(
-                                seconds=backoff_seconds(self.settings, fresh.attempts)
-                            )
+            after = batch[-1].id
+            by_subject: dict[str, list[ConnectEventRow]] = {}
+            for row in batch:
+                by_subject.setdefault(event_subject(row), []).append(row)
+            await asyncio.gather(*(run_subject(key, rows) for key, rows in by_subject.items()))
+            if receiver_down:
+                return delivered, True
+
+    async def _deliver_one(self, row: ConnectEventRow) -> str:
+        """Claim, post and record one event: "delivered", "held" (backing off, taken by another process,
+        refused) or "receiver_down"."""
+        at = now()
+        if row.next_attempt_at > at:
+            return "held"  # backing off, or being delivered by another process
+        lease = at + timedelta(seconds=self.settings.connect_timeout_seconds + 5)
+        async with self.db.session_scope() as session:
+            claimed = await ConnectRepository(session).claim_event(row.id, at, lease)
+        if not claimed:
+            return "held"
+        ok, error, receiver_down = await self._post(row)
+        async with self.db.session_scope() as session:
+            fresh = await ConnectRepository(session).event(row.id)
+            if fresh is not None:
+                fresh.attempts += 1
                 if ok:
-                    delivered += 1
-                    continue
-                log.warning("connect_event_not_delivered", event_id=row.event_id, type=row.type, error=error)
-                if receiver_down:
-                    return delivered, True
-                held.add(key)
+                    fresh.delivered_at = now()
+                    fresh.last_error = None
+                else:
+                    fresh.last_error = error[:500]
+                    fresh.next_attempt_at = now() + timedelta(
+                        seconds=backoff_seconds(self.settings, fresh.attempts)
+                    )
+        if ok:
+            return "delivered"
+        log.warning("connect_event_not_delivered", event_id=row.event_id, type=row.type, error=error)
+        return "receiver_down" if receiver_down else "held"
 
     async def _post(self, row: ConnectEventRow) -> tuple[bool, str, bool]:
         """(delivered, error, the receiver itself is unreachable or unavailable)."""
