@@ -92,7 +92,7 @@ async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str
         TGO_BUSINESS_URL=f"http://127.0.0.1:{api_port}",
         TGO_RUN_WORKERS="false",
         TGO_SWEEPER_INTERVAL_SECONDS="1",
-        TGO_SWEEPER_STALE_SECONDS="5",
+        TGO_SWEEPER_STALE_SECONDS="15",
         TGO_DELIVERY_CLAIM_SECONDS="5",
         TGO_SENDER_RATE_PER_SECOND="5000",
         TGO_API_RATE_LIMIT_PER_KEY="100000/second",

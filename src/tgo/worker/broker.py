@@ -18,6 +18,8 @@ from tgo.worker.registry import PERIODIC, TASKS, Periodic
 
 log = structlog.get_logger("tgo.worker")
 
+PERIODIC_TIMEOUT_SECONDS = 120.0
+
 
 def _make_taskiq_broker(url: str, queue_name: str) -> AsyncBroker:
     if url.startswith("memory"):
@@ -84,34 +86,36 @@ class Broker:
             raise LookupError(f"unknown task {name}")
         await task.kiq(payload)
 
-    async def backlog(self) -> int | None:
-        """Jobs waiting in the broker's queue (RabbitMQ); None when the broker cannot tell."""
-        if not self.runtime.settings.broker_url.startswith(("amqp://", "amqps://")):
-            return None
-        try:
-            await self.start()
-            channel = getattr(self.taskiq, "write_channel", None)
-            if channel is None:
-                return None
-            queue = await channel.declare_queue(self.runtime.settings.queue_name, passive=True, robust=False)
-            return int(queue.declaration_result.message_count or 0)
-        except Exception as exc:  # the broker is down: unknown, the sweeper re-publishes as without it
-            log.warning("broker_backlog_unknown", error=type(exc).__name__)
-            return None
-
     async def consume(self) -> None:
-        """Receive and run jobs until cancelled (worker processes; not needed for memory)."""
+        """Receive and run jobs until cancelled (worker processes; not needed for memory). If the receiver
+        ever stops or fails (a broker restart it did not ride out), it is started again on a fresh
+        connection: a worker that no longer consumes would otherwise look alive and do nothing."""
         # taskiq brokers open their consuming side only in a worker process.
         self.taskiq.is_worker_process = True
-        await self.stop()
-        await self.start()
-        await run_receiver_task(
-            self.taskiq,
-            max_async_tasks=200,
-            max_prefetch=0,
-            run_startup=False,
-            ack_time=AcknowledgeType.WHEN_EXECUTED,
-        )
+        pause = 1.0
+        while True:
+            try:
+                await self.stop()
+                await self.start()
+                await run_receiver_task(
+                    self.taskiq,
+                    max_async_tasks=200,
+                    max_prefetch=0,
+                    run_startup=False,
+                    ack_time=AcknowledgeType.WHEN_EXECUTED,
+                )
+                log.error("consumer_stopped")
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is None or current.cancelling():
+                    raise  # the worker is shutting down
+                # taskiq ends a receiver whose message stream closed (the queue iterator of a channel that
+                # did not come back) by raising CancelledError itself: start a new one.
+                log.error("consumer_stopped")
+            except Exception:
+                log.exception("consumer_failed")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 def get_broker(runtime: Runtime) -> Broker:
@@ -134,9 +138,16 @@ async def _periodic_loop(runtime: Runtime, job: Periodic) -> None:
     await asyncio.sleep(random.uniform(0, interval))  # spread processes apart
     while True:
         try:
-            await job.fn(runtime)
+            # A pass that hangs (a broker channel that never answers) must not stop the job for good.
+            async with asyncio.timeout(PERIODIC_TIMEOUT_SECONDS):
+                await job.fn(runtime)
         except asyncio.CancelledError:
-            raise
+            current = asyncio.current_task()
+            if current is None or current.cancelling():
+                raise  # the runtime is shutting down
+            # A library cancelled one of its own operations (aio-pika does, on a closed channel): the
+            # periodic job must survive that, or this process would never sweep again.
+            log.error("periodic_cancelled", job=job.name)
         except Exception:
             log.exception("periodic_failed", job=job.name)
         await asyncio.sleep(interval)
