@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         default=10,
         ge=1,
-        description="PostgreSQL connections kept per process (as many again may overflow under load); "
+        description="PostgreSQL connections per process: up to 2 x this are opened under load and kept; "
         "size it so that processes x 2 x this stays under the server's max_connections.",
     )
     broker_url: str = Field(
