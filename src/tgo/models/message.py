@@ -32,6 +32,7 @@ class Message(Base):
         Index("ix_messages_tenant_status_id", "tenant_id", "status", "id"),
         Index("ix_messages_tenant_sender_id", "tenant_id", "sender_number_id", "id"),
         Index("ix_messages_tenant_to_id", "tenant_id", "to_phone", "id"),
+        Index("ix_messages_tenant_queued_id", "tenant_id", "queued_at", "id"),
         Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
     )
 
