@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tests.fixtures.processes import Proc, free_port, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
+from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
@@ -23,7 +24,10 @@ OWNER, RECIPIENT = "+201001187188", "+201010000000"
 
 
 @pytest.fixture
-async def stack(db_url, runtime, tmp_path):
+async def stack(db_url, settings, tmp_path):
+    # A runtime that is never started: a started one (memory broker) would run in-process workers, sweepers
+    # and an in-process Connect in this test process, against the same database as the processes under test.
+    runtime = build_runtime(settings)
     api_port, connect_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
     env.update(
@@ -75,6 +79,7 @@ async def stack(db_url, runtime, tmp_path):
         await cc.aclose()
         for p in procs:
             p.stop()
+        await runtime.close()
 
 
 async def send_many(http: httpx.AsyncClient, n: int) -> list[int]:

@@ -141,3 +141,52 @@ async def test_media_of_another_tenant_is_404(client, headers, sender, make_tena
     r = await post_media(client, headers, "image", "a.png", media.png())
     other = {"X-Api-Key": await make_key(await make_tenant("globex"))}
     assert (await client.get(r.json()["media"]["url"], headers=other)).status_code == 404
+
+
+async def test_a_real_zlib_bomb_is_refused_with_bounded_memory(client, headers, sender, settings):
+    """A PNG declaring 2.5 G pixels, with a real deflate stream (100 MB of rows in ~100 KB): refused from its
+    header, without inflating the rows — the request's peak Python-heap allocation (tracemalloc; Pillow's
+    own C buffers are not counted) stays far below what inflating would take."""
+    import tracemalloc
+    import zlib
+
+    width = height = 50_000  # 2.5 G pixels of 1 byte each, plus a filter byte per row
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    idat = b"".join(compressor.compress(row) for _ in range(2_000)) + compressor.flush()
+    data = media.png_bomb(width, height)
+    # Same header, real (large) compressed stream: splice our IDAT in place of the fixture's tiny one.
+    import struct
+
+    ihdr_end = 8 + 25
+    chunk = struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    bomb = data[:ihdr_end] + chunk + data[-12:]
+    assert len(bomb) < 5 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        r = await post_media(client, headers, "image", "bomb.png", bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 422 and r.json()["code"] == "media_rejected", r.text
+    assert media_files(settings) == []
+    assert peak < 64 * 1024 * 1024, peak
+
+
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
+    b"<script>alert(document.cookie)</script></svg>"
+)
+
+
+async def test_svg_is_never_an_image_nor_served_inline(client, headers, sender):
+    r = await post_media(client, headers, "image", "logo.svg", SVG)
+    assert r.status_code == 422, r.text
+    r = await post_media(client, headers, "document", "logo.svg", SVG)
+    if r.status_code == 201:
+        dl = await client.get(r.json()["media"]["url"], headers=headers)
+        assert "svg" not in dl.headers["content-type"] and "html" not in dl.headers["content-type"]
+        assert dl.headers["content-disposition"].startswith("attachment")
+        assert dl.headers["x-content-type-options"] == "nosniff"
+    else:
+        assert r.status_code == 422, r.text
