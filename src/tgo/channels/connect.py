@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from tgo.channels.connect_http import LeanHttpClient, LeanResponse
 from tgo.channels.connect_protocol import API_PATH, api_token, inbox_token, normalize_phone
 from tgo.channels.connect_types import (
     ConnectAccount,
@@ -76,7 +77,7 @@ class ConnectClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LeanHttpClient,
         *,
         secret: bytes,
         public_url: str | None = None,
@@ -84,15 +85,13 @@ class ConnectClient:
         self.http = http
         self._secret = secret
         # Also bounds in-process calls, where the transport itself has no timeout.
-        self.timeout = http.timeout.read or 10.0
+        self.timeout = (http.timeout.read if isinstance(http, httpx.AsyncClient) else http.timeout) or 10.0
         self.public_url = public_url  # where people open the inbox page, when known
 
     @classmethod
     def over_http(cls, base_url: str, secret: bytes, timeout: float = 10.0) -> ConnectClient:
-        http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout),
-            headers={"authorization": f"Bearer {api_token(secret)}"},
+        http = LeanHttpClient(
+            base_url.rstrip("/"), headers={"authorization": f"Bearer {api_token(secret)}"}, timeout=timeout
         )
         return cls(http, secret=secret, public_url=base_url.rstrip("/"))
 
@@ -118,16 +117,28 @@ class ConnectClient:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx.Response | LeanResponse:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        content = msgspec.json.encode(json) if json is not None else None
+        resp: httpx.Response | LeanResponse
         try:
             async with asyncio.timeout(self.timeout + 1):
-                resp = await self.http.request(
-                    method,
-                    API_PATH + path,
-                    content=msgspec.json.encode(json) if json is not None else None,
-                    headers={"content-type": "application/json"} if json is not None else None,
-                    params={k: v for k, v in (params or {}).items() if v is not None},
-                )
+                if isinstance(self.http, LeanHttpClient):
+                    resp = await self.http.request(
+                        method,
+                        API_PATH + path,
+                        content=content,
+                        content_type="application/json" if json is not None else None,
+                        params=query,
+                    )
+                else:
+                    resp = await self.http.request(
+                        method,
+                        API_PATH + path,
+                        content=content,
+                        headers={"content-type": "application/json"} if json is not None else None,
+                        params=query,
+                    )
         except (httpx.TimeoutException, TimeoutError) as exc:
             raise ConnectUnavailable(f"timeout: {exc}") from exc
         except (httpx.TransportError, OSError) as exc:
@@ -152,7 +163,7 @@ class ConnectClient:
         return resp
 
     @staticmethod
-    def _decode(resp: httpx.Response, typ: type[T]) -> T:
+    def _decode(resp: httpx.Response | LeanResponse, typ: type[T]) -> T:
         try:
             return msgspec.json.decode(resp.content, type=typ)
         except msgspec.DecodeError as exc:
