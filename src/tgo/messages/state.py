@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
-from tgo.models import Media, Message, MessageStatusEvent
+from tgo.messages.repository import MessageRepository
+from tgo.models import Media, Message
 from tgo.usage.counters import bump
 
 
@@ -44,7 +45,6 @@ EVENT = {
 
 async def record_queued(session: AsyncSession, message: Message, media: Media | None) -> None:
     """The first state: history, usage and the ``message.queued`` event for a freshly inserted message."""
-    from tgo.messages.repository import MessageRepository
     from tgo.messages.schemas import message_view
 
     await MessageRepository(session, message.tenant_id).add_history(
@@ -110,13 +110,8 @@ async def transition(
         if updated is None:
             continue
         message = updated
-        session.add(
-            MessageStatusEvent(
-                message_id=message_id,
-                status=step,
-                at=step_at,
-                detail=(detail or failure_reason) if step == to else None,
-            )
+        await MessageRepository(session, message.tenant_id).add_history(
+            message_id, step.value, step_at, (detail or failure_reason) if step == to else None
         )
         await bump(session, message, current, step)
         media = await session.get(Media, message.media_id) if message.media_id else None
