@@ -164,13 +164,12 @@ class LookupController(Controller):
     path = "/lookup"
 
     @get("/")
-    async def lookup(
-        self,
-        connect_session: AsyncSession,
-        phone: str,
-        sender_phone: str | None = None,
-    ) -> Lookup:
-        return await service.lookup(connect_session, phone, sender_phone)
+    async def lookup(self, state: State, phone: str, sender_phone: str | None = None) -> Lookup:
+        # A read (one per Business send): autocommit statements, no transaction of its own to open and commit.
+        network: ConnectNetwork = state.connect
+        await network.ready()
+        async with network.db.read_scope() as conn, AsyncSession(bind=conn) as session:
+            return await service.lookup(session, phone, sender_phone)
 
 
 class MessagesController(Controller):
