@@ -14,6 +14,7 @@ from tgo import events
 from tgo.messages.repository import MessageRepository
 from tgo.models import Media, Message
 from tgo.usage.counters import bump
+from tgo.webhooks.repository import any_active_endpoint, note_endpoints
 
 
 class MessageStatus(StrEnum):
@@ -99,17 +100,20 @@ async def transition(
             values["failure_reason"] = (failure_reason or "")[:500]
         if connect_message_id is not None:
             values["connect_message_id"] = connect_message_id
+        # RETURNING also says whether the tenant has an active webhook endpoint, so that the listener can
+        # skip its endpoint query for this event when it has none (one round trip less per change).
         result = await session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status == current)
             .values(**values)
-            .returning(Message)
+            .returning(Message, any_active_endpoint(Message.tenant_id))
             .execution_options(synchronize_session=False)
         )
-        updated = result.scalar_one_or_none()
+        updated = result.first()
         if updated is None:
             continue
-        message = updated
+        message = updated[0]
+        note_endpoints(session, message.tenant_id, bool(updated[1]))
         await MessageRepository(session, message.tenant_id).add_history(
             message_id, step.value, step_at, (detail or failure_reason) if step == to else None
         )
