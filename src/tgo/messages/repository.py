@@ -127,21 +127,6 @@ class DeliveryQueue:
             .values(claimed_until=None, next_attempt_at=next_attempt_at, failure_reason=reason[:500])
         )
 
-    async def due(self, at: datetime, stale_before: datetime, limit: int) -> list[int]:
-        """Queued messages whose job may be lost (never attempted and old) or whose retry is due."""
-        stmt = (
-            select(Message.id)
-            .where(
-                Message.status == "queued",
-                Message.next_attempt_at <= at,
-                or_(Message.claimed_until.is_(None), Message.claimed_until < at),
-                or_(Message.attempts > 0, Message.queued_at < stale_before),
-            )
-            .order_by(Message.next_attempt_at)
-            .limit(limit)
-        )
-        return list(await self.session.scalars(stmt))
-
     async def by_id(self, message_id: int) -> Message | None:
         return await self.session.get(Message, message_id)
 

@@ -368,17 +368,6 @@ def _media_ref(runtime: Runtime, media: Media | None, duration: int | None) -> M
     )
 
 
-async def sweep(runtime: Runtime) -> int:
-    """Re-publish messages whose job was lost (crash, broker outage) or whose retry is due."""
-    at = now()
-    stale = at - timedelta(seconds=runtime.settings.sweeper_stale_seconds)
-    async with runtime.db.session_scope() as s:
-        ids = await DeliveryQueue(s).due(at, stale, limit=2000)
-    for message_id in ids:
-        await publish(runtime, "messages.deliver", {"id": message_id})
-    return len(ids)
-
-
 async def apply_receipt(
     session: AsyncSession, business_message_id: str, status: MessageStatus, at: datetime
 ) -> bool:
