@@ -34,13 +34,22 @@ async def pace(runtime: Runtime, sender_number_id: int) -> None:
     """Wait until ``sender_number_id`` may send one more message."""
     limiter, item = _limiter(runtime)
     key = f"{runtime.settings.queue_name}:sender:{sender_number_id}"
+    locks: dict[int, asyncio.Lock] = runtime.extras.setdefault("sender_pace_locks", {})
+    lock = locks.setdefault(sender_number_id, asyncio.Lock())
     loop = asyncio.get_running_loop()
     # The caller holds a claim on the message for delivery_claim_seconds; past half of it, send anyway
     # rather than let the claim expire and another worker deliver the same message too.
     deadline = loop.time() + runtime.settings.delivery_claim_seconds / 2
     step = 1.0 / max(1.0, float(item.amount))
-    while not await limiter.hit(item, key):
-        if loop.time() >= deadline:
-            log.warning("sender_pace_exceeded", sender_number_id=sender_number_id)
-            return
-        await asyncio.sleep(step * random.uniform(0.5, 1.5))
+    try:
+        async with asyncio.timeout_at(deadline):
+            # One waiter per sender and process asks the limiter, the others queue here in order: a
+            # backlog of hundreds polling Redis at once slowed every poll, and slots granted together
+            # were then used seconds apart, bunched with the next second's.
+            async with lock:
+                while True:
+                    if await limiter.hit(item, key):
+                        return
+                    await asyncio.sleep(step * random.uniform(0.5, 1.5))
+    except TimeoutError:
+        log.warning("sender_pace_exceeded", sender_number_id=sender_number_id)
