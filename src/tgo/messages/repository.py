@@ -3,16 +3,41 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, or_, select, update
+from sqlalchemy import Select, Table, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
 from tgo.models import Media, Message, MessageStatusEvent
+from tgo.usage.counters import SHARDS
 
 # The send path's two inserts as Core statements built once (an ORM flush costs several times more CPU).
 _MESSAGES = cast(Table, Message.__table__)
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _INSERT_HISTORY = insert(cast(Table, MessageStatusEvent.__table__))
+
+
+# PostgreSQL: a new message, its queued history row and its usage count in one statement (data-modifying
+# CTEs), one round trip instead of three. The day is the UTC date of queued_at and the shard id % SHARDS,
+# as usage.counters.bump computes them; the other dialects run the three statements.
+_PG_INSERT_QUEUED = text("""
+WITH m AS (
+    INSERT INTO messages (tenant_id, sender_number_id, sender_phone, to_phone, message_type, content, caption,
+                          media_id, duration, status, attempts, next_attempt_at, queued_at, updated_at)
+    VALUES (:tenant_id, :sender_number_id, :sender_phone, :to_phone, :message_type, :content, :caption,
+            :media_id, :duration, :status, :attempts, :next_attempt_at, :queued_at, :updated_at)
+    RETURNING id, tenant_id, sender_number_id, message_type, status, queued_at
+), h AS (
+    INSERT INTO message_status_events (message_id, status, at) SELECT id, status, queued_at FROM m
+), u AS (
+    INSERT INTO usage_counters (tenant_id, sender_number_id, day, message_type, status, shard, count)
+    SELECT tenant_id, sender_number_id, (queued_at AT TIME ZONE 'UTC')::date, message_type, status,
+           id % :shards, 1
+    FROM m
+    ON CONFLICT (tenant_id, sender_number_id, day, message_type, status, shard)
+    DO UPDATE SET count = usage_counters.count + excluded.count
+)
+SELECT id FROM m
+""")
 
 
 class MessageRepository(TenantRepository):
@@ -27,6 +52,16 @@ class MessageRepository(TenantRepository):
         values = {**values, "tenant_id": self.tenant_id}
         conn = await self.session.connection()
         values["id"] = (await conn.execute(_INSERT_MESSAGE, values)).scalar_one()
+        return Message(**values)
+
+    async def insert_queued(self, values: dict[str, Any]) -> Message | None:
+        """PostgreSQL only: the message with its history row and usage count (see _PG_INSERT_QUEUED);
+        None on other dialects (the caller runs ``insert``, ``add_history`` and ``bump``)."""
+        conn = await self.session.connection()
+        if conn.dialect.name != "postgresql":
+            return None
+        values = {**values, "tenant_id": self.tenant_id}
+        values["id"] = (await conn.execute(_PG_INSERT_QUEUED, {**values, "shards": SHARDS})).scalar_one()
         return Message(**values)
 
     async def add_history(

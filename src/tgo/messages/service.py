@@ -22,7 +22,7 @@ from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
 from tgo.messages.repository import DeliveryQueue, MessageRepository
-from tgo.messages.state import MessageStatus, record_queued, transition
+from tgo.messages.state import MessageStatus, insert_queued, transition
 from tgo.models import Media, Message, MessageStatusEvent, SenderNumber, Tenant
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
@@ -196,8 +196,9 @@ async def send(
             session, runtime, auth.tenant_id, checked.type, upload, sniffed, max_duration=checked.duration
         )
     at = now()
-    repo = MessageRepository(session, auth.tenant_id)
-    message = await repo.insert(
+    message = await insert_queued(
+        session,
+        auth.tenant_id,
         {
             "sender_number_id": number.id,
             "sender_phone": number.phone,
@@ -212,9 +213,9 @@ async def send(
             "next_attempt_at": at,
             "queued_at": at,
             "updated_at": at,
-        }
+        },
+        media,
     )
-    await record_queued(session, message, media)
     message_id = message.id
 
     async def enqueue() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,17 +45,20 @@ EVENT = {
 }
 
 
-async def record_queued(session: AsyncSession, message: Message, media: Media | None) -> None:
-    """The first state: history, usage and the ``message.queued`` event for a freshly inserted message."""
+async def insert_queued(
+    session: AsyncSession, tenant_id: int, values: dict[str, Any], media: Media | None
+) -> Message:
+    """The first state: the message row, its history, usage and the ``message.queued`` event."""
     from tgo.messages.schemas import message_view
 
-    await MessageRepository(session, message.tenant_id).add_history(
-        message.id, M.QUEUED.value, message.queued_at
-    )
-    await bump(session, message, None, M.QUEUED)
-    await events.emit(
-        session, message.tenant_id, events.MESSAGE_QUEUED, message_view(message, media).to_dict()
-    )
+    repo = MessageRepository(session, tenant_id)
+    message = await repo.insert_queued(values)  # PostgreSQL: the three rows in one statement
+    if message is None:
+        message = await repo.insert(values)
+        await repo.add_history(message.id, M.QUEUED.value, message.queued_at)
+        await bump(session, message, None, M.QUEUED)
+    await events.emit(session, tenant_id, events.MESSAGE_QUEUED, message_view(message, media).to_dict())
+    return message
 
 
 PATH = (M.QUEUED, M.SENT, M.DELIVERED, M.READ)
