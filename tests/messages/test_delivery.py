@@ -155,3 +155,29 @@ async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(clien
         # ... the one after it takes it again (its job was lost too, or it is still waiting in a backlog).
         later = at + stale * 1.5
         assert await take_due(s, later, later - stale, include_never_attempted=True, limit=10) == [message_id]
+
+
+async def test_recipient_sees_the_display_name_else_the_tenant_name(
+    client, headers, sender, runtime, connect
+):
+    from sqlalchemy import select, update
+
+    from tgo.models import SenderNumber, Tenant
+
+    async def delivered_name() -> str:
+        message_id = (await client.post("/api/v1/messages", json=TEXT, headers=headers)).json()["id"]
+        await wait_status(client, headers, message_id, "delivered")
+        inbox = [m for m in await connect.inbox(RECIPIENT) if m.business_message_id == f"msg-{message_id}"]
+        return inbox[0].sender_name
+
+    assert await delivered_name() == "Support"
+    for no_name in (None, ""):
+        async with runtime.db.session_scope() as s:
+            await s.execute(
+                update(SenderNumber).where(SenderNumber.id == sender["id"]).values(display_name=no_name)
+            )
+            tenant_name = await s.scalar(
+                select(Tenant.name).join(SenderNumber, SenderNumber.tenant_id == Tenant.id)
+            )
+        assert tenant_name
+        assert await delivered_name() == tenant_name

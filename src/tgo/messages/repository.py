@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, or_, select, text, update
+from sqlalchemy import Select, Table, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
-from tgo.models import Media, Message, MessageStatusEvent
+from tgo.models import Media, Message, MessageStatusEvent, SenderNumber, Tenant
 from tgo.usage.counters import SHARDS
 
 # The send path's two inserts as Core statements built once (an ORM flush costs several times more CPU).
@@ -139,8 +139,18 @@ class DeliveryQueue:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim(self, message_id: int, at: datetime, lease: timedelta) -> Message | None:
-        """Take the message for one delivery attempt; None if it is not due or someone else holds it."""
+    async def claim(self, message_id: int, at: datetime, lease: timedelta) -> tuple[Message, str] | None:
+        """Take the message for one delivery attempt; None if it is not due or someone else holds it. With
+        it, the name the recipient sees: the number's display name, else the tenant's (same statement)."""
+        display_name = (
+            select(SenderNumber.display_name)
+            .where(SenderNumber.id == Message.sender_number_id)
+            .correlate(Message)
+            .scalar_subquery()
+        )
+        tenant_name = (
+            select(Tenant.name).where(Tenant.id == Message.tenant_id).correlate(Message).scalar_subquery()
+        )
         result = await self.session.execute(
             update(Message)
             .where(
@@ -150,10 +160,11 @@ class DeliveryQueue:
                 or_(Message.claimed_until.is_(None), Message.claimed_until < at),
             )
             .values(claimed_until=at + lease, attempts=Message.attempts + 1)
-            .returning(Message)
+            .returning(Message, func.coalesce(func.nullif(display_name, ""), tenant_name))
             .execution_options(synchronize_session=False)
         )
-        return result.scalar_one_or_none()
+        row = result.first()
+        return (row[0], row[1]) if row is not None else None
 
     async def release_for_retry(self, message_id: int, next_attempt_at: datetime, reason: str) -> None:
         await self.session.execute(

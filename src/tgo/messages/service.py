@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 from litestar.datastructures import UploadFile
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
@@ -23,7 +23,7 @@ from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
 from tgo.messages.repository import DeliveryQueue, MessageRepository
 from tgo.messages.state import MessageStatus, insert_queued, transition
-from tgo.models import Media, Message, MessageStatusEvent, SenderNumber, Tenant
+from tgo.models import Media, Message, MessageStatusEvent
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SenderStatus, VerificationStatus
@@ -296,22 +296,15 @@ async def deliver_message(runtime: Runtime, message_id: int) -> str:
     at = now()
     async with db.session_scope() as s:
         lease = timedelta(seconds=runtime.settings.delivery_claim_seconds)
-        message = await DeliveryQueue(s).claim(message_id, at, lease)
-        if message is None:
+        claimed = await DeliveryQueue(s).claim(message_id, at, lease)
+        if claimed is None:
             return "skipped"
-        # The name the recipient sees: the number's display name, else the tenant's (one Core query).
-        names = (
-            await s.execute(
-                select(SenderNumber.display_name, Tenant.name)
-                .join(Tenant, Tenant.id == SenderNumber.tenant_id)
-                .where(SenderNumber.id == message.sender_number_id)
-            )
-        ).one()
+        message, sender_name = claimed
         media = await s.get(Media, message.media_id) if message.media_id else None
     outbound = OutboundMessage(
         business_message_id=f"msg-{message.id}",
         sender_phone=message.sender_phone,
-        sender_name=names[0] or names[1],
+        sender_name=sender_name,
         to_phone=message.to_phone,
         type=message.message_type,
         content=message.content,
