@@ -8,12 +8,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.messages.repository import MessageRepository
 from tgo.models import Media, Message
+from tgo.models.base import UTCDateTime
 from tgo.usage.counters import bump
 from tgo.webhooks.repository import any_active_endpoint, note_endpoints
 
@@ -82,20 +83,31 @@ async def transition(
     from tgo.messages.schemas import message_view
 
     message: Message | None = None
+    # A target with one possible predecessor (sent, failed: from queued) needs no read first: the
+    # conditional UPDATE is the check, and the later-of-two-times rule is computed in SQL.
+    single = ALLOWED_FROM[to][0] if len(ALLOWED_FROM[to]) == 1 else None
     # Optimistic: update only if the status is still the one read; if another process moved the message
     # in between (the worker marking it sent while the delivered receipt arrives), look again.
     for _ in range(8):
-        row = (
-            await session.execute(select(Message.status, Message.updated_at).where(Message.id == message_id))
-        ).first()
-        if row is None or row[0] not in ALLOWED_FROM[to]:
-            return message
-        current = MessageStatus(row[0])
-        step = to
-        if to in PATH and current in PATH and PATH.index(to) - PATH.index(current) > 1:
-            step = PATH[PATH.index(current) + 1]
-        # Clocks of different processes disagree a little: a later state never gets an earlier time.
-        step_at = max(at, row[1])
+        step_at: Any
+        if single is not None:
+            current, step = single, to
+            bound_at = literal(at, UTCDateTime())
+            step_at = case((Message.updated_at > bound_at, Message.updated_at), else_=bound_at)
+        else:
+            row = (
+                await session.execute(
+                    select(Message.status, Message.updated_at).where(Message.id == message_id)
+                )
+            ).first()
+            if row is None or row[0] not in ALLOWED_FROM[to]:
+                return message
+            current = MessageStatus(row[0])
+            step = to
+            if to in PATH and current in PATH and PATH.index(to) - PATH.index(current) > 1:
+                step = PATH[PATH.index(current) + 1]
+            # Clocks of different processes disagree a little: a later state never gets an earlier time.
+            step_at = max(at, row[1])
         values: dict[str, object] = {"status": step, TIMESTAMP[step]: step_at, "updated_at": step_at}
         if step != M.QUEUED:
             values["claimed_until"] = None
@@ -115,11 +127,13 @@ async def transition(
         )
         updated = result.first()
         if updated is None:
+            if single is not None:  # not (or no longer) in the one state it can come from: a no-op
+                return message
             continue
         message = updated[0]
         note_endpoints(session, message.tenant_id, bool(updated[1]))
         await MessageRepository(session, message.tenant_id).add_history(
-            message_id, step.value, step_at, (detail or failure_reason) if step == to else None
+            message_id, step.value, message.updated_at, (detail or failure_reason) if step == to else None
         )
         await bump(session, message, current, step)
         media = await session.get(Media, message.media_id) if message.media_id else None
