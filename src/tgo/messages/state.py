@@ -83,15 +83,21 @@ async def transition(
     from tgo.messages.schemas import message_view
 
     message: Message | None = None
-    # A target with one possible predecessor (sent, failed: from queued) needs no read first: the
-    # conditional UPDATE is the check, and the later-of-two-times rule is computed in SQL.
-    single = ALLOWED_FROM[to][0] if len(ALLOWED_FROM[to]) == 1 else None
+    # First, no read: guess the usual predecessor (the only one for sent and failed; sent for delivered,
+    # delivered for read) and let the conditional UPDATE check it, with the later-of-two-times rule in SQL.
+    # A miss on a one-predecessor target is a no-op; otherwise read the status and proceed as below.
+    single = len(ALLOWED_FROM[to]) == 1
+    guess: MessageStatus | None = ALLOWED_FROM[to][0] if single else None
+    if guess is None and to in PATH and PATH.index(to) > 0:
+        guess = PATH[PATH.index(to) - 1]
     # Optimistic: update only if the status is still the one read; if another process moved the message
     # in between (the worker marking it sent while the delivered receipt arrives), look again.
-    for _ in range(8):
+    for attempt in range(9):
         step_at: Any
-        if single is not None:
-            current, step = single, to
+        if attempt == 0 and guess is None:
+            continue
+        if attempt == 0 and guess is not None:
+            current, step = guess, to
             bound_at = literal(at, UTCDateTime())
             step_at = case((Message.updated_at > bound_at, Message.updated_at), else_=bound_at)
         else:
@@ -127,7 +133,7 @@ async def transition(
         )
         updated = result.first()
         if updated is None:
-            if single is not None:  # not (or no longer) in the one state it can come from: a no-op
+            if attempt == 0 and single:  # not in the one state it can come from: a no-op
                 return message
             continue
         message = updated[0]
