@@ -181,3 +181,52 @@ async def test_recipient_sees_the_display_name_else_the_tenant_name(
             )
         assert tenant_name
         assert await delivered_name() == tenant_name
+
+
+async def test_receipts_that_overtake_walk_the_skipped_steps_and_late_changes_are_no_ops(
+    client, headers, sender, runtime
+):
+    from datetime import timedelta
+
+    from tgo.kit.clock import now
+    from tgo.messages.service import apply_receipt
+    from tgo.messages.state import MessageStatus, insert_queued, transition
+
+    tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]
+    at = now()
+    async with runtime.db.session_scope() as s:  # stored as queued, no job published: nothing delivers it
+        message = await insert_queued(
+            s,
+            tenant_id,
+            {
+                "sender_number_id": sender["id"],
+                "sender_phone": OWNER,
+                "to_phone": RECIPIENT,
+                "message_type": "text",
+                "content": "overtaken",
+                "caption": None,
+                "media_id": None,
+                "duration": None,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": at + timedelta(hours=1),
+                "queued_at": at,
+                "updated_at": at,
+            },
+            None,
+        )
+    earlier = at - timedelta(seconds=5)  # a receipt stamped before the queued time never goes back in time
+    async with runtime.db.session_scope() as s:
+        assert await apply_receipt(s, f"msg-{message.id}", MessageStatus.DELIVERED, earlier) is True
+    async with runtime.db.session_scope() as s:
+        assert await transition(s, message.id, MessageStatus.SENT, now()) is None
+        assert await transition(s, message.id, MessageStatus.FAILED, now(), failure_code="x") is None
+    async with runtime.db.session_scope() as s:
+        assert (
+            await apply_receipt(s, f"msg-{message.id}", MessageStatus.READ, at + timedelta(seconds=1)) is True
+        )
+    body = (await client.get(f"/api/v1/messages/{message.id}", headers=headers)).json()
+    assert body["status"] == "read"
+    assert [h["status"] for h in body["history"]] == ["queued", "sent", "delivered", "read"]
+    assert body["sent_at"] == body["delivered_at"] == body["queued_at"]
+    assert body["read_at"] > body["delivered_at"]
