@@ -5,14 +5,13 @@ connections are closed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import MakeKey, MakeTenant
-from tests.fixtures.processes import Proc, free_port, wait_http
+from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.runtime import Runtime
 
 LIMIT = 1.0  # seconds, for the head, the body and keep-alive alike
@@ -32,11 +31,10 @@ async def test_slow_clients_are_cut_off(
 ) -> None:
     key = await make_key(await make_tenant("acme"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
-    env.update(
-        TGO_DATABASE_URL=db_url,
-        TGO_SECRET_KEY=runtime.settings.secret().decode(),
-        TGO_DATA_DIR=str(tmp_path / "d"),
+    env = process_env(
+        db_url,
+        runtime.settings.secret(),
+        tmp_path / "d",
         TGO_LOG_LEVEL="WARNING",
         TGO_HTTP_HEADER_TIMEOUT_SECONDS=str(LIMIT),
         TGO_HTTP_BODY_TIMEOUT_SECONDS=str(LIMIT),

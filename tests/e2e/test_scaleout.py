@@ -5,14 +5,13 @@ is SIGKILLed mid-batch."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.fixtures.processes import Proc, free_port, wait_http
+from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.runtime import build_runtime
@@ -29,11 +28,10 @@ async def stack(db_url, settings, tmp_path):
     # and an in-process Connect in this test process, against the same database as the processes under test.
     runtime = build_runtime(settings)
     api_port, connect_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
-    env.update(
-        TGO_DATABASE_URL=db_url,
-        TGO_SECRET_KEY=runtime.settings.secret().decode(),
-        TGO_DATA_DIR=str(tmp_path / "d"),
+    env = process_env(
+        db_url,
+        runtime.settings.secret(),
+        tmp_path / "d",
         TGO_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
         TGO_QUEUE_NAME=f"tgo_e2e_{uuid.uuid4().hex[:8]}",
         TGO_CONNECT_URL=f"http://127.0.0.1:{connect_port}",

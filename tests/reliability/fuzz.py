@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fixtures.processes import Proc, free_port, wait_http
+from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.runtime import Runtime
 from tgo.tenants.service import create_tenant
@@ -32,11 +32,10 @@ async def run_schemathesis(
         tenant = await create_tenant(s, slug="fuzz", domain="fuzz.localhost")
         _, key = await create_api_key(s, tenant.id, name="fuzz", scopes="*")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
-    env.update(
-        TGO_DATABASE_URL=db_url,
-        TGO_SECRET_KEY=runtime.settings.secret().decode(),
-        TGO_DATA_DIR=str(tmp / "d"),
+    env = process_env(
+        db_url,
+        runtime.settings.secret(),
+        tmp / "d",
         TGO_LOG_LEVEL="WARNING",
         TGO_API_RATE_LIMIT_PER_KEY="100000/second",
         TGO_API_RATE_LIMIT_PER_TENANT="100000/second",

@@ -5,7 +5,6 @@ own process, TGO_CONNECT_URL/TGO_BUSINESS_URL pointing at each other."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from tests.fixtures.processes import Proc, free_port, wait_http
+from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.runtime import Runtime
@@ -81,11 +80,10 @@ class Stack:
 
 async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str) -> AsyncIterator[Stack]:
     api_port, connect_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
-    env.update(
-        TGO_DATABASE_URL=db_url,
-        TGO_SECRET_KEY=runtime.settings.secret().decode(),
-        TGO_DATA_DIR=str(tmp / "d"),
+    env = process_env(
+        db_url,
+        runtime.settings.secret(),
+        tmp / "d",
         TGO_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
         TGO_QUEUE_NAME=f"tgo_rel_{uuid.uuid4().hex[:8]}",
         TGO_CONNECT_URL=f"http://127.0.0.1:{connect_port}",
