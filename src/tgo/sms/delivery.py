@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
 from tgo.channels.sms_types import OutboundSms, Receipt, SenderVerifier, SmsChannel
+from tgo.db import after_commit
 from tgo.kit.clock import now
-from tgo.models.sms import SmsMessage, SmsMessagePart
+from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
@@ -85,6 +87,17 @@ def verifier(runtime: Runtime) -> SenderVerifier:
 async def publish_verification(runtime: Runtime, sender_id: uuid.UUID, due_at: datetime | None) -> None:
     payload = {"sender_id": str(sender_id), "due_at": due_at.isoformat() if due_at else None}
     await publish(runtime, VERIFY_TASK, payload)
+
+
+def publish_verification_after_commit(session: AsyncSession, runtime: Runtime, sender: SmsSender) -> None:
+    """Once the transaction that started ``sender``'s verification commits, publish its job (if the job is
+    lost, the sweeper starts the verification from the row)."""
+    sender_id, due_at = sender.id, sender.verification_due_at
+
+    async def job() -> None:
+        await publish_verification(runtime, sender_id, due_at)
+
+    after_commit(session, job)
 
 
 async def verify_sender(runtime: Runtime, sender_id: uuid.UUID, due_at: datetime | None = None) -> None:

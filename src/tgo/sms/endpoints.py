@@ -12,7 +12,7 @@ from tgo.auth.scopes import Scope
 from tgo.db import after_commit
 from tgo.runtime import Runtime
 from tgo.sms import service
-from tgo.sms.delivery import publish_delivery, publish_verification
+from tgo.sms.delivery import publish_delivery, publish_verification_after_commit
 from tgo.sms.schemas import (
     SmsMessageCreate,
     SmsMessageList,
@@ -82,12 +82,7 @@ class SmsSenderController(Controller):
             sender_id,
             delay_seconds=runtime.settings.sms_verification_delay_seconds,
         )
-        sender_uuid, due_at = sender.id, sender.verification_due_at
-
-        async def publish() -> None:
-            await publish_verification(runtime, sender_uuid, due_at)
-
-        after_commit(db_session, publish)
+        publish_verification_after_commit(db_session, runtime, sender)
         return SmsSenderOut.of(sender)
 
 

@@ -11,6 +11,7 @@ from tgo.errors import AppError
 from tgo.models import SmsSender
 from tgo.runtime import Runtime
 from tgo.sms import service as sms
+from tgo.sms.delivery import publish_verification_after_commit
 from tgo.sms.rules import MessageType, SenderType
 from tgo.sms.schemas import SmsSenderCreate
 
@@ -115,6 +116,7 @@ async def verify_sms_sender(me: Web, runtime: Runtime, sender_id: str) -> Respon
         await me.discard_failed(exc)
         me.session.flash("error", error_messages(me, exc)[0])
         return me.redirect(url(f"/sms-senders/{sender_id}"))
+    publish_verification_after_commit(me.db, runtime, sender)
     me.flash("success", "dash.sms.verification_started")
     return me.redirect(url(f"/sms-senders/{sender.id}"))
 
