@@ -338,5 +338,11 @@ async def test_no_endpoint_no_rows_and_duplicate_jobs_are_harmless(
 
     await wait_for(delivered, what="delivery after the hung attempt")
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
-    [d] = await deliveries(client, headers, hook["id"])
+
+    async def finished():
+        # The receiver has the body before the worker has stored the attempt's result.
+        [d] = await deliveries(client, headers, hook["id"])
+        return d if d["status"] != "pending" else None
+
+    d = await wait_for(finished, what="the delivery's result stored")
     assert d["status"] == "succeeded" and [a["error"] for a in d["attempts"]] == ["timeout", None]
