@@ -94,6 +94,7 @@ class Broker:
         self.taskiq.is_worker_process = True
         pause = 1.0
         while True:
+            started = asyncio.get_running_loop().time()
             try:
                 await self.stop()
                 await self.start()
@@ -114,6 +115,8 @@ class Broker:
                 log.error("consumer_stopped")
             except Exception:
                 log.exception("consumer_failed")
+            if asyncio.get_running_loop().time() - started > 60:
+                pause = 1.0  # it had been consuming: a new outage starts with a short pause again
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30.0)
 
