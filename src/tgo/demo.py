@@ -58,8 +58,8 @@ async def ensure_demo(runtime: Runtime, base_url: str = "http://demo.localhost:8
         key = saved.get("api_key")
         key_row = None
         if isinstance(key, str):
-            found = await ApiKeyLookup(session).by_hash(hash_key(key), None)
-            key_row = found[0] if found and found[0].tenant_id == tenant.id else None
+            found = await ApiKeyLookup(session).by_hash(hash_key(key))
+            key_row = found if found is not None and found.tenant_id == tenant.id else None
         if key_row is None or key_row.revoked_at is not None:
             if saved.get("api_key_id"):
                 with contextlib.suppress(NotFound):  # an old demo key that is already gone is fine

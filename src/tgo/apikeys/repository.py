@@ -66,7 +66,7 @@ async def auth_row(conn: AsyncConnection, key_hash: str, host: str | None) -> An
 
 
 async def touch_key(conn: AsyncConnection, key_id: int, at: datetime, every: timedelta) -> None:
-    """Record use, at most once per ``every`` (see ApiKeyLookup.touch), on the guard's connection."""
+    """Record use, at most once per ``every`` so reads do not become writes on every request."""
     await conn.execute(
         update(ApiKey)
         .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - every))
@@ -75,37 +75,14 @@ async def touch_key(conn: AsyncConnection, key_id: int, at: datetime, every: tim
 
 
 class ApiKeyLookup:
-    """Cross-tenant lookup by hash: only the authenticator and operator commands use it."""
+    """Cross-tenant lookups: only operator commands use it (the guard uses ``auth_row``)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_hash(self, key_hash: str, host: str | None) -> tuple[ApiKey, Tenant, int | None] | None:
-        host_tenant = select(Tenant.id).where(Tenant.domain == host).scalar_subquery() if host else None
-        columns: list[Any] = [ApiKey, Tenant]
-        if host_tenant is not None:
-            columns.append(host_tenant)
-        row = (
-            await self.session.execute(
-                select(*columns)
-                .join(Tenant, Tenant.id == ApiKey.tenant_id)
-                .where(ApiKey.key_hash == key_hash)
-            )
-        ).first()
-        if row is None:
-            return None
-        return row[0], row[1], (row[2] if host_tenant is not None else None)
-
-    async def touch(self, key_id: int, at: datetime, every: timedelta) -> None:
-        """Record use, at most once per ``every`` so reads do not become writes on every request."""
-        await self.session.execute(
-            update(ApiKey)
-            .where(
-                ApiKey.id == key_id,
-                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - every),
-            )
-            .values(last_used_at=at)
-        )
+    async def by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, whatever its tenant (operator commands; the guard uses ``auth_row``)."""
+        return await self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
     async def get(self, key_id: int) -> ApiKey | None:
         return await self.session.get(ApiKey, key_id)

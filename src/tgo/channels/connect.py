@@ -6,7 +6,6 @@ that is unset, over an in-process ASGI transport to the embedded reference netwo
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,7 +15,13 @@ import httpx
 import msgspec
 
 from tgo.channels.connect_http import LeanHttpClient, LeanResponse
-from tgo.channels.connect_protocol import API_PATH, api_token, inbox_token, normalize_phone
+from tgo.channels.connect_protocol import (
+    API_PATH,
+    api_token,
+    inbox_token,
+    inbox_token_matches,
+    normalize_phone,
+)
 from tgo.channels.connect_types import (
     ConnectAccount,
     ConnectError,
@@ -262,7 +267,7 @@ class ConnectClient:
 
     def inbox_key_matches(self, phone: str, key: str) -> bool:
         """Whether ``key`` opens ``phone``'s inbox (constant time)."""
-        return hmac.compare_digest(self.inbox_key(phone).encode(), key.strip().encode())
+        return inbox_token_matches(self._secret, normalize_phone(phone), key)
 
     def inbox_url(self, phone: str, base_url: str | None = None) -> str:
         """The browser inbox page of ``phone`` (keyed, so the link is the permission to read it)."""

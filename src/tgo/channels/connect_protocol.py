@@ -38,6 +38,11 @@ def inbox_token(secret: bytes, phone: str) -> str:
     return hmac.new(_derive(secret, "connect-inbox"), phone.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def inbox_token_matches(secret: bytes, phone: str, presented: str) -> bool:
+    """Whether ``presented`` is ``phone``'s inbox key (constant time)."""
+    return hmac.compare_digest(inbox_token(secret, phone).encode(), presented.strip().encode())
+
+
 def sign_event(secret: bytes, timestamp: int, body: bytes) -> str:
     """``v1=<hex HMAC-SHA256 over "<timestamp>.<body>">`` with the events key."""
     mac = hmac.new(_derive(secret, "connect-events"), f"{timestamp}.".encode() + body, hashlib.sha256)

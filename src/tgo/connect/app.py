@@ -18,7 +18,7 @@ from litestar import Litestar, Request, Response, Router, get, post
 from litestar.di import Provide
 from litestar.response import Redirect
 
-from tgo.channels.connect_protocol import API_PATH, inbox_token
+from tgo.channels.connect_protocol import API_PATH, inbox_token_matches
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.errors import NotFound, exception_handler
@@ -79,9 +79,7 @@ async def _page_account(request: Request[Any, Any, Any], phone: str, key: str) -
         e164 = service.phone_or_422(phone)
     except Exception:
         raise NotFound() from None
-    import hmac
-
-    if not hmac.compare_digest(inbox_token(network.settings.secret(), e164).encode(), key.encode()):
+    if not inbox_token_matches(network.settings.secret(), e164, key):
         raise NotFound()  # never reveal whether the phone has an account
     await network.ready()
     return network, e164

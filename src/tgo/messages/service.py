@@ -27,6 +27,7 @@ from tgo.models import Media, Message, MessageStatusEvent
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SenderStatus, VerificationStatus
+from tgo.webhooks.repository import any_active_endpoint, note_endpoints
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.messages")
@@ -157,8 +158,6 @@ def validate(req: SendRequest, upload: UploadFile | None, *, multipart: bool) ->
 async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: CheckedSend) -> Row[Any]:
     """The sender number's (id, phone, status, verification_status), checked; also notes for the webhook
     listener whether the tenant has any active endpoint (read in the same query, saving a round trip)."""
-    from tgo.webhooks.repository import any_active_endpoint, note_endpoints
-
     number = await SenderNumberRepository(session, tenant_id).send_check(
         number_id=checked.sender_number_id,
         phone=checked.sender_phone,

@@ -15,6 +15,9 @@ class TenantDirectory:
     async def by_slug(self, slug: str) -> Tenant | None:
         return await self.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
+    async def id_by_domain(self, domain: str) -> int | None:
+        return await self.session.scalar(select(Tenant.id).where(Tenant.domain == domain))
+
     async def get(self, tenant_id: int) -> Tenant | None:
         return await self.session.get(Tenant, tenant_id)
 

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.errors import Conflict, ValidationFailed
 from tgo.i18n import LANGUAGES
-from tgo.models import Tenant, User
+from tgo.models import User
+from tgo.tenants.repository import TenantDirectory
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
@@ -54,7 +55,7 @@ async def login_candidates(session: AsyncSession, email: str, host: str | None) 
     so the password decides (each has their own)."""
     query = select(User).where(User.email == email.strip().lower())
     if host:
-        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.domain == host))
+        tenant_id = await TenantDirectory(session).id_by_domain(host)
         if tenant_id is not None:
             query = query.where(User.tenant_id == tenant_id)
     return list(await session.scalars(query.order_by(User.id).limit(MAX_LOGIN_CANDIDATES)))
