@@ -121,7 +121,7 @@ async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(clien
     from datetime import timedelta
 
     from tgo.kit.clock import now
-    from tgo.messages.sweeper import take_due
+    from tgo.messages.repository import DeliveryQueue
     from tgo.models import Message, SenderNumber
 
     stale = timedelta(seconds=runtime.settings.sweeper_stale_seconds)
@@ -147,14 +147,21 @@ async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(clien
         s.add(row)
         await s.flush()
         message_id = row.id
-        assert await take_due(s, at, at - stale, include_never_attempted=False, limit=10) == []
-        assert await take_due(s, at, at - stale, include_never_attempted=True, limit=10) == [message_id]
+        assert await DeliveryQueue(s).take_due(at, at - stale, include_never_attempted=False, limit=10) == []
+        assert await DeliveryQueue(s).take_due(at, at - stale, include_never_attempted=True, limit=10) == [
+            message_id
+        ]
         # The next sweeps, within the stale time, leave it alone ...
         for later in (at, at + stale / 2):
-            assert await take_due(s, later, later - stale, include_never_attempted=True, limit=10) == []
+            assert (
+                await DeliveryQueue(s).take_due(later, later - stale, include_never_attempted=True, limit=10)
+                == []
+            )
         # ... the one after it takes it again (its job was lost too, or it is still waiting in a backlog).
         later = at + stale * 1.5
-        assert await take_due(s, later, later - stale, include_never_attempted=True, limit=10) == [message_id]
+        assert await DeliveryQueue(s).take_due(
+            later, later - stale, include_never_attempted=True, limit=10
+        ) == [message_id]
 
 
 async def test_recipient_sees_the_display_name_else_the_tenant_name(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, or_, select, text, update
+from sqlalchemy import Select, Table, and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
@@ -133,6 +133,23 @@ class MessageRepository(TenantRepository):
         )
 
 
+def _waiting(at: datetime) -> Any:
+    return and_(Message.status == "queued", Message.next_attempt_at <= at)
+
+
+def _never_attempted(stale_before: datetime) -> Any:
+    return and_(Message.attempts == 0, Message.claimed_until.is_(None), Message.queued_at < stale_before)
+
+
+def _retry_or_abandoned(stale_before: datetime) -> Any:
+    # A due retry (released with no claim), or a claim or a sweep stamp older than the stale time (a worker
+    # died holding it, or its job was lost).
+    return or_(
+        and_(Message.attempts > 0, Message.claimed_until.is_(None)),
+        Message.claimed_until < stale_before,
+    )
+
+
 class DeliveryQueue:
     """Cross-tenant access for workers: claims, retries and the sweeper."""
 
@@ -165,6 +182,32 @@ class DeliveryQueue:
         )
         row = result.first()
         return (row[0], row[1]) if row is not None else None
+
+    async def take_due(
+        self, at: datetime, stale_before: datetime, *, include_never_attempted: bool, limit: int
+    ) -> list[int]:
+        """The sweeper's rows to re-publish (see messages.sweeper), stamped so that the next sweeps leave them
+        alone for the stale time."""
+        which = _retry_or_abandoned(stale_before)
+        if include_never_attempted:
+            which = or_(which, _never_attempted(stale_before))
+        candidates = (
+            select(Message.id).where(_waiting(at), which).order_by(Message.next_attempt_at).limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Two sweepers (two worker processes) take disjoint rows instead of queueing on each other's.
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(candidates))
+        if not ids:
+            return []
+        stamped = await self.session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), _waiting(at), which)
+            .values(claimed_until=at)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(stamped.scalars())
 
     async def release_for_retry(self, message_id: int, next_attempt_at: datetime, reason: str) -> None:
         await self.session.execute(
