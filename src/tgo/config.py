@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     sweeper_stale_seconds: float = Field(
         default=30.0, description="Age after which queued work is re-published."
     )
+    publish_timeout_seconds: float = Field(
+        default=5.0,
+        description="Longest wait for the broker to take a job (a blocked or wedged broker); the sweeper "
+        "re-publishes what it did not take.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=10.0, description="Longest wait for each background part to stop at shutdown."
+    )
     sender_rate_per_second: float = Field(default=80.0, description="Delivery pace per sender number.")
     api_rate_limit_per_key: str = Field(default="600/second", description="`limits` notation.")
     api_rate_limit_per_tenant: str = Field(default="2000/second")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+log = structlog.get_logger("tgo.db")
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -151,7 +154,18 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
 
 
 async def run_after_commit(session: AsyncSession) -> None:
+    """Run the hooks of a committed transaction. The commit stands whatever they do: a hook that fails (a
+    broker that is down or does not take the job in time) is logged and the others still run; the rows
+    they were about are found again by the sweepers."""
     session.info.pop("after_rollback", None)
     hooks: list[AfterCommit] = session.info.pop("after_commit", [])
     for hook in hooks:
-        await hook()
+        try:
+            await hook()
+        except Exception as exc:
+            log.warning(
+                "after_commit_hook_failed",
+                hook=getattr(hook, "__qualname__", "hook"),
+                error=type(exc).__name__,
+                detail=str(exc)[:200],
+            )

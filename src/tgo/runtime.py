@@ -8,6 +8,7 @@ from typing import Any
 
 from tgo.config import Settings
 from tgo.db import Database
+from tgo.kit.tasks import bounded
 
 Hook = Callable[["Runtime"], Awaitable[None]]
 
@@ -29,8 +30,12 @@ class Runtime:
         self._shutdown.append(fn)
 
     async def close(self) -> None:
+        """Run the shutdown hooks (last registered first), each for at most TGO_SHUTDOWN_TIMEOUT_SECONDS: a
+        part that fails or hangs while stopping is logged and the rest still stop."""
+        timeout = self.settings.shutdown_timeout_seconds
         while self._shutdown:
-            await self._shutdown.pop()()
+            hook = self._shutdown.pop()
+            await bounded(hook(), timeout, what=getattr(hook, "__qualname__", "shutdown hook"))
         await self.db.dispose()
 
 

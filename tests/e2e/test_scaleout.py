@@ -5,12 +5,12 @@ is SIGKILLed mid-batch."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
@@ -28,12 +28,13 @@ async def stack(db_url, settings, tmp_path):
     # and an in-process Connect in this test process, against the same database as the processes under test.
     runtime = build_runtime(settings)
     api_port, connect_port = free_port(), free_port()
+    queue = queue_name("tgo_e2e")
     env = process_env(
         db_url,
         runtime.settings.secret(),
         tmp_path / "d",
         TGO_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
-        TGO_QUEUE_NAME=f"tgo_e2e_{uuid.uuid4().hex[:8]}",
+        TGO_QUEUE_NAME=queue,
         TGO_CONNECT_URL=f"http://127.0.0.1:{connect_port}",
         TGO_BUSINESS_URL=f"http://127.0.0.1:{api_port}",
         TGO_RUN_WORKERS="false",
@@ -78,6 +79,7 @@ async def stack(db_url, settings, tmp_path):
         for p in procs:
             p.stop()
         await runtime.close()
+        await delete_queues(queue)
 
 
 async def send_many(http: httpx.AsyncClient, n: int) -> list[int]:

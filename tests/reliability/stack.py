@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
@@ -80,12 +80,13 @@ class Stack:
 
 async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str) -> AsyncIterator[Stack]:
     api_port, connect_port = free_port(), free_port()
+    queue = queue_name("tgo_rel")
     env = process_env(
         db_url,
         runtime.settings.secret(),
         tmp / "d",
         TGO_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
-        TGO_QUEUE_NAME=f"tgo_rel_{uuid.uuid4().hex[:8]}",
+        TGO_QUEUE_NAME=queue,
         TGO_CONNECT_URL=f"http://127.0.0.1:{connect_port}",
         TGO_BUSINESS_URL=f"http://127.0.0.1:{api_port}",
         TGO_RUN_WORKERS="false",
@@ -127,6 +128,7 @@ async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str
         yield st
     finally:
         st.stop()
+        await delete_queues(queue)
 
 
 @dataclass

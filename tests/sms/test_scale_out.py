@@ -3,14 +3,11 @@ TGO_SMPP_* settings, verifies the sender, binds to the SMSC (the simulator) and 
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-
-import aio_pika
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.sms.helpers import bearer, eventually
 from tests.sms.smsc import Script, SmscSimulator
 from tgo.apikeys.service import create_api_key
@@ -21,7 +18,6 @@ from tgo.sms.delivery import sms_channel
 from tgo.tenants.service import create_tenant
 from tgo.worker.broker import get_broker, start_background
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أكمي. رمز التحقق الخاص بك هو ١٢٣٤٥٦. لا تشاركه مع أي شخص. " * 2
 
 
@@ -29,7 +25,7 @@ ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أ�
 async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(settings):
     sim = SmscSimulator(Script(password="pw"))
     port = await sim.start()
-    queue = f"tgo-test-sms-{uuid.uuid4().hex[:8]}"
+    queue = queue_name("tgo-test-sms")
     scaled = settings.model_copy(
         update={
             "broker_url": AMQP_URL,
@@ -86,11 +82,4 @@ async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(se
         await worker.close()
         await api.close()
         await sim.stop()
-        connection = await aio_pika.connect_robust(AMQP_URL)
-        async with connection:
-            channel = await connection.channel()
-            for name in (queue, f"{queue}.dead_letter", f"{queue}.delay"):
-                with contextlib.suppress(Exception):
-                    await channel.queue_delete(name)
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(queue)
+        await delete_queues(queue)

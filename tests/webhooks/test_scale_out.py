@@ -3,13 +3,10 @@ runtime consumes them; a delivery written without a publishing runtime is found 
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-
-import aio_pika
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
+from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.webhooks.conftest import wait_for
 from tgo import events
 from tgo.db import Database
@@ -17,12 +14,10 @@ from tgo.runtime import build_runtime
 from tgo.webhooks.service import create_webhook
 from tgo.worker.broker import get_broker, start_background
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
 
 @pytest.mark.postgres_only
 async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiver):
-    queue = f"tgo-test-webhooks-{uuid.uuid4().hex[:8]}"
+    queue = queue_name("tgo-test-webhooks")
     scaled = settings.model_copy(update={"broker_url": AMQP_URL, "queue_name": queue, "run_workers": False})
     api = build_runtime(scaled)
     worker = build_runtime(scaled)
@@ -64,11 +59,4 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
     finally:
         await worker.close()
         await api.close()
-        connection = await aio_pika.connect_robust(AMQP_URL)
-        async with connection:
-            channel = await connection.channel()
-            for name in (queue, f"{queue}.dead_letter", f"{queue}.delay"):
-                with contextlib.suppress(Exception):
-                    await channel.queue_delete(name)
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(queue)
+        await delete_queues(queue)

@@ -4,7 +4,6 @@ a runtime, and the loops that run periodic jobs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from typing import Any
 
@@ -13,6 +12,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
 
+from tgo.kit.tasks import stop_tasks
 from tgo.runtime import STARTUP, Runtime
 from tgo.worker.registry import PERIODIC, TASKS, Periodic
 
@@ -80,11 +80,15 @@ class Broker:
             self._started = False
 
     async def publish(self, name: str, payload: dict[str, Any]) -> None:
-        await self.start()
+        """Hand the job to the broker, or raise (``TimeoutError`` after TGO_PUBLISH_TIMEOUT_SECONDS: a broker
+        that blocks publishers, a channel that never confirms). Callers have committed the job's row first,
+        so a job that does not go now is re-published by a sweeper."""
         task = self.taskiq.find_task(name)
         if task is None:
             raise LookupError(f"unknown task {name}")
-        await task.kiq(payload)
+        async with asyncio.timeout(self.runtime.settings.publish_timeout_seconds):
+            await self.start()
+            await task.kiq(payload)
 
     async def consume(self) -> None:
         """Receive and run jobs until cancelled (worker processes; not needed for memory). If the receiver
@@ -115,10 +119,17 @@ class Broker:
                 log.error("consumer_stopped")
             except Exception:
                 log.exception("consumer_failed")
+            _raise_if_cancelling()  # a cancellation a library swallowed still stops the loop
             if asyncio.get_running_loop().time() - started > 60:
                 pause = 1.0  # it had been consuming: a new outage starts with a short pause again
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30.0)
+
+
+def _raise_if_cancelling() -> None:
+    current = asyncio.current_task()
+    if current is not None and current.cancelling():
+        raise asyncio.CancelledError
 
 
 def get_broker(runtime: Runtime) -> Broker:
@@ -153,6 +164,7 @@ async def _periodic_loop(runtime: Runtime, job: Periodic) -> None:
             log.error("periodic_cancelled", job=job.name)
         except Exception:
             log.exception("periodic_failed", job=job.name)
+        _raise_if_cancelling()
         await asyncio.sleep(interval)
 
 
@@ -167,11 +179,7 @@ def start_background(runtime: Runtime, *, consume: bool) -> None:
         tasks.append(asyncio.create_task(broker.consume(), name="consumer"))
 
     async def stop() -> None:
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await stop_tasks(tasks, runtime.settings.shutdown_timeout_seconds, what="background")
 
     runtime.on_shutdown(stop)
 

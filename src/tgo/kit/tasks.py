@@ -1,0 +1,49 @@
+"""Bounded waits for work that may never end (a wedged broker channel, a library that shields its own
+cleanup from cancellation): the caller moves on after a deadline instead of hanging with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("tgo.tasks")
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], seconds: float, *, what: str) -> None:
+    """Cancel ``tasks`` and wait at most ``seconds`` seconds for them to end. A task that outlives the
+    deadline (it swallowed the cancellation, or is stuck in shielded cleanup) is logged and left behind:
+    shutting down must not depend on it."""
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    if not pending:
+        return
+    _, stuck = await asyncio.wait(pending, timeout=seconds)
+    for task in stuck:
+        log.error("task_did_not_stop", what=what, task=task.get_name(), timeout=seconds)
+
+
+async def bounded(awaitable: Awaitable[Any], seconds: float, *, what: str) -> bool:
+    """Run ``awaitable`` for at most ``seconds`` seconds; ``False`` if it failed or did not finish (logged).
+    Unlike ``asyncio.wait_for``, the deadline holds even when the work does not end on cancellation."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait([task], timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        log.error("step_timed_out", what=what, timeout=seconds)
+        return False
+    if task.cancelled():
+        log.error("step_cancelled", what=what)
+        return False
+    exc = task.exception()
+    if exc is not None:
+        log.error("step_failed", what=what, error=type(exc).__name__, detail=str(exc)[:200])
+        return False
+    return True

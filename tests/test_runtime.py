@@ -1,0 +1,38 @@
+"""Runtime shutdown: every part gets at most TGO_SHUTDOWN_TIMEOUT_SECONDS; one that fails or never ends (it
+swallows the cancellation, as some libraries' shielded cleanups do) is logged and the others still stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tgo.runtime import build_runtime
+
+
+async def test_close_is_bounded_and_runs_every_hook(settings):
+    runtime = build_runtime(settings.model_copy(update={"shutdown_timeout_seconds": 0.3}))
+    released = asyncio.Event()
+    ran: list[str] = []
+
+    async def stubborn() -> None:
+        while not released.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                ran.append("stubborn ignored a cancel")
+
+    async def failing() -> None:
+        ran.append("failing")
+        raise RuntimeError("boom")
+
+    async def polite() -> None:
+        ran.append("polite")
+
+    runtime.on_shutdown(polite)
+    runtime.on_shutdown(failing)
+    runtime.on_shutdown(stubborn)
+    started = time.monotonic()
+    await asyncio.wait_for(runtime.close(), 10)
+    assert time.monotonic() - started < 2
+    assert ran == ["stubborn ignored a cancel", "failing", "polite"]
+    released.set()  # let the abandoned hook end, so the test's event loop closes cleanly
