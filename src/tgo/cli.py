@@ -136,6 +136,8 @@ def serve(
         access_log=False,
         log_level=settings.log_level.lower(),
         timeout_keep_alive=int(settings.http_keep_alive_seconds),
+        # In-flight requests get this long after SIGTERM; then the process exits (the rows are committed or not).
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
     )
 
 

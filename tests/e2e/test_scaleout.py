@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.fixtures.amqp import delete_queues, queue_name
-from tests.fixtures.processes import Proc, free_port, process_env, wait_http
+from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.runtime import build_runtime
@@ -76,10 +76,11 @@ async def stack(db_url, settings, tmp_path):
     finally:
         await http.aclose()
         await cc.aclose()
-        for p in procs:
-            p.stop()
-        await runtime.close()
-        await delete_queues(queue)
+        try:
+            stop_all(procs)
+        finally:
+            await runtime.close()
+            await delete_queues(queue)
 
 
 async def send_many(http: httpx.AsyncClient, n: int) -> list[int]:

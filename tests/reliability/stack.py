@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import text
 
 from tests.fixtures.amqp import delete_queues, queue_name
-from tests.fixtures.processes import Proc, free_port, process_env, wait_http
+from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.runtime import Runtime
@@ -74,8 +74,7 @@ class Stack:
         return "\n".join(f"--- {n}\n{p.tail(15)}" for n, p in self.procs.items())
 
     def stop(self) -> None:
-        for p in self.procs.values():
-            p.stop()
+        stop_all(self.procs.values())
 
 
 async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str) -> AsyncIterator[Stack]:
@@ -127,8 +126,10 @@ async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str
             await cc.aclose()
         yield st
     finally:
-        st.stop()
-        await delete_queues(queue)
+        try:
+            st.stop()
+        finally:
+            await delete_queues(queue)
 
 
 @dataclass

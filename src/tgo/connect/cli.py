@@ -239,4 +239,5 @@ def serve(
         http="httptools",
         access_log=False,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
     )
