@@ -1,4 +1,4 @@
-"""Timeouts where a client can hold a connection to a real `tgo serve` process: a connection that sends no
+"""Timeouts where a client can hold a connection to a real `tgo serve` or `tgo connect serve` process: a connection that sends no
 request, or its headers too slowly, is closed; a body that stops arriving is answered 408; idle keep-alive
 connections are closed."""
 
@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import MakeKey, MakeTenant
 from tests.fixtures.processes import Proc, free_port, process_env, wait_http
+from tgo.channels.connect_protocol import API_PATH, api_token
 from tgo.runtime import Runtime
 
 LIMIT = 1.0  # seconds, for the head, the body and keep-alive alike
@@ -26,10 +27,12 @@ async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> tuple[
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("server", ["api", "connect"])
 async def test_slow_clients_are_cut_off(
-    db_url: str, runtime: Runtime, tmp_path: Path, make_tenant: MakeTenant, make_key: MakeKey
+    server: str, db_url: str, runtime: Runtime, tmp_path: Path, make_tenant: MakeTenant, make_key: MakeKey
 ) -> None:
-    key = await make_key(await make_tenant("acme"))
+    """The same guards on `tgo serve` and on `tgo connect serve` (Connect is reachable by the Business side
+    over the network in scale-out)."""
     port = free_port()
     env = process_env(
         db_url,
@@ -40,9 +43,16 @@ async def test_slow_clients_are_cut_off(
         TGO_HTTP_BODY_TIMEOUT_SECONDS=str(LIMIT),
         TGO_HTTP_KEEP_ALIVE_SECONDS=str(LIMIT),
     )
-    api = Proc("api", ["serve", "--port", str(port)], env, tmp_path).start()
+    if server == "api":
+        auth = f"X-Api-Key: {await make_key(await make_tenant('acme'))}"
+        proc = Proc("api", ["serve", "--port", str(port)], env, tmp_path).start()
+        health, get_path, post_path = "/healthz", "/api/v1/me", "/api/v1/messages"
+    else:
+        auth = f"Authorization: Bearer {api_token(runtime.settings.secret())}"
+        proc = Proc("connect", ["connect", "serve", "--port", str(port)], env, tmp_path).start()
+        health, get_path, post_path = "/connect/healthz", "/connect/healthz", f"{API_PATH}/accounts"
     try:
-        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/healthz", 60, api)
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}{health}", 60, proc)
 
         # Connects and says nothing: closed.
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -52,7 +62,7 @@ async def test_slow_clients_are_cut_off(
 
         # Sends its headers a byte at a time (slowloris): closed, although it never stops sending.
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        head = f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\n".encode()
+        head = f"GET {get_path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode()
         started = time.monotonic()
         for i in range(len(head)):
             if writer.is_closing() or reader.at_eof():
@@ -73,8 +83,8 @@ async def test_slow_clients_are_cut_off(
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             (
-                "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                f"X-Api-Key: {key}\r\nContent-Length: 200\r\n\r\n"
+                f"POST {post_path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"{auth}\r\nContent-Length: 200\r\n\r\n"
                 '{"type": "text", "con'
             ).encode()
         )
@@ -87,11 +97,11 @@ async def test_slow_clients_are_cut_off(
 
         # A complete request is answered; the idle keep-alive connection is then closed.
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\n\r\n".encode())
+        writer.write(f"GET {get_path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n\r\n".encode())
         await writer.drain()
         data, took = await _closed_within(reader, 10)
         assert data.startswith(b"HTTP/1.1 200"), data[:200]
         assert took < LIMIT + 3
         writer.close()
     finally:
-        api.stop()
+        proc.stop()

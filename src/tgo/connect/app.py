@@ -22,6 +22,7 @@ from tgo.channels.connect_protocol import API_PATH, inbox_token_matches
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.errors import NotFound, exception_handler
+from tgo.http_guard import body_timeout
 from tgo.i18n import translate
 
 from . import service
@@ -154,6 +155,7 @@ def create_connect_app(
     app = Litestar(
         route_handlers=[api, inbox_page, inbox_mark_read, _healthz],
         exception_handlers={Exception: exception_handler},
+        middleware=[body_timeout(settings.http_body_timeout_seconds)],
         lifespan=[lifespan],
         openapi_config=None,
         debug=False,

@@ -214,6 +214,7 @@ def serve(
     from tgo.connect.app import create_connect_app
     from tgo.connect.network import connect_database_url
     from tgo.db import Database
+    from tgo.http_guard import GuardedHttpToolsProtocol
     from tgo.observability import configure_logging
 
     settings = get_settings()
@@ -236,8 +237,9 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
         access_log=False,
         log_level=settings.log_level.lower(),
+        timeout_keep_alive=int(settings.http_keep_alive_seconds),
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
     )
