@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from tests.fixtures import media
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
+from tgo.kit.pagination import encode_cursor
 
 TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "Hello from TGO Business"}
 AR_OWNER_TEXT = "يجب أن يكون صاحب الرقم موثقًا داخل TGO Connect قبل استخدام API الإرسال."
@@ -264,3 +266,37 @@ async def test_oversized_json_and_odd_bodies_get_clear_4xx(client, headers, send
     assert r.status_code == 400 and r.json()["code"] == "invalid_json"
     r = await client.post("/api/v1/sender-numbers", json=["not", "an", "object"], headers=headers)
     assert r.status_code in (400, 422) and "code" in r.json()
+
+
+async def test_time_range_pages_walk_the_range_newest_first(client, headers, sender, frozen_clock):
+    """since/until pages are keyed by (queued_at, id): every message of the range once, newest first, while
+    newer messages keep arriving; a tampered cursor is a 422, not a 500."""
+    start = frozen_clock.current
+    sent = []
+    for i in range(12):
+        r = await client.post("/api/v1/messages", json=TEXT | {"content": f"t{i}"}, headers=headers)
+        assert r.status_code == 201, r.text
+        sent.append(r.json()["id"])
+        frozen_clock.advance(seconds=60)
+    since, until = start + timedelta(minutes=2), start + timedelta(minutes=10)  # messages t2 .. t9
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, "since": since.isoformat(), "until": until.isoformat()}
+        page = (
+            await client.get(
+                "/api/v1/messages", params=params | ({"cursor": cursor} if cursor else {}), headers=headers
+            )
+        ).json()
+        seen += [m["id"] for m in page["data"]]
+        await client.post("/api/v1/messages", json=TEXT | {"content": "later"}, headers=headers)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(sent[2:10]))
+    for bad in (
+        encode_cursor(id="abc"),
+        encode_cursor(id=5, queued_at="yesterday"),
+        encode_cursor(id=5, queued_at="2026-01-01T00:00:00"),
+    ):
+        r = await client.get("/api/v1/messages", params=params | {"cursor": bad}, headers=headers)
+        assert r.status_code == 422 and "cursor" in r.json()["errors"], r.text

@@ -268,11 +268,35 @@ async def list_messages(
         filters["to_phone"] = normalize_phone(filters["to_phone"], "to_phone")
     if filters.get("since") and filters.get("until") and filters["since"] >= filters["until"]:
         raise ValidationFailed({"until": ["Must be after since."]})
+    by_time = bool(filters.get("since") or filters.get("until"))
+    before_id, before_queued_at = _message_cursor(position)
     rows = await MessageRepository(session, tenant_id).page(
-        limit=size + 1, before_id=int(position["id"]) if position else None, **filters
+        limit=size + 1, before_id=before_id, before_queued_at=before_queued_at, **filters
     )
-    next_cursor = encode_cursor(id=rows[size - 1][0].id) if len(rows) > size else None
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1][0]
+        # A time-range page is ordered by (queued_at, id): its cursor carries both.
+        next_cursor = (
+            encode_cursor(id=last.id, queued_at=last.queued_at.isoformat())
+            if by_time
+            else encode_cursor(id=last.id)
+        )
     return rows[:size], next_cursor
+
+
+def _message_cursor(position: dict[str, Any] | None) -> tuple[int | None, datetime | None]:
+    if position is None:
+        return None, None
+    try:
+        before_id = int(position["id"])
+        raw = position.get("queued_at")
+        queued_at = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except (TypeError, ValueError):
+        raise ValidationFailed({"cursor": ["This cursor is not valid."]}) from None
+    if queued_at is not None and queued_at.tzinfo is None:
+        raise ValidationFailed({"cursor": ["This cursor is not valid."]})
+    return before_id, queued_at
 
 
 # --- delivery ---------------------------------------------------------------------------------------------
