@@ -300,3 +300,15 @@ async def test_time_range_pages_walk_the_range_newest_first(client, headers, sen
     ):
         r = await client.get("/api/v1/messages", params=params | {"cursor": bad}, headers=headers)
         assert r.status_code == 422 and "cursor" in r.json()["errors"], r.text
+
+
+async def test_tampered_cursors_are_422_on_every_id_keyed_list(client, headers, sender):
+    for bad in (
+        encode_cursor(id="abc"),
+        encode_cursor(id=2**70),
+        encode_cursor(id=1.5),
+        encode_cursor(id=True),
+    ):
+        for path in ("/api/v1/messages", "/api/v1/sender-numbers", "/api/v1/webhooks"):
+            r = await client.get(path, params={"cursor": bad}, headers=headers)
+            assert r.status_code == 422 and "cursor" in r.json()["errors"], (path, r.text)

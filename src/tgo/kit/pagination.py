@@ -31,6 +31,20 @@ def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
         raise ValidationFailed({"cursor": ["This cursor is not valid."]}) from exc
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one in a cursor would overflow the driver
+
+
+def cursor_id(position: dict[str, Any] | None, key: str = "id") -> int | None:
+    """The row id a decoded cursor points below; a cursor whose id is not a positive 64-bit integer is a
+    422, never an overflow in the database driver."""
+    if position is None:
+        return None
+    value = position.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
+        raise ValidationFailed({"cursor": ["This cursor is not valid."]})
+    return value
+
+
 def check_limit(limit: int | None) -> int:
     if limit is None:
         return DEFAULT_LIMIT

@@ -17,7 +17,7 @@ from tgo.channels.connect_types import ConnectRejected, ConnectUnavailable, Medi
 from tgo.db import after_commit
 from tgo.errors import NotFound, Unprocessable, ValidationFailed
 from tgo.kit.clock import now
-from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
+from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
@@ -286,15 +286,15 @@ async def list_messages(
 
 
 def _message_cursor(position: dict[str, Any] | None) -> tuple[int | None, datetime | None]:
-    if position is None:
-        return None, None
+    before_id = cursor_id(position)
+    raw = position.get("queued_at") if position else None
+    if raw is None:
+        return before_id, None
     try:
-        before_id = int(position["id"])
-        raw = position.get("queued_at")
         queued_at = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-    except (TypeError, ValueError):
-        raise ValidationFailed({"cursor": ["This cursor is not valid."]}) from None
-    if queued_at is not None and queued_at.tzinfo is None:
+    except ValueError:
+        queued_at = None
+    if queued_at is None or queued_at.tzinfo is None:
         raise ValidationFailed({"cursor": ["This cursor is not valid."]})
     return before_id, queued_at
 

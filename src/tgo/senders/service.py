@@ -12,7 +12,7 @@ from tgo.db import after_commit
 from tgo.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from tgo.i18n import translate
 from tgo.kit.clock import now
-from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
+from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone
 from tgo.models import SenderNumber
 from tgo.otp import service as otp
@@ -131,7 +131,7 @@ async def list_numbers(
     size = check_limit(limit)
     position = decode_cursor(cursor, "id")
     rows = await SenderNumberRepository(session, tenant_id).list(
-        limit=size + 1, before_id=int(position["id"]) if position else None, status=status
+        limit=size + 1, before_id=cursor_id(position), status=status
     )
     next_cursor = encode_cursor(id=rows[size - 1].id) if len(rows) > size else None
     return rows[:size], next_cursor

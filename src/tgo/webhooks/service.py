@@ -26,7 +26,7 @@ from tgo.config import Settings
 from tgo.db import after_commit
 from tgo.errors import Conflict, NotFound, ValidationFailed
 from tgo.kit.clock import now
-from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
+from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from tgo.runtime import STARTUP, Runtime
 from tgo.webhooks.delivery import (
@@ -56,7 +56,6 @@ ENDPOINT_DISABLED = "endpoint_disabled"
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_URL_LENGTH = 2048
 SWEEP_BATCH = 500
-MAX_ID = 2**63 - 1
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 # Every event type the platform emits (the constants of tgo.events: message, sender number and SMS).
@@ -224,7 +223,7 @@ async def list_webhooks(
     size = check_limit(limit)
     position = decode_cursor(cursor, "id")
     rows = await WebhookEndpointRepository(session, tenant_id).page(
-        before_id=_cursor_id(position), limit=size + 1
+        before_id=cursor_id(position), limit=size + 1
     )
     next_cursor = encode_cursor(id=rows[size - 1].id) if len(rows) > size else None
     return rows[:size], next_cursor
@@ -336,7 +335,7 @@ async def list_deliveries(
     position = decode_cursor(cursor, "id")
     await get_webhook(session, tenant_id, webhook_id)
     repo = WebhookDeliveryRepository(session, tenant_id)
-    rows = await repo.page(webhook_id, status=wanted, before_id=_cursor_id(position), limit=size + 1)
+    rows = await repo.page(webhook_id, status=wanted, before_id=cursor_id(position), limit=size + 1)
     next_cursor = encode_cursor(id=rows[size - 1][0].id) if len(rows) > size else None
     rows = rows[:size]
     attempts = await repo.attempts([d.id for d, _ in rows])
@@ -652,12 +651,3 @@ async def purge_old_deliveries(runtime: Runtime) -> int:
         total += purged
         if purged < SWEEP_BATCH:
             return total
-
-
-def _cursor_id(position: dict[str, Any] | None) -> int | None:
-    if position is None:
-        return None
-    value = position["id"]
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
-        raise ValidationFailed({"cursor": ["This cursor is not valid."]})
-    return value
