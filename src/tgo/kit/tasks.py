@@ -16,12 +16,20 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], seconds: float, *, what
     """Cancel ``tasks`` and wait at most ``seconds`` seconds for them to end. A task that outlives the
     deadline (it swallowed the cancellation, or is stuck in shielded cleanup) is logged and left behind:
     shutting down must not depend on it."""
+    tasks = list(tasks)
     pending = [t for t in tasks if not t.done()]
     for task in pending:
         task.cancel()
-    if not pending:
-        return
-    _, stuck = await asyncio.wait(pending, timeout=seconds)
+    stuck: set[asyncio.Task[Any]] = set()
+    if pending:
+        _, stuck = await asyncio.wait(pending, timeout=seconds)
+    for task in tasks:
+        if task in stuck:
+            continue
+        if not task.cancelled() and task.exception() is not None:  # retrieved, and said
+            log.error(
+                "task_failed_while_stopping", what=what, task=task.get_name(), error=repr(task.exception())
+            )
     for task in stuck:
         log.error("task_did_not_stop", what=what, task=task.get_name(), timeout=seconds)
 
