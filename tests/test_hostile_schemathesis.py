@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.fuzz import run_schemathesis
-from tgo.runtime import Runtime
+from tgo.config import Settings
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_schemathesis_short(db_url: str, runtime: Runtime, tmp_path: Path) -> None:
+async def test_schemathesis_short(settings: Settings, tmp_path: Path) -> None:
     result = await run_schemathesis(
-        db_url, runtime, tmp_path, max_examples=3, phases="fuzzing,stateful", max_time=15
+        settings, tmp_path, max_examples=3, phases="fuzzing,stateful", max_time=15
     )
     assert result.cases > 0, result.output
     assert (result.returncode, result.failures) == (0, 0), result.output

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.dashboard.conftest import csrf_of
+from tests.dashboard.conftest import DashboardUser, csrf_of, log_in
 from tests.fixtures.connect import ConnectHelper
 
 OWNER = "+201001187188"
@@ -21,11 +21,19 @@ async def register(client: httpx.AsyncClient, phone: str = OWNER) -> httpx.Respo
     )
 
 
+async def open_inbox(client: httpx.AsyncClient, phone: str, key: str) -> httpx.Response:
+    """Post the phone's inbox key on the Connect page (the key is never put in a URL)."""
+    page = await client.get("/dashboard/connect")
+    return await client.post(
+        "/dashboard/connect", data={"phone": phone, "key": key, "_csrf": csrf_of(page.text)}
+    )
+
+
 async def otp_from_inbox_page(client: httpx.AsyncClient, connect: ConnectHelper, phone: str = OWNER) -> str:
+    opened = await open_inbox(client, phone, connect.inbox_key(phone))
+    assert opened.status_code == 303, opened.text
     for _ in range(50):
-        page = await client.get(
-            "/dashboard/connect", params={"phone": phone, "key": connect.inbox_key(phone)}
-        )
+        page = await client.get(opened.headers["location"])
         found = re.search(r'class="message-content">[^<]*?\b(\d{6})\b', page.text)
         if found:
             return found.group(1)
@@ -118,72 +126,73 @@ async def test_register_errors_are_shown_in_arabic(
 async def test_connect_inbox_marks_read(signed_in: httpx.AsyncClient, connect: ConnectHelper) -> None:
     await connect.account(OWNER, verified=True)
     await register(signed_in)
-    await otp_from_inbox_page(signed_in, connect)
-    key = connect.inbox_key(OWNER)
-    page = await signed_in.get("/dashboard/connect", params={"phone": OWNER, "key": key})
-    message_id = re.search(r'name="message_id" value="(\d+)"', page.text)
-    assert message_id
-    # Marking read needs the phone's key too.
+    page = await signed_in.get("/dashboard/connect", params={"phone": OWNER})
+    # Marking read needs the inbox opened with the phone's key first.
     refused = await signed_in.post(
         "/dashboard/connect/read",
         data={
             "phone": OWNER,
-            "message_id": message_id.group(1),
-            "key": "0" * 32,
+            "message_id": str((await connect.last_message(OWNER)).id),
             "_csrf": csrf_of(page.text),
         },
     )
     assert refused.status_code == 303
     assert "does not open" in (await signed_in.get(refused.headers["location"])).text
     assert (await connect.last_message(OWNER)).read_at is None
+    await otp_from_inbox_page(signed_in, connect)
+    page = await signed_in.get("/dashboard/connect", params={"phone": OWNER})
+    message_id = re.search(r'name="message_id" value="(\d+)"', page.text)
+    assert message_id
     done = await signed_in.post(
         "/dashboard/connect/read",
-        data={"phone": OWNER, "message_id": message_id.group(1), "key": key, "_csrf": csrf_of(page.text)},
+        data={"phone": OWNER, "message_id": message_id.group(1), "_csrf": csrf_of(page.text)},
     )
     assert done.status_code == 303
     after = await signed_in.get(done.headers["location"])
     assert "Marked as read." in after.text
     assert 'name="message_id"' not in after.text
-    missing = await signed_in.get(
-        "/dashboard/connect", params={"phone": "+201001187100", "key": connect.inbox_key("+201001187100")}
-    )
-    assert "No TGO Connect account uses" in missing.text
+    assert (await connect.last_message(OWNER)).read_at is not None
+    missing = await open_inbox(signed_in, "+201001187100", connect.inbox_key("+201001187100"))
+    assert "No TGO Connect account uses" in (await signed_in.get(missing.headers["location"])).text
 
 
 async def test_connect_inbox_needs_the_phones_key(
-    signed_in: httpx.AsyncClient, connect: ConnectHelper
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, dashboard_user: DashboardUser
 ) -> None:
     """A dashboard user is not the phone's owner: without the phone's inbox key they cannot read the OTP of
-    a number they register, and a wrong key says the same whether or not the phone has an account."""
+    a number they register, and a wrong key says the same whether or not the phone has an account. The key
+    is posted, never put in a URL, and the session remembers only which phone it opened."""
     await connect.account(OWNER, verified=True)
     await register(signed_in)
-    await otp_from_inbox_page(signed_in, connect)  # the owner, with the key, sees it
     otp = await connect.otp(OWNER)
-    for params in (
-        {"phone": OWNER},
-        {"phone": OWNER, "key": ""},
-        {"phone": OWNER, "key": connect.inbox_key("+201001187100")},
-        {"phone": OWNER, "key": connect.inbox_key(OWNER)[:-1] + "x"},
-    ):
+    # Not opened: neither the page nor the fragment shows the inbox, whatever the query says.
+    for params in ({"phone": OWNER}, {"phone": OWNER, "key": connect.inbox_key(OWNER)}):
         page = await signed_in.get("/dashboard/connect", params=params)
         assert page.status_code == 200 and otp not in page.text, params
         fragment = await signed_in.get("/dashboard/connect/messages", params=params)
         assert otp not in fragment.text and 'name="message_id"' not in fragment.text, params
-    wrong = await signed_in.get("/dashboard/connect", params={"phone": OWNER, "key": "nope"})
-    nobody = await signed_in.get("/dashboard/connect", params={"phone": "+201001187100", "key": "nope"})
-    assert "This inbox key does not open this phone number&#39;s inbox." in wrong.text
-    assert "This inbox key does not open this phone number&#39;s inbox." in nobody.text
-    assert "No TGO Connect account" not in nobody.text
-
-
-async def test_another_tenants_number_is_not_found(
-    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant, make_key
-) -> None:
-    other = await make_tenant("other")
-    key = await make_key(other)
-    await connect.account(OWNER, verified=True)
-    created = await signed_in.post(
-        "/api/v1/sender-numbers", json={"phone": OWNER}, headers={"X-Api-Key": key}
-    )
-    assert created.status_code == 201
-    assert (await signed_in.get(f"/dashboard/sender-numbers/{created.json()['id']}")).status_code == 404
+    for phone, key in (
+        (OWNER, ""),
+        (OWNER, connect.inbox_key("+201001187100")),
+        (OWNER, connect.inbox_key(OWNER)[:-1] + "x"),
+        (OWNER, "nope"),
+        ("+201001187100", "nope"),
+    ):
+        refused = await open_inbox(signed_in, phone, key)
+        assert refused.status_code == 422 and otp not in refused.text, (phone, key)
+        assert "This inbox key does not open this phone number&#39;s inbox." in refused.text
+    bad_phone = await open_inbox(signed_in, "12345", "nope")
+    assert bad_phone.status_code == 422 and "E.164" in bad_phone.text
+    # The owner, with the key: redirected to a URL without it, and the inbox shows the code.
+    key = connect.inbox_key(OWNER)
+    opened = await open_inbox(signed_in, OWNER, key)
+    assert opened.status_code == 303 and key not in opened.headers["location"]
+    page = await signed_in.get(opened.headers["location"])
+    assert otp in page.text and key not in page.text
+    fragment = await signed_in.get("/dashboard/connect/messages", params={"phone": OWNER})
+    assert otp in fragment.text and key not in fragment.text
+    # Signing out ends what the session had opened (also for whoever signs in next in this browser).
+    await signed_in.post("/dashboard/logout", data={"_csrf": csrf_of(page.text)})
+    assert (await log_in(signed_in, dashboard_user.email, dashboard_user.password)).status_code == 303
+    again = await signed_in.get("/dashboard/connect/messages", params={"phone": OWNER})
+    assert again.status_code == 200 and otp not in again.text

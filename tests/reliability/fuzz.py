@@ -4,6 +4,7 @@ error, every response matches its documented schema."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
-from tgo.runtime import Runtime
+from tgo.config import Settings
+from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
 
 
@@ -26,11 +28,19 @@ class FuzzResult:
 
 
 async def run_schemathesis(
-    db_url: str, runtime: Runtime, tmp: Path, max_examples: int, phases: str, max_time: int
+    settings: Settings, tmp: Path, max_examples: int, phases: str, max_time: int
 ) -> FuzzResult:
-    async with runtime.db.session_scope() as s:
-        tenant = await create_tenant(s, slug="fuzz", domain="fuzz.localhost")
-        _, key = await create_api_key(s, tenant.id, name="fuzz", scopes="*")
+    """The server under test is the only process working on the database: this one uses a runtime that is
+    never started (a started one would run workers and sweepers here, and a write transaction of theirs
+    held while this loop waits would stall every write of the server behind SQLite's lock)."""
+    runtime = build_runtime(settings)
+    try:
+        async with runtime.db.session_scope() as s:
+            tenant = await create_tenant(s, slug="fuzz", domain="fuzz.localhost")
+            _, key = await create_api_key(s, tenant.id, name="fuzz", scopes="*")
+    finally:
+        await runtime.close()
+    db_url = settings.resolved_database_url
     port = free_port()
     env = process_env(
         db_url,
@@ -43,9 +53,10 @@ async def run_schemathesis(
     )
     api = Proc("fuzz-api", ["serve", "--port", str(port)], env, tmp).start()
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=api, timeout=60)
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/healthz", proc=api, timeout=60)
         st = Path(sys.executable).with_name("st")
-        done = subprocess.run(
+        done = await asyncio.to_thread(
+            subprocess.run,
             [
                 str(st),
                 "run",

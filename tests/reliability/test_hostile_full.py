@@ -8,15 +8,15 @@ import pytest
 
 from tests.reliability.fuzz import run_schemathesis
 from tests.reliability.report import record
-from tgo.runtime import Runtime
+from tgo.config import Settings
 
 
 @pytest.mark.reliability
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_schemathesis_full(db_url: str, runtime: Runtime, tmp_path: Path) -> None:
+async def test_schemathesis_full(settings: Settings, tmp_path: Path) -> None:
     result = await run_schemathesis(
-        db_url, runtime, tmp_path, max_examples=50, phases="coverage,fuzzing,stateful", max_time=240
+        settings, tmp_path, max_examples=50, phases="coverage,fuzzing,stateful", max_time=240
     )
     record("schemathesis", cases=result.cases, failures=result.failures, exit_code=result.returncode)
     assert result.cases > 0, result.output

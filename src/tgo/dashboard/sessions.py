@@ -1,7 +1,8 @@
 """Dashboard sessions: a signed (itsdangerous, key from ``settings.secret()``) HttpOnly SameSite cookie.
 
-The cookie holds only the user id, the tenant id, a per-session CSRF token and a password fingerprint,
-so any API process can read it (no server-side store to share) and changing the password ends every
+The cookie holds only the user id, the tenant id, a per-session CSRF token, a password fingerprint and the
+Connect inboxes this session opened with their keys (phone numbers, never the keys), so any API process can
+read it (no server-side store to share) and changing the password ends every
 session of that user.
 """
 
@@ -17,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 COOKIE_NAME = "tgo_dashboard"
 MAX_AGE_SECONDS = 12 * 3600
 COOKIE_PATH = "/dashboard"
+MAX_INBOXES = 10
 
 
 @dataclass
@@ -29,6 +31,8 @@ class DashboardSession:
     language: str | None = None
     # One-shot notices shown on the next page (e.g. "API key revoked").
     flashes: list[tuple[str, str]] = field(default_factory=list)
+    # Phones whose Connect inbox this session opened with the phone's key (the signed cookie is the grant).
+    inboxes: list[str] = field(default_factory=list)
     changed: bool = False
 
     def to_payload(self) -> dict[str, Any]:
@@ -39,6 +43,7 @@ class DashboardSession:
             "c": self.csrf,
             "l": self.language,
             "f": self.flashes,
+            "i": self.inboxes,
         }
 
     @classmethod
@@ -46,6 +51,7 @@ class DashboardSession:
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return cls(changed=True)
         flashes = data.get("f") or []
+        inboxes = data.get("i") or []
         return cls(
             user_id=data.get("u") if isinstance(data.get("u"), int) else None,
             tenant_id=data.get("t") if isinstance(data.get("t"), int) else None,
@@ -54,6 +60,9 @@ class DashboardSession:
             language=data.get("l") if data.get("l") in ("en", "ar") else None,
             flashes=[(str(k), str(m)) for k, m in flashes if isinstance(k, str)]
             if isinstance(flashes, list)
+            else [],
+            inboxes=[p for p in inboxes if isinstance(p, str)][-MAX_INBOXES:]
+            if isinstance(inboxes, list)
             else [],
         )
 
@@ -67,16 +76,28 @@ class DashboardSession:
             self.changed = True
         return flashes
 
+    def open_inbox(self, phone: str) -> None:
+        """Remember that this session presented ``phone``'s inbox key (the most recent MAX_INBOXES)."""
+        kept = [p for p in self.inboxes if p != phone][-(MAX_INBOXES - 1) :]
+        self.inboxes = [*kept, phone]
+        self.changed = True
+
+    def can_read_inbox(self, phone: str) -> bool:
+        return phone in self.inboxes
+
     def log_in(self, user_id: int, tenant_id: int, password_hash: str) -> None:
-        # A fresh CSRF token at login: a token seen before authentication is never trusted after it.
+        # A fresh CSRF token at login: a token seen before authentication is never trusted after it; inboxes
+        # opened before belong to whoever used the browser then.
         self.user_id, self.tenant_id = user_id, tenant_id
         self.password_fingerprint = password_fingerprint(password_hash)
         self.csrf = secrets.token_urlsafe(32)
+        self.inboxes = []
         self.changed = True
 
     def log_out(self) -> None:
         self.user_id = self.tenant_id = self.password_fingerprint = None
         self.csrf = secrets.token_urlsafe(32)
+        self.inboxes = []
         self.changed = True
 
 

@@ -20,46 +20,32 @@ from tgo.runtime import Runtime
 NAV.append(NavItem("/connect", "dash.nav.connect", 90))
 
 
-async def _inbox(
-    me: Web, runtime: Runtime, phone: str, key: str
-) -> tuple[str | None, list[InboxMessage], str | None]:
-    """(normalised phone, messages, error text). The phone's inbox key is the permission to read it: a
-    dashboard user is not the phone's owner (else anyone could read the OTP of a number they register).
-    A wrong key says the same whether or not the phone has an account."""
+def _phone(raw: str) -> str | None:
     try:
-        e164 = normalize_phone(phone)
+        return normalize_phone(raw)
     except InvalidPhone:
-        return None, [], me.t("dash.connect.error.phone")
-    client = get_connect_client(runtime)
-    if not client.inbox_key_matches(e164, key):
-        return None, [], me.t("dash.connect.error.key")
+        return None
+
+
+async def _messages(me: Web, runtime: Runtime, e164: str) -> tuple[list[InboxMessage], str | None]:
+    """The inbox of a phone this session opened with its key (callers check that first)."""
     try:
-        messages = await client.inbox(e164, limit=100)
+        return await get_connect_client(runtime).inbox(e164, limit=100), None
     except ConnectRejected as exc:
         if exc.reason_code in ("account_not_found", "not_found"):
-            return e164, [], me.t("dash.connect.error.no_account", phone=e164)
-        return e164, [], me.t("dash.connect.error.unavailable")
+            return [], me.t("dash.connect.error.no_account", phone=e164)
+        return [], me.t("dash.connect.error.unavailable")
     except ConnectError:
-        return e164, [], me.t("dash.connect.error.unavailable")
-    return e164, messages, None
+        return [], me.t("dash.connect.error.unavailable")
 
 
-@get("/connect", name="dashboard:connect")
-async def connect_inbox(
-    me: Web,
-    runtime: Runtime,
-    phone: str | None = Parameter(query="phone", default=None),
-    key: str = Parameter(query="key", default=""),
+def _render(
+    me: Web, phone: str, e164: str | None, messages: list[InboxMessage], error: str | None, status: int = 200
 ) -> Response[Any]:
-    e164: str | None = None
-    messages: list[InboxMessage] = []
-    error: str | None = None
-    if phone and key:
-        e164, messages, error = await _inbox(me, runtime, phone, key)
     return me.render(
         "connect_inbox.html",
-        phone=phone or "",
-        key=key if e164 else "",
+        status_code=status,
+        phone=phone,
         e164=e164,
         messages=messages,
         error=error,
@@ -67,41 +53,68 @@ async def connect_inbox(
     )
 
 
-@get("/connect/messages", name="dashboard:connect-messages")
-async def connect_messages(
-    me: Web,
-    runtime: Runtime,
-    phone: str = Parameter(query="phone"),
-    key: str = Parameter(query="key", default=""),
+@get("/connect", name="dashboard:connect")
+async def connect_inbox(
+    me: Web, runtime: Runtime, phone: str | None = Parameter(query="phone", default=None)
 ) -> Response[Any]:
+    """The inbox of ``phone`` if this session opened it with the phone's key, else the form that opens one.
+    The key itself is never in a URL (history, Referer, proxy logs): it is posted once, and the signed
+    session cookie then carries the grant."""
+    e164 = _phone(phone or "")
+    if e164 is None or not me.session.can_read_inbox(e164):
+        return _render(me, phone or "", None, [], None)
+    messages, error = await _messages(me, runtime, e164)
+    return _render(me, e164, e164, messages, error)
+
+
+@post("/connect", name="dashboard:connect-open")
+async def connect_open(me: Web, runtime: Runtime) -> Response[Any]:
+    """Open a phone's inbox with its key. A dashboard user is not the phone's owner: without the key they
+    cannot read the OTP of a number they register. A wrong key says the same whether or not the phone has
+    an account."""
+    form = await me.request.form()
+    phone, key = str(form.get("phone") or ""), str(form.get("key") or "")
+    e164 = _phone(phone)
+    if e164 is None:
+        return _render(me, phone, None, [], me.t("dash.connect.error.phone"), 422)
+    if not get_connect_client(runtime).inbox_key_matches(e164, key):
+        return _render(me, phone, None, [], me.t("dash.connect.error.key"), 422)
+    me.session.open_inbox(e164)
+    return me.redirect(url(f"/connect?{urlencode({'phone': e164})}"))
+
+
+@get("/connect/messages", name="dashboard:connect-messages")
+async def connect_messages(me: Web, runtime: Runtime, phone: str = Parameter(query="phone")) -> Response[Any]:
     """The message list alone (HTMX refreshes it so a new OTP appears without reloading)."""
-    e164, messages, error = await _inbox(me, runtime, phone, key)
-    return me.render(
-        "connect_messages.html", e164=e164, key=key if e164 else "", messages=messages, error=error
-    )
+    e164 = _phone(phone)
+    if e164 is None or not me.session.can_read_inbox(e164):
+        return me.render(
+            "connect_messages.html", e164=None, messages=[], error=me.t("dash.connect.error.key")
+        )
+    messages, error = await _messages(me, runtime, e164)
+    return me.render("connect_messages.html", e164=e164, messages=messages, error=error)
 
 
 @post("/connect/read", name="dashboard:connect-read")
 async def connect_mark_read(me: Web, runtime: Runtime) -> Response[Any]:
     form = await me.request.form()
-    phone = str(form.get("phone") or "")
-    key = str(form.get("key") or "")
-    client = get_connect_client(runtime)
+    e164 = _phone(str(form.get("phone") or ""))
     try:
-        e164 = normalize_phone(phone)
         message_id = int(str(form.get("message_id") or ""))
-    except (InvalidPhone, ValueError):
+    except ValueError:
+        e164 = None
+    if e164 is None:
         return me.redirect(url("/connect"))
-    if not client.inbox_key_matches(e164, key):
+    if not me.session.can_read_inbox(e164):
         me.flash("error", "dash.connect.error.key")
         return me.redirect(url("/connect"))
     try:
-        await client.mark_read(e164, message_id)
+        await get_connect_client(runtime).mark_read(e164, message_id)
     except ConnectError:
         me.flash("error", "dash.connect.error.mark_read")
     else:
         me.flash("success", "dash.connect.marked_read")
-    return me.redirect(url(f"/connect?{urlencode({'phone': e164, 'key': key})}"))
+    return me.redirect(url(f"/connect?{urlencode({'phone': e164})}"))
 
 
-HANDLERS = [connect_inbox, connect_messages, connect_mark_read]
+HANDLERS = [connect_inbox, connect_open, connect_messages, connect_mark_read]
