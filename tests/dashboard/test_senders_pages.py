@@ -196,3 +196,16 @@ async def test_connect_inbox_needs_the_phones_key(
     assert (await log_in(signed_in, dashboard_user.email, dashboard_user.password)).status_code == 303
     again = await signed_in.get("/dashboard/connect/messages", params={"phone": OWNER})
     assert again.status_code == 200 and otp not in again.text
+
+
+async def test_another_tenants_number_is_not_found(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant, make_key
+) -> None:
+    other = await make_tenant("other")
+    key = await make_key(other)
+    await connect.account(OWNER, verified=True)
+    created = await signed_in.post(
+        "/api/v1/sender-numbers", json={"phone": OWNER}, headers={"X-Api-Key": key}
+    )
+    assert created.status_code == 201
+    assert (await signed_in.get(f"/dashboard/sender-numbers/{created.json()['id']}")).status_code == 404
