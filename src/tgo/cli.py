@@ -154,7 +154,14 @@ def worker(as_json: JsonOpt = False) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await get_broker(rt).start()
+        broker = get_broker(rt)
+        try:
+            # Fail nothing on a broker that is down or wedged at start: the consumer keeps retrying with
+            # back-off (and a bad URL still says so, in the log, on every try).
+            async with asyncio.timeout(rt.settings.publish_timeout_seconds):
+                await broker.start()
+        except Exception as exc:
+            err.print(f"broker not reachable yet ({type(exc).__name__}); the worker keeps retrying")
         start_background(rt, consume=True)
         if as_json:
             emit({"status": "working", "broker": rt.settings.broker_url.split("@")[-1]}, True)

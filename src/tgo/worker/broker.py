@@ -100,8 +100,11 @@ class Broker:
         while True:
             started = asyncio.get_running_loop().time()
             try:
-                await self.stop()
-                await self.start()
+                # Reconnecting is bounded: a connection attempt that a wedged broker never answers is
+                # abandoned and tried again after the back-off, instead of waiting forever.
+                async with asyncio.timeout(self.runtime.settings.publish_timeout_seconds * 2):
+                    await self.stop()
+                    await self.start()
                 await run_receiver_task(
                     self.taskiq,
                     max_async_tasks=200,
