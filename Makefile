@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install dev lint typecheck pytest reliability bench clean
+.PHONY: run test install dev setup lint typecheck pytest reliability bench clean
 
 $(UV):
 	@echo "uv not found: bootstrapping it with pip into .tools/"
@@ -18,6 +18,10 @@ install: $(UV)
 
 dev: $(UV)
 	$(UV) sync --frozen
+
+# Services, chromium, wrk and Jasmin's venv for the tests and benchmarks (idempotent, quick when present).
+setup:
+	bash scripts/setup.sh
 
 run: install
 	.venv/bin/tgo migrate
@@ -31,15 +35,15 @@ lint: dev
 typecheck: dev
 	.venv/bin/mypy
 
-pytest: dev
+pytest: dev setup
 	.venv/bin/pytest
 
 test: lint typecheck pytest
 
-reliability: dev
+reliability: dev setup
 	.venv/bin/pytest -m reliability -o addopts="-ra --strict-markers" tests/reliability
 
-bench: dev
+bench: dev setup
 	.venv/bin/python -m bench.run
 
 clean:
