@@ -1,4 +1,4 @@
-"""Run the Alembic history (every head) against a database URL."""
+"""Run the Alembic history (one line, up to its head) against a database URL."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    """Upgrade to every head; safe to call from inside a running event loop (runs in a thread)."""
+    """Upgrade to the head; safe to call from inside a running event loop (runs in a thread)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(alembic_config(database_url), "heads")
+        command.upgrade(alembic_config(database_url), "head")
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(command.upgrade, alembic_config(database_url), "heads").result()
+        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
 
 
 async def upgrade_async(database_url: str) -> None:
