@@ -29,6 +29,7 @@ def _configure(connection: Connection | None = None, **kw: Any) -> None:
         target_metadata=target_metadata,
         render_as_batch=url.startswith("sqlite"),  # SQLite alters tables by copying them
         compare_type=True,
+        on_version_apply=config.attributes.get("on_version_apply"),
         **kw,
     )
 

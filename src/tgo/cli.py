@@ -82,21 +82,37 @@ def run(as_json: bool, fn: Callable[[Runtime], Awaitable[T]]) -> T:
 
 @app.command()
 def migrate(as_json: JsonOpt = False) -> None:
-    """Create or upgrade the schema."""
+    """Create or upgrade the schema; says which revisions it applied."""
     from tgo.migrate import upgrade
 
     settings = get_settings()
     try:
         settings.secret()
-        upgrade(settings.resolved_database_url)
+        result = upgrade(settings.resolved_database_url)
     except ConfigError as exc:
         fail(str(exc), as_json, "config_error")
     except Exception as exc:
         fail(f"migration failed: {exc}", as_json, "migration_failed")
+    database = _safe_url(settings.resolved_database_url)
+
+    def human(d: dict[str, Any]) -> None:
+        if not d["applied"]:
+            out.print(f"Database already up to date at {d['revision']} ({database}).")
+            return
+        out.print(f"Applied {len(d['applied'])} revision(s) to {database}:")
+        for rev in d["applied"]:
+            out.print(f"  {rev['revision']}  {rev['description']}")
+        out.print(f"Database is now at {d['revision']}.")
+
     emit(
-        {"status": "ok", "database": _safe_url(settings.resolved_database_url)},
+        {
+            "status": "ok",
+            "database": database,
+            "revision": result.head,
+            "applied": [{"revision": r.revision, "description": r.description} for r in result.applied],
+        },
         as_json,
-        lambda d: out.print(f"Database is up to date ({d['database']})."),
+        human,
     )
 
 

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class AppliedRevision:
+    revision: str
+    description: str
+
+
+@dataclass
+class UpgradeResult:
+    """What an upgrade did: the revisions it applied, in order (none when already at the head)."""
+
+    head: str
+    applied: list[AppliedRevision] = field(default_factory=list)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -19,16 +36,33 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str) -> None:
+def _upgrade(database_url: str) -> UpgradeResult:
+    cfg = alembic_config(database_url)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    result = UpgradeResult(head=str(head))
+
+    def record(*, step: Any, **_: Any) -> None:
+        if step.is_upgrade and not step.is_stamp:
+            rev = step.up_revision
+            result.applied.append(
+                AppliedRevision(step.up_revision_id, (rev.doc or "").strip() if rev else "")
+            )
+
+    # migrations/env.py passes this to Alembic's on_version_apply: called once per revision it runs.
+    cfg.attributes["on_version_apply"] = record
+    command.upgrade(cfg, "head")
+    return result
+
+
+def upgrade(database_url: str) -> UpgradeResult:
     """Upgrade to the head; safe to call from inside a running event loop (runs in a thread)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(alembic_config(database_url), "head")
-        return
+        return _upgrade(database_url)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
+        return pool.submit(_upgrade, database_url).result()
 
 
-async def upgrade_async(database_url: str) -> None:
-    await asyncio.to_thread(upgrade, database_url)
+async def upgrade_async(database_url: str) -> UpgradeResult:
+    return await asyncio.to_thread(upgrade, database_url)
