@@ -50,9 +50,12 @@ class ConnectBlock(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
-class _Inbox(msgspec.Struct, kw_only=True):
+class InboxPage(msgspec.Struct, kw_only=True):
+    """One page of an inbox, newest first; ``next_cursor`` asks for the older messages (None: last page)."""
+
     phone: str
     data: list[InboxMessage]
+    next_cursor: str | None = None
 
 
 class _Attempts(msgspec.Struct, kw_only=True):
@@ -198,9 +201,14 @@ class ConnectClient:
         return self._decode(resp, SendResult)
 
     async def inbox(self, phone: str, limit: int = 50) -> list[InboxMessage]:
-        """The account's inbox, newest first (ConnectRejected ``account_not_found`` if none)."""
-        resp = await self._call("GET", f"/accounts/{_p(phone)}/inbox", params={"limit": limit})
-        return self._decode(resp, _Inbox).data
+        """The account's newest messages, newest first (ConnectRejected ``account_not_found`` if none)."""
+        return (await self.inbox_page(phone, limit)).data
+
+    async def inbox_page(self, phone: str, limit: int = 50, cursor: str | None = None) -> InboxPage:
+        """One page of the account's inbox (at most 200); ``cursor`` is the previous page's ``next_cursor``."""
+        params = {"limit": limit, "cursor": cursor or None}
+        resp = await self._call("GET", f"/accounts/{_p(phone)}/inbox", params=params)
+        return self._decode(resp, InboxPage)
 
     async def mark_read(self, phone: str, inbox_message_id: int) -> InboxMessage:
         resp = await self._call("POST", f"/accounts/{_p(phone)}/inbox/{int(inbox_message_id)}/read")

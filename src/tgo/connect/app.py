@@ -91,8 +91,8 @@ async def inbox_page(request: Request[Any, Any, Any], phone: str, key: str = "")
     network, e164 = await _page_account(request, phone, key)
     async with network.db.session_scope() as session:
         account = await service.get_account(session, e164)
-        rows = await service.inbox(session, e164, 100)
-        messages = [service.to_inbox_message(r) for r in rows]
+        page = await service.inbox(session, e164, 100)
+        messages = [service.to_inbox_message(r) for r in page.rows]
     lang = account.language
 
     def t(k: str) -> str:

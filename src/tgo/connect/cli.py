@@ -162,22 +162,44 @@ def unblock(phone: str, sender_phone: str, as_json: JsonOpt = False) -> None:
     )
 
 
+PAGE = 200  # the most Connect returns in one page
+
+
 @connect_app.command("inbox")
 def inbox(
     phone: str,
-    limit: Annotated[int, typer.Option(help="How many messages, newest first.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, help="How many messages, newest first (paged, any number).")
+    ] = 20,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every message (pages through the whole inbox).")
+    ] = False,
+    cursor: Annotated[
+        str | None, typer.Option(help="Start after a previous run's next_cursor (older messages).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The account's inbox, newest first (this is where a number owner reads an OTP)."""
 
     async def op(c: ConnectClient) -> dict[str, Any]:
-        messages = await c.inbox(phone, limit=max(1, min(limit, 200)))
+        messages: list[Any] = []
+        next_cursor = cursor
+        while all_ or len(messages) < limit:
+            page = await c.inbox_page(phone, PAGE if all_ else min(PAGE, limit - len(messages)), next_cursor)
+            messages += page.data
+            next_cursor = page.next_cursor
+            if next_cursor is None:
+                break
+            if len(messages) >= PAGE:  # a long run: say how far it is, on stderr (stdout stays one document)
+                err.print(f"… {len(messages)} messages so far", highlight=False)
         account = await c.get_account(phone)
         e164 = account.phone if account else phone
         return {
             "phone": e164,
             "inbox_key": c.inbox_key(e164),
             "inbox_url": c.inbox_url(e164, _public_base()),
+            "count": len(messages),
+            "next_cursor": next_cursor,
             "messages": msgspec.to_builtins(messages),
         }
 
@@ -195,8 +217,10 @@ def inbox(
                 body,
                 "yes" if m["read_at"] else "no",
             )
-        out.print(f"Inbox of {d['phone']} ({len(d['messages'])} messages)")
+        out.print(f"Inbox of {d['phone']} ({d['count']} messages)")
         out.print(table)
+        if d["next_cursor"]:
+            out.print(f"Older messages: --cursor {d['next_cursor']} (or --all)")
         out.print(f"In a browser: {d['inbox_url']}")
 
     emit(_call(as_json, op), as_json, human)

@@ -76,6 +76,7 @@ class BlockList(msgspec.Struct, kw_only=True):
 class Inbox(msgspec.Struct, kw_only=True):
     phone: str
     data: list[InboxMessage]
+    next_cursor: str | None = None
 
 
 class Attempts(msgspec.Struct, kw_only=True):
@@ -150,10 +151,13 @@ class AccountsController(Controller):
         phone: str,
         connect_session: AsyncSession,
         limit: int = Parameter(default=50, ge=1, le=200),
+        cursor: str | None = None,
     ) -> Inbox:
-        rows = await service.inbox(connect_session, phone, limit)
+        page = await service.inbox(connect_session, phone, limit, cursor)
         e164 = service.phone_or_422(phone)
-        return Inbox(phone=e164, data=[service.to_inbox_message(r) for r in rows])
+        return Inbox(
+            phone=e164, data=[service.to_inbox_message(r) for r in page.rows], next_cursor=page.next_cursor
+        )
 
     @post("/{phone:str}/inbox/{message_id:int}/read", status_code=200)
     async def mark_read(self, phone: str, message_id: int, connect_session: AsyncSession) -> InboxMessage:

@@ -67,13 +67,14 @@ class ConnectRepository:
         )
         return result.scalar_one_or_none()
 
-    async def inbox(self, account_id: int, limit: int) -> Sequence[ConnectInboxMessageRow]:
-        result = await self.session.execute(
-            select(ConnectInboxMessageRow)
-            .where(ConnectInboxMessageRow.account_id == account_id)
-            .order_by(ConnectInboxMessageRow.id.desc())
-            .limit(limit)
-        )
+    async def inbox(
+        self, account_id: int, limit: int, before_id: int | None = None
+    ) -> Sequence[ConnectInboxMessageRow]:
+        """Newest first; with ``before_id``, only the messages older than that one (keyset paging)."""
+        query = select(ConnectInboxMessageRow).where(ConnectInboxMessageRow.account_id == account_id)
+        if before_id is not None:
+            query = query.where(ConnectInboxMessageRow.id < before_id)
+        result = await self.session.execute(query.order_by(ConnectInboxMessageRow.id.desc()).limit(limit))
         return result.scalars().all()
 
     async def count_attempt(self, business_message_id: str, at: datetime) -> None:

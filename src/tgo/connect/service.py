@@ -27,6 +27,7 @@ from tgo.channels.connect_types import (
 )
 from tgo.errors import AppError, Conflict, NotFound, ValidationFailed
 from tgo.kit.clock import now
+from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.models.connect import ConnectAccountRow, ConnectBlockRow, ConnectEventRow, ConnectInboxMessageRow
 
 from .repository import ConnectRepository
@@ -352,10 +353,21 @@ async def attempts(session: AsyncSession, business_message_id: str) -> int:
     return await ConnectRepository(session).attempts(business_message_id)
 
 
-async def inbox(session: AsyncSession, phone: str, limit: int = 50) -> Sequence[ConnectInboxMessageRow]:
-    """The account's messages, newest first."""
+@dataclass(frozen=True)
+class InboxPage:
+    rows: Sequence[ConnectInboxMessageRow]
+    next_cursor: str | None  # the older messages' page; None on the last page
+
+
+async def inbox(session: AsyncSession, phone: str, limit: int = 50, cursor: str | None = None) -> InboxPage:
+    """One page of the account's messages, newest first; ``cursor`` is a previous page's ``next_cursor``."""
     row = await _account(session, phone)
-    return await ConnectRepository(session).inbox(row.id, max(1, min(limit, 200)))
+    limit = check_limit(limit)
+    before_id = cursor_id(decode_cursor(cursor, "id"))
+    rows = await ConnectRepository(session).inbox(row.id, limit + 1, before_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return InboxPage(rows, encode_cursor(id=rows[-1].id) if more else None)
 
 
 async def mark_read(session: AsyncSession, phone: str, message_id: int) -> ConnectInboxMessageRow:
