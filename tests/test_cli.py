@@ -106,3 +106,33 @@ def test_postgres_without_secret_fails_clearly(cli_env):
     env.pop("TGO_SECRET_KEY")
     err = tgo(env, "migrate", ok=False)
     assert "TGO_SECRET_KEY" in err["error"]["message"]
+
+
+def test_demo_base_url_is_where_every_link_points(cli_env):
+    tgo(cli_env, "migrate")
+    d = tgo(cli_env, "demo", "--base-url", "http://127.0.0.1:9300/")
+    assert d["dashboard"]["url"] == "http://127.0.0.1:9300/dashboard/login"
+    assert d["api_docs"] == "http://127.0.0.1:9300/docs"
+    links = [a["inbox_url"] for a in d["connect_accounts"]]
+    assert len(links) == 3 and all(u.startswith("http://127.0.0.1:9300/connect/inbox/+") for u in links), (
+        links
+    )
+    # Without --base-url the links keep their defaults.
+    assert tgo(cli_env, "demo")["dashboard"]["url"] == "http://demo.localhost:8000/dashboard/login"
+
+
+def test_inbox_links_of_a_remote_connect_network_point_at_it():
+    from tgo.config import Settings
+    from tgo.connect.mount import inbox_page_base
+
+    remote = Settings(connect_url="http://connect.example:8100", business_url="http://biz.example")
+    assert inbox_page_base(remote, "http://127.0.0.1:9300") == "http://connect.example:8100"
+    local = Settings(business_url="http://biz.example")
+    assert inbox_page_base(local, "http://127.0.0.1:9300") == "http://127.0.0.1:9300"
+    assert inbox_page_base(local) == "http://biz.example"
+
+
+def test_demo_with_connect_unreachable_fails_clearly(cli_env):
+    tgo(cli_env, "migrate")
+    err = tgo({**cli_env, "TGO_CONNECT_URL": "http://127.0.0.1:1"}, "demo", ok=False)
+    assert err["error"]["code"] == "connect_unavailable" and "Connect" in err["error"]["message"]

@@ -191,14 +191,21 @@ def worker(as_json: JsonOpt = False) -> None:
 @app.command()
 def demo(
     base_url: Annotated[
-        str, typer.Option(help="Where the server will be reached.")
-    ] = "http://demo.localhost:8000",
+        str | None,
+        typer.Option(
+            help="Where the server will be reached (default http://demo.localhost:8000).", show_default=False
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A ready demo tenant, API key and dashboard login; prints them (idempotent)."""
-    from tgo.demo import ensure_demo
+    from tgo.channels.connect_types import ConnectError
+    from tgo.demo import DEMO_BASE_URL, ensure_demo
 
-    result = run(as_json, lambda rt: ensure_demo(rt, base_url))
+    try:
+        result = run(as_json, lambda rt: ensure_demo(rt, base_url))
+    except ConnectError as exc:  # the demo's Connect accounts: nothing of the demo is written then
+        fail(f"TGO Connect is unavailable: {exc}", as_json, "connect_unavailable")
 
     def human(d: dict[str, Any]) -> None:
         out.print("[bold]TGO Business demo[/bold]")
@@ -213,7 +220,8 @@ def demo(
             state = "verified" if acc["account_verified"] else "NOT verified"
             out.print(f"  Connect account {acc['phone']} ({acc['language']}, {state}): {acc['role']}")
             out.print(f"    inbox key {acc['inbox_key']}  (opens its inbox in the dashboard's Connect page)")
-        out.print(f'\n  try: curl -H "X-Api-Key: {d["api_key"]}" {base_url}/api/v1/me')
+        api = (base_url or DEMO_BASE_URL).rstrip("/")
+        out.print(f'\n  try: curl -H "X-Api-Key: {d["api_key"]}" {api}/api/v1/me')
 
     emit(result, as_json, human)
 

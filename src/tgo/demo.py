@@ -23,6 +23,7 @@ DEMO_SLUG = "demo"
 DEMO_DOMAIN = "demo.localhost"
 DEMO_NAME = "Demo Organization"
 DEMO_EMAIL = "admin@demo.localhost"
+DEMO_BASE_URL = "http://demo.localhost:8000"  # where `tgo serve` is reached unless --base-url says otherwise
 
 
 def _credentials_path(runtime: Runtime) -> Path:
@@ -48,7 +49,10 @@ def _save(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-async def ensure_demo(runtime: Runtime, base_url: str = "http://demo.localhost:8000") -> dict[str, Any]:
+async def ensure_demo(runtime: Runtime, base_url: str | None = None) -> dict[str, Any]:
+    """The demo tenant, key, login and the parts' demo data; links point at ``base_url`` when given."""
+    server_url = base_url.rstrip("/") if base_url else None
+    base_url = server_url or DEMO_BASE_URL
     path = _credentials_path(runtime)
     saved = _load(path)
     async with runtime.db.session_scope() as session:
@@ -75,7 +79,7 @@ async def ensure_demo(runtime: Runtime, base_url: str = "http://demo.localhost:8
                 await set_password(session, user, password)
         extra: dict[str, Any] = {}
         for step in DEMO_STEPS:
-            extra.update(await step(runtime, session, tenant))
+            extra.update(await step(runtime, session, tenant, server_url))
         result = {
             "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name, "domain": tenant.domain},
             "api_key_id": key_row.id,
@@ -89,7 +93,8 @@ async def ensure_demo(runtime: Runtime, base_url: str = "http://demo.localhost:8
     return result
 
 
-# Later parts (Connect accounts, ...) add steps: async (runtime, session, tenant) -> dict to merge.
+# Later parts (Connect accounts, ...) add steps: async (runtime, session, tenant, server_url) -> dict to
+# merge; server_url is --base-url (None when not given).
 DEMO_STEPS: list[Any] = []
 
 # Steps registered by parts (imported last: they only need DEMO_STEPS to exist).

@@ -43,9 +43,9 @@ def _call(as_json: bool, fn: Callable[[ConnectClient], Awaitable[Any]]) -> Any:
 
 
 def _public_base() -> str:
-    """Where the inbox page is served: the remote network, this platform, or a local `tgo serve`."""
-    settings = get_settings()
-    return settings.connect_url or settings.business_url or "http://127.0.0.1:8000"
+    from tgo.connect.mount import inbox_page_base
+
+    return inbox_page_base(get_settings())
 
 
 def _rejection_text(exc: ConnectRejected) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect import get_connect_client
+from tgo.connect.mount import inbox_page_base
 from tgo.models import Tenant
 from tgo.runtime import Runtime
 
@@ -18,9 +19,11 @@ DEMO_ACCOUNTS = [
 ]
 
 
-async def connect_demo_step(runtime: Runtime, session: AsyncSession, tenant: Tenant) -> dict[str, Any]:
+async def connect_demo_step(
+    runtime: Runtime, session: AsyncSession, tenant: Tenant, server_url: str | None
+) -> dict[str, Any]:
     client = get_connect_client(runtime)
-    base = runtime.settings.connect_url or runtime.settings.business_url or "http://127.0.0.1:8000"
+    base = inbox_page_base(runtime.settings, server_url)
     accounts = []
     for phone, name, language, verified, role in DEMO_ACCOUNTS:
         account = await client.get_account(phone)

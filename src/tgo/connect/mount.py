@@ -23,6 +23,13 @@ async def embedded_connect(scope: Scope, receive: Receive, send: Send) -> None:
     await app(scope, receive, send)
 
 
+def inbox_page_base(settings: Settings, server_url: str | None = None) -> str:
+    """Where people open Connect's inbox page: the remote network (TGO_CONNECT_URL), else this platform's
+    mount — at ``server_url`` (where the operator says `tgo serve` is reached), TGO_BUSINESS_URL, or a
+    local `tgo serve` on its default port."""
+    return settings.connect_url or server_url or settings.business_url or "http://127.0.0.1:8000"
+
+
 def business_routes(settings: Settings) -> list[Any]:
     """Route handlers for create_app(): the receiver always; the Connect mount unless it is remote."""
     routes: list[Any] = [ConnectEventsController]
