@@ -209,3 +209,19 @@ class TestParallelWrongCodes:
         assert len(notices) == 1
         r = await verify(client, headers, num["id"], code)
         assert r.status_code == 429 and r.json()["code"] == "otp_verification_locked"
+
+
+async def test_ledger_forgets_a_phones_events_once_no_limit_needs_them(
+    client, headers, connect, runtime, frozen_clock
+):
+    await connect.account(VICTIM, verified=True)
+    num = (await register(client, headers)).json()
+    await verify(client, headers, num["id"], wrong_of(await connect.otp(VICTIM)))
+    assert await ledger_count(runtime, OtpEventKind.SENT) == 1
+    assert await ledger_count(runtime, OtpEventKind.WRONG_CODE) == 1
+    frozen_clock.advance(hours=48, seconds=1)
+    assert (
+        await client.post(f"/api/v1/sender-numbers/{num['id']}/resend-otp", headers=headers)
+    ).status_code == 200
+    assert await ledger_count(runtime, OtpEventKind.SENT) == 1  # only the new one
+    assert await ledger_count(runtime, OtpEventKind.WRONG_CODE) == 0

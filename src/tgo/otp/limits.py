@@ -86,6 +86,7 @@ async def check_not_locked(session: AsyncSession, *, tenant_id: int, phone: str)
     ledger = OtpLedger(session)
     await ledger.lock_phone(phone)
     current = now()
+    await ledger.prune(phone, before=current - 2 * DAY)
     locked_at = await ledger.latest(phone, tenant_id, OtpEventKind.LOCKED, since=current - DAY)
     if locked_at is not None:
         raise OtpVerificationLocked(_wait(locked_at + DAY, current))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,12 @@ class OtpLedger:
             index_elements=["phone"], set_={"touched_at": base.excluded.touched_at}
         )
         await self.session.execute(stmt)
+
+    async def prune(self, phone: str, *, before: datetime) -> None:
+        """Forget the phone's events that no limit looks at any more (every window is at most a day)."""
+        await self.session.execute(
+            delete(OtpEvent).where(OtpEvent.phone == phone, OtpEvent.created_at < before)
+        )
 
     async def record(
         self, *, phone: str, tenant_id: int, kind: OtpEventKind, otp_id: int | None = None
