@@ -115,6 +115,22 @@ class Settings(BaseSettings):
     webhook_retention_days: float = Field(
         default=30.0, description="Finished webhook deliveries (and their events) are deleted after this."
     )
+    otp_max_wrong_attempts: int = Field(default=5, ge=1, description="Wrong codes before an OTP is void.")
+    otp_resend_cooldown_seconds: float = Field(
+        default=60.0, ge=0, description="Shortest time between two OTPs of one tenant to one phone."
+    )
+    otp_max_sends_per_hour: int = Field(
+        default=5, ge=1, description="OTPs one tenant may send to one phone in any hour."
+    )
+    otp_max_wrong_codes_per_day: int = Field(
+        default=10,
+        ge=1,
+        description="Wrong codes one tenant may enter for one phone in 24 h; then it is locked out of that "
+        "phone (no new verification, no code accepted) for 24 h and the owner is told in Connect.",
+    )
+    otp_max_sends_per_phone_per_day: int = Field(
+        default=10, ge=1, description="OTP messages one phone receives from all tenants together in 24 h."
+    )
     smpp_host: str | None = Field(default=None, description="SMSC host; unset means the sandbox carrier.")
     smpp_port: int = Field(default=2775)
     smpp_system_id: str = Field(default="tgo")

@@ -131,12 +131,14 @@ class Database:
 
 
 async def finish_failed(session: AsyncSession, exc: BaseException) -> None:
-    """Roll back a failed unit of work, unless its error asks for its writes to be kept; then run the
-    after-rollback hooks (they may open their own transactions now that this one holds no locks)."""
+    """Roll back a failed unit of work, unless its error asks for its writes to be kept (then they are
+    committed and their after-commit hooks run, e.g. telling a phone's owner of an OTP lockout); then run
+    the after-rollback hooks (they may open their own transactions now that this one holds no locks)."""
     if getattr(exc, "persist", False):
         await session.commit()
-    else:
-        await session.rollback()
+        await run_after_commit(session)
+        return
+    await session.rollback()
     session.info.pop("after_commit", None)
     hooks: list[AfterCommit] = session.info.pop("after_rollback", [])
     for hook in hooks:

@@ -6,9 +6,11 @@ import asyncio
 import re
 
 import httpx
+from sqlalchemy import func, select
 
 from tests.dashboard.conftest import DashboardUser, csrf_of, log_in
 from tests.fixtures.connect import ConnectHelper
+from tgo.models import SenderNumber
 
 OWNER = "+201001187188"
 
@@ -209,3 +211,56 @@ async def test_another_tenants_number_is_not_found(
     )
     assert created.status_code == 201
     assert (await signed_in.get(f"/dashboard/sender-numbers/{created.json()['id']}")).status_code == 404
+
+
+async def test_wrong_codes_lockout_is_explained_on_the_form(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, frozen_clock
+) -> None:
+    # The dashboard goes through the same per-phone limits as the API (issue 12): 10 wrong codes in a day.
+    await connect.account(OWNER, verified=True)
+    detail_url = (await register(signed_in)).headers["location"]
+    detail = await signed_in.get(detail_url)
+    csrf = csrf_of(detail.text)
+    for round_ in range(2):
+        code = await connect.otp(OWNER)
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for _ in range(5):
+            last = await signed_in.post(detail_url + "/verify", data={"otp": wrong, "_csrf": csrf})
+        if round_ == 0:
+            assert "Too many wrong codes. Request a new one." in last.text
+            frozen_clock.advance(seconds=61)
+            assert (await signed_in.post(detail_url + "/resend", data={"_csrf": csrf})).status_code == 303
+    assert last.status_code == 429
+    assert "Too many wrong codes were entered for this phone today" in last.text
+    assert "about 24 h" in last.text
+    notice = await connect.last_message(OWNER)
+    assert "acme" in notice.content and "too many wrong verification codes" in notice.content
+    right = await signed_in.post(detail_url + "/verify", data={"otp": code, "_csrf": csrf})
+    assert right.status_code == 429 and "Too many wrong codes were entered" in right.text
+    resend = await signed_in.post(detail_url + "/resend", data={"_csrf": csrf})
+    assert resend.status_code == 429 and "Too many wrong codes were entered" in resend.text
+
+
+async def test_registration_over_the_phones_daily_cap_is_refused_on_the_form(
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant, make_key, runtime, dashboard_user
+) -> None:
+    await connect.account(OWNER, verified=True)
+    for i in range(10):  # ten other organizations already sent this phone an OTP today
+        key = await make_key(await make_tenant(f"org{i}"))
+        sent = await signed_in.post(
+            "/api/v1/sender-numbers", json={"phone": OWNER}, headers={"X-Api-Key": key}
+        )
+        assert sent.status_code == 201
+    page = await signed_in.get("/dashboard/sender-numbers")
+    await signed_in.post("/dashboard/language", data={"lang": "ar", "_csrf": csrf_of(page.text)})
+    refused = await register(signed_in)
+    assert refused.status_code == 429
+    assert "تلقى هذا الهاتف عددًا كبيرًا جدًا من رموز التحقق اليوم" in refused.text
+    # Nothing half-written: the tenant has no sender number row at all.
+    async with runtime.db.session_scope() as s:
+        rows = await s.scalar(
+            select(func.count())
+            .select_from(SenderNumber)
+            .where(SenderNumber.tenant_id == dashboard_user.tenant.id)
+        )
+    assert rows == 0

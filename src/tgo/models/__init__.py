@@ -11,6 +11,7 @@ from tgo.models.connect import (
     ReceivedConnectEvent,
 )
 from tgo.models.message import IdempotencyKey, Media, Message, MessageStatusEvent, UsageCounter
+from tgo.models.otp_event import OtpEvent, OtpPhone
 from tgo.models.sender_number import SenderNumber, SenderOtp
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.models.tenant import Tenant
@@ -18,6 +19,7 @@ from tgo.models.user import User
 
 __all__ = ["ApiKey", "Base", "SenderNumber", "SenderOtp", "Tenant", "User"]
 __all__ += ["IdempotencyKey", "Media", "Message", "MessageStatusEvent", "UsageCounter"]
+__all__ += ["OtpEvent", "OtpPhone"]
 __all__ += ["SmsMessage", "SmsMessagePart", "SmsSender"]
 __all__ += ["ConnectAccountRow", "ConnectBlockRow", "ConnectDeliveryAttemptRow", "ConnectEventRow"]
 __all__ += ["ConnectInboxMessageRow", "ReceivedConnectEvent"]

@@ -1,26 +1,43 @@
-"""Sender-number OTPs: 6 digits from a CSPRNG, stored as a salted HMAC, 10-minute validity, 5 wrong tries then
-void, single use, 60 s resend cool-down and 5 sends per number per hour."""
+"""Sender-number OTPs: 6 digits from a CSPRNG, stored as a salted HMAC, 10-minute validity, a few wrong tries
+then void, single use. The limits on sends and wrong codes are counted per phone in ``tgo.otp.limits``."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.errors import AppError, Unprocessable
+from tgo.errors import Unprocessable
 from tgo.kit.clock import now
 from tgo.models import SenderOtp
+from tgo.otp import limits as otp_limits
+from tgo.otp.limits import (
+    DAY,
+    OtpDailyLimit,
+    OtpHourlyLimit,
+    OtpLimits,
+    OtpResendTooSoon,
+    OtpVerificationLocked,
+    check_not_locked,
+    check_send_allowed,
+)
+
+__all__ = [
+    "OtpDailyLimit",
+    "OtpHourlyLimit",
+    "OtpLimits",
+    "OtpResendTooSoon",
+    "OtpVerificationLocked",
+    "check_not_locked",
+    "check_send_allowed",
+]
 
 OTP_TTL = timedelta(minutes=10)
-MAX_WRONG_ATTEMPTS = 5
-RESEND_COOLDOWN = timedelta(seconds=60)
-MAX_SENDS_PER_HOUR = 5
 
 
 class OtpInvalid(Unprocessable):
@@ -35,16 +52,6 @@ class OtpAttemptsExceeded(Unprocessable):
     code = "otp_attempts_exceeded"
 
 
-class OtpResendTooSoon(AppError):
-    status_code = 429
-    code = "otp_resend_cooldown"
-
-
-class OtpHourlyLimit(AppError):
-    status_code = 429
-    code = "otp_hourly_limit"
-
-
 @dataclass(frozen=True)
 class IssuedOtp:
     row: SenderOtp
@@ -55,31 +62,11 @@ def _hash(secret: bytes, salt: str, code: str) -> str:
     return hmac.new(secret, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-async def check_send_allowed(session: AsyncSession, sender_number_id: int) -> None:
-    """Raise 429 (with Retry-After) if a new OTP would break the cool-down or the hourly cap."""
-    current = now()
-    recent = list(
-        await session.scalars(
-            select(SenderOtp)
-            .where(
-                SenderOtp.sender_number_id == sender_number_id,
-                SenderOtp.created_at > current - timedelta(hours=1),
-            )
-            .order_by(SenderOtp.created_at.desc())
-        )
-    )
-    # A send that never reached Connect does not count against the owner.
-    counted = [o for o in recent if o.delivery_failed_at is None]
-    if counted and counted[0].created_at > current - RESEND_COOLDOWN:
-        wait = counted[0].created_at + RESEND_COOLDOWN - current
-        raise OtpResendTooSoon(headers={"Retry-After": str(max(1, math.ceil(wait.total_seconds())))})
-    if len(counted) >= MAX_SENDS_PER_HOUR:
-        wait = counted[-1].created_at + timedelta(hours=1) - current
-        raise OtpHourlyLimit(headers={"Retry-After": str(max(1, math.ceil(wait.total_seconds())))})
-
-
-async def issue(session: AsyncSession, secret: bytes, *, tenant_id: int, sender_number_id: int) -> IssuedOtp:
-    """Void the previous OTPs of the number and create a new one."""
+async def issue(
+    session: AsyncSession, secret: bytes, *, tenant_id: int, sender_number_id: int, phone: str
+) -> IssuedOtp:
+    """Void the previous OTPs of the number, create a new one and count it in the phone's ledger. The caller
+    checked ``check_send_allowed`` in this transaction."""
     current = now()
     await session.execute(
         update(SenderOtp)
@@ -103,6 +90,7 @@ async def issue(session: AsyncSession, secret: bytes, *, tenant_id: int, sender_
     )
     session.add(row)
     await session.flush()
+    await otp_limits.record_send(session, tenant_id=tenant_id, phone=phone, otp_id=row.id)
     return IssuedOtp(row=row, code=code)
 
 
@@ -115,30 +103,47 @@ async def latest(session: AsyncSession, sender_number_id: int) -> SenderOtp | No
     )
 
 
-async def consume(session: AsyncSession, secret: bytes, sender_number_id: int, code: str) -> None:
-    """Accept ``code`` exactly once, or raise otp_invalid / otp_expired / otp_attempts_exceeded."""
+async def consume(
+    session: AsyncSession,
+    secret: bytes,
+    limits: OtpLimits,
+    *,
+    tenant_id: int,
+    phone: str,
+    sender_number_id: int,
+    code: str,
+) -> None:
+    """Accept ``code`` exactly once, or raise otp_invalid / otp_expired / otp_attempts_exceeded, or
+    otp_verification_locked (429) while the tenant is locked out of the phone or when this code locks it."""
+    await check_not_locked(session, tenant_id=tenant_id, phone=phone)
     otp = await latest(session, sender_number_id)
     current = now()
     if otp is None or otp.used_at is not None:
         raise OtpExpired()
-    if otp.voided_at is not None or otp.attempts >= MAX_WRONG_ATTEMPTS:
-        raise OtpAttemptsExceeded() if otp.attempts >= MAX_WRONG_ATTEMPTS else OtpExpired()
+    if otp.voided_at is not None or otp.attempts >= limits.max_wrong_attempts:
+        raise OtpAttemptsExceeded() if otp.attempts >= limits.max_wrong_attempts else OtpExpired()
     if otp.expires_at <= current:
         raise OtpExpired()
     if not hmac.compare_digest(otp.code_hash, _hash(secret, otp.salt, code)):
         # Count the failure atomically: concurrent wrong guesses cannot exceed the limit.
         attempts = await session.scalar(
             update(SenderOtp)
-            .where(SenderOtp.id == otp.id, SenderOtp.attempts < MAX_WRONG_ATTEMPTS)
+            .where(SenderOtp.id == otp.id, SenderOtp.attempts < limits.max_wrong_attempts)
             .values(attempts=SenderOtp.attempts + 1)
             .returning(SenderOtp.attempts)
         )
-        if attempts is None or attempts >= MAX_WRONG_ATTEMPTS:
+        if attempts is None:
+            raise OtpAttemptsExceeded(persist=True)
+        locked = await otp_limits.record_wrong_code(session, limits, tenant_id=tenant_id, phone=phone)
+        if locked or attempts >= limits.max_wrong_attempts:
             await session.execute(update(SenderOtp).where(SenderOtp.id == otp.id).values(voided_at=current))
+        if locked:
+            raise OtpVerificationLocked(DAY, just_locked=True)
+        if attempts >= limits.max_wrong_attempts:
             raise OtpAttemptsExceeded(persist=True)
         raise OtpInvalid(
-            params={"remaining": MAX_WRONG_ATTEMPTS - attempts},
-            extra={"attempts_remaining": MAX_WRONG_ATTEMPTS - attempts},
+            params={"remaining": limits.max_wrong_attempts - attempts},
+            extra={"attempts_remaining": limits.max_wrong_attempts - attempts},
             persist=True,
         )
     # Single use, also under concurrency: only one caller flips used_at.
@@ -154,17 +159,5 @@ async def consume(session: AsyncSession, secret: bytes, sender_number_id: int, c
 async def mark_delivery(session: AsyncSession, otp_id: int, *, ok: bool, at: datetime) -> None:
     values = {"delivered_at": at} if ok else {"delivery_failed_at": at}
     await session.execute(update(SenderOtp).where(SenderOtp.id == otp_id).values(**values))
-
-
-async def sends_in_last_hour(session: AsyncSession, sender_number_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(SenderOtp)
-            .where(
-                SenderOtp.sender_number_id == sender_number_id,
-                SenderOtp.created_at > now() - timedelta(hours=1),
-            )
-        )
-        or 0
-    )
+    if not ok:
+        await otp_limits.mark_send_failed(session, otp_id, at)

@@ -75,7 +75,9 @@ class SenderNumberController(Controller):
     async def verify(
         self, number_id: int, data: OtpSubmit, auth: AuthContext, db_session: AsyncSession, runtime: Runtime
     ) -> SenderNumberView:
-        number = await service.verify_otp(db_session, runtime, auth.tenant_id, number_id, data.otp)
+        number = await service.verify_otp(
+            db_session, runtime, auth.tenant_id, auth.tenant_name, number_id, data.otp
+        )
         return sender_number_view(number)
 
     @post("/{number_id:int}/resend-otp", opt=SEND, status_code=200, summary="Send a new OTP")

@@ -61,12 +61,16 @@ async def register(
     """Register a phone (owned by a Connect account) and send its owner an OTP inside Connect."""
     phone = normalize_phone(phone)
     display_name = display_name.strip() if display_name and display_name.strip() else None
+    # The phone's lock first: parallel registrations of one phone (any tenant) are checked one by one.
+    await otp.check_not_locked(session, tenant_id=tenant_id, phone=phone)
     repo = SenderNumberRepository(session, tenant_id)
     if await repo.get_by_phone(phone) is not None:
         raise SenderNumberExists()
     account = await _connect_account(runtime, phone)
     if account is None:
         raise ConnectAccountNotFound()
+    # A registration sends an OTP: the same limits as a resend, checked before any row is written.
+    await otp.check_send_allowed(session, _limits(runtime), tenant_id=tenant_id, phone=phone)
     current = now()
     number = await repo.add(
         SenderNumber(
@@ -84,11 +88,19 @@ async def register(
     return number
 
 
+def _limits(runtime: Runtime) -> otp.OtpLimits:
+    return otp.OtpLimits.of(runtime.settings)
+
+
 async def _send_otp(
     session: AsyncSession, runtime: Runtime, number: SenderNumber, tenant_name: str, account: ConnectAccount
 ) -> None:
     issued = await otp.issue(
-        session, runtime.settings.secret(), tenant_id=number.tenant_id, sender_number_id=number.id
+        session,
+        runtime.settings.secret(),
+        tenant_id=number.tenant_id,
+        sender_number_id=number.id,
+        phone=number.phone,
     )
     text = translate("otp_message", account.language, organization=tenant_name, code=issued.code, minutes=10)
     message = OutboundMessage(
@@ -138,7 +150,7 @@ async def list_numbers(
 
 
 async def verify_otp(
-    session: AsyncSession, runtime: Runtime, tenant_id: int, number_id: int, code: str
+    session: AsyncSession, runtime: Runtime, tenant_id: int, tenant_name: str, number_id: int, code: str
 ) -> SenderNumber:
     """The owner proves possession; the number becomes active or waits for Connect account verification."""
     repo = SenderNumberRepository(session, tenant_id)
@@ -147,7 +159,20 @@ async def verify_otp(
         raise SenderNumberNotFound()
     if number.status != SenderStatus.PENDING_VERIFICATION:
         raise SenderNotPending(params={"status": number.status})
-    await otp.consume(session, runtime.settings.secret(), number.id, code)
+    try:
+        await otp.consume(
+            session,
+            runtime.settings.secret(),
+            _limits(runtime),
+            tenant_id=tenant_id,
+            phone=number.phone,
+            sender_number_id=number.id,
+            code=code,
+        )
+    except otp.OtpVerificationLocked as exc:
+        if exc.just_locked:
+            _tell_owner_of_lockout(session, runtime, number, tenant_name)
+        raise
     account = await _connect_account(runtime, number.phone)
     verified = bool(account and account.account_verified and not account.disabled)
     await apply(
@@ -160,13 +185,44 @@ async def verify_otp(
     return number
 
 
+def _tell_owner_of_lockout(
+    session: AsyncSession, runtime: Runtime, number: SenderNumber, tenant_name: str
+) -> None:
+    """After commit, a system message in the owner's Connect inbox (the OTP's channel, in their language):
+    this organization entered too many wrong codes for their phone and may not ask for codes today."""
+    from tgo.channels.connect import get_connect_client
+
+    lockout_id = f"otp-locked-{number.tenant_id}-{number.id}-{int(now().timestamp())}"
+
+    async def deliver() -> None:
+        client = get_connect_client(runtime)
+        try:
+            account = await client.get_account(number.phone)
+            language = account.language if account is not None else "en"
+            text = translate("otp_lockout_notice", language, organization=tenant_name, phone=number.phone)
+            await client.deliver(
+                OutboundMessage(
+                    business_message_id=lockout_id,
+                    sender_phone=number.phone,
+                    sender_name="TGO Business",
+                    to_phone=number.phone,
+                    type="system",
+                    content=text,
+                )
+            )
+        except ConnectError as exc:
+            log.warning("otp_lockout_notice_failed", sender_number_id=number.id, error=type(exc).__name__)
+
+    after_commit(session, deliver)
+
+
 async def resend_otp(
     session: AsyncSession, runtime: Runtime, tenant_id: int, tenant_name: str, number_id: int
 ) -> SenderNumber:
     number = await get(session, tenant_id, number_id)
     if number.status != SenderStatus.PENDING_VERIFICATION:
         raise SenderNotPending(params={"status": number.status})
-    await otp.check_send_allowed(session, number.id)
+    await otp.check_send_allowed(session, _limits(runtime), tenant_id=tenant_id, phone=number.phone)
     account = await _connect_account(runtime, number.phone)
     if account is None:
         raise ConnectAccountNotFound()

@@ -141,7 +141,10 @@ async def verify(me: Web, runtime: Runtime, number_id: int) -> Response[Any]:
     if not (len(code) == 6 and code.isascii() and code.isdigit()):
         return await _detail(me, number_id, errors=[me.t("dash.senders.error.otp_format")], status_code=422)
     try:
-        number = await senders.verify_otp(me.db, runtime, me.tenant_id, number_id, code)
+        assert me.viewer is not None
+        number = await senders.verify_otp(
+            me.db, runtime, me.tenant_id, me.viewer.tenant_name, number_id, code
+        )
     except AppError as exc:
         if exc.status_code == 404:
             raise
