@@ -38,7 +38,9 @@ def private_file(path: Path) -> Path:
     """Create ``path`` empty with mode 0600 unless it exists. SQLite gives a database's -wal, -shm and
     journal files the database file's own mode, so creating the file first covers them too."""
     private_dir(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     return path
 
 
