@@ -89,3 +89,20 @@ async def test_data_dir_is_created_0700_and_its_files_0600(
     assert any(name.startswith("media/") for name in files), sorted(files)
     wrong = {name: oct(mode) for name, mode in found.items() if mode != (0o600 if name in files else 0o700)}
     assert wrong == {}, wrong
+
+
+def test_an_existing_data_dir_open_to_others_is_reported_not_changed(tmp_path):
+    from structlog.testing import capture_logs
+
+    from tgo.kit.private_files import warn_if_shared
+
+    shared = tmp_path / "old-var"
+    shared.mkdir(mode=0o755)
+    with capture_logs() as logs:
+        warn_if_shared(shared)
+    assert [e["event"] for e in logs] == ["data_dir_readable_by_others"] and logs[0]["mode"] == "0o755"
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # the operator's directory: reported, not changed
+    shared.chmod(0o700)
+    with capture_logs() as logs:
+        warn_if_shared(shared)
+    assert logs == []
