@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tgo.kit.private_files import private_dir
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to set."""
@@ -167,7 +169,7 @@ class Settings(BaseSettings):
             )
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.data_dir)
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:  # another process generated it first

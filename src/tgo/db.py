@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from tgo.kit.private_files import private_file
+
 AfterCommit = Callable[[], Awaitable[None]]
 
 log = structlog.get_logger("tgo.db")
@@ -30,7 +32,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine

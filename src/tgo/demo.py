@@ -13,6 +13,7 @@ from tgo.apikeys.repository import ApiKeyLookup
 from tgo.apikeys.secrets import hash_key
 from tgo.apikeys.service import create_api_key, revoke_api_key
 from tgo.errors import NotFound
+from tgo.kit.private_files import private_dir
 from tgo.models import Tenant
 from tgo.runtime import Runtime
 from tgo.tenants.repository import TenantDirectory
@@ -41,7 +42,7 @@ def _load(path: Path) -> dict[str, Any]:
 def _save(path: Path, data: dict[str, Any]) -> None:
     # The demo key and password are kept (owner-readable only) so a second run can print them again;
     # the database itself only ever holds their hashes.
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

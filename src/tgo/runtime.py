@@ -8,6 +8,7 @@ from typing import Any
 
 from tgo.config import Settings
 from tgo.db import Database
+from tgo.kit.private_files import warn_if_shared
 from tgo.kit.tasks import bounded
 
 Hook = Callable[["Runtime"], Awaitable[None]]
@@ -45,6 +46,7 @@ STARTUP: list[Hook] = []
 
 def build_runtime(settings: Settings) -> Runtime:
     settings.secret()  # fail early and clearly when the secret key is required but missing
+    warn_if_shared(settings.data_dir)
     return Runtime(
         settings=settings,
         db=Database(settings.resolved_database_url, pool_size=settings.database_pool_size),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from tests.fixtures import media
@@ -190,3 +192,59 @@ async def test_svg_is_never_an_image_nor_served_inline(client, headers, sender):
         assert dl.headers["x-content-type-options"] == "nosniff"
     else:
         assert r.status_code == 422, r.text
+
+
+def raw_multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart body with the filename's bytes as they are (httpx percent-escapes control characters,
+    a hostile client does not)."""
+    boundary = "tgo-raw-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="media"; filename="{filename}"\r\n'.encode()
+        + b"Content-Type: application/octet-stream\r\n\r\n"
+        + data
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    ("raw_name", "stored"),
+    [
+        ("a.png\x00.html", "a.png.html"),  # NUL: the download's header was refused by uvicorn
+        ("\x01\x7f", None),  # nothing but control characters
+        ("invoice\u202egnp.exe.png", "invoicegnp.exe.png"),  # a bidi override that disguises the name
+        ("a\tb\x1bc\x85.png", "abc.png"),  # tab, ESC, C1 NEL
+        ("صورة\u200f العيد.png", "صورة العيد.png"),  # Arabic letters stay, the RLM mark does not
+    ],
+)
+async def test_filenames_are_cleaned_at_upload(client, headers, sender, raw_name, stored):
+    from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
+
+    body, content_type = raw_multipart(BASE | {"type": "image"}, raw_name, media.png())
+    r = await client.post("/api/v1/messages", headers={**headers, "Content-Type": content_type}, content=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["media"]["filename"] == stored
+    dl = await client.get(r.json()["media"]["url"], headers=headers)
+    assert dl.status_code == 200 and dl.content == media.png()
+    disposition = dl.headers.get_list("content-disposition", split_commas=False)[0]
+    # What uvicorn (httptools) would refuse to send: the reply came back empty although the log said 200.
+    raw = dl.headers.raw
+    assert not [v for k, v in raw if HEADER_VALUE_RE.search(v)], raw
+    assert disposition.startswith("attachment; filename=")
+    assert "\u202e" not in disposition and "%E2%80%AE" not in disposition
+    expected = stored or f"media-{r.json()['media']['id']}"
+    assert f"filename*=UTF-8''{quote(expected)}" in disposition
+
+
+def test_a_name_stored_before_cleaning_still_gives_a_valid_header():
+    from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
+
+    from tgo.media.filenames import content_disposition
+
+    header = content_disposition("attachment", "a.png\x00.html\u202e", "media-1")
+    assert not HEADER_VALUE_RE.search(header.encode("latin-1"))
+    assert header == "attachment; filename=\"a.png.html\"; filename*=UTF-8''a.png.html"

@@ -105,6 +105,38 @@ async def test_lookup_reason_codes(client, headers, sender, connect):
     assert r.status_code == 422 and "phone" in r.json()["errors"]
 
 
+async def test_lookup_sender_phone_must_be_the_tenants_own(
+    client, headers, sender, connect, make_tenant, make_key
+):
+    """Another tenant may not learn whether a recipient blocked acme's sender number: its sender_phone is
+    refused as sender_not_found, exactly as an unknown number is — even after registering that phone
+    itself (a registration without the OTP proves nothing)."""
+    await connect.account("+201010000014")
+    await connect.client.block("+201010000014", OWNER)
+    other = {"X-Api-Key": await make_key(await make_tenant("globex"))}
+
+    async def ask(key_headers, sender_phone):
+        return await client.get(
+            "/api/v1/contacts/lookup",
+            params={"phone": "+201010000014", "sender_phone": sender_phone},
+            headers=key_headers,
+        )
+
+    r = await ask(headers, OWNER)
+    assert r.status_code == 200 and r.json()["reason_code"] == "blocked_sender", r.text
+    unknown = await ask(other, "+201001187000")
+    assert unknown.status_code == 422 and unknown.json()["code"] == "sender_not_found", unknown.text
+    foreign = await ask(other, OWNER)
+    assert (foreign.status_code, foreign.json()) == (unknown.status_code, unknown.json())
+    r = await client.post("/api/v1/sender-numbers", json={"phone": OWNER}, headers=other)
+    assert r.status_code == 201 and r.json()["status"] == "pending_verification", r.text
+    registered = await ask(other, OWNER)
+    assert (registered.status_code, registered.json()) == (unknown.status_code, unknown.json())
+    # Without sender_phone the lookup stays open to any tenant (it reveals no sender's blocks).
+    r = await client.get("/api/v1/contacts/lookup", params={"phone": "+201010000014"}, headers=other)
+    assert r.status_code == 200 and r.json()["reason_code"] == "ok", r.text
+
+
 async def test_seed_logs_and_usage(client, headers, sender):
     ids = []
     for i in range(3):

@@ -415,3 +415,44 @@ async def test_scopes_of_the_sms_surface(client, tenant, make_key):
 async def test_errors_are_localised(client, auth):
     r = await client.get(f"/v1/sms/senders/{uuid.uuid4()}", headers={**auth, "Accept-Language": "ar"})
     assert r.status_code == 404 and r.json()["message"] == "لم يتم العثور على مُرسِل الرسائل القصيرة."
+
+
+async def test_an_alphanumeric_id_active_for_another_organization_is_rejected(
+    client, auth, make_tenant, make_key
+):
+    """An alphanumeric ID is a brand: the seed's AcmeAlerts in AU, active for acme, is rejected for globex
+    (also spelt with other case and spaces), while globex may use it in another country; acme's own
+    answers never mention globex's attempt."""
+    other = bearer(await make_key(await make_tenant("globex"), "*"))
+    first = await verified_sender(client, auth)
+    assert first["status"] == "active"
+    for sender_id in ("AcmeAlerts", "ACME alerts"):
+        body = await verified_sender(client, other, expect="rejected", senderId=sender_id)
+        assert "another organization" in body["rejectionReason"], body
+        assert "acme" not in body["rejectionReason"].lower().replace(sender_id.lower(), ""), body
+    elsewhere = await verified_sender(client, other, country="NZ")
+    assert elsewhere["status"] == "active" and elsewhere["rejectionReason"] is None
+    assert (await sender_status(client, auth, first["id"]))["status"] == "active"
+    listed = (await client.get("/v1/sms/senders", headers=auth)).json()["data"]
+    assert [s["id"] for s in listed] == [first["id"]]
+
+
+async def test_two_organizations_verifying_one_brand_at_once_get_one_active(
+    client, auth, make_tenant, make_key
+):
+    other = bearer(await make_key(await make_tenant("globex"), "*"))
+    mine = await create_sender(client, auth)
+    theirs = await create_sender(client, other)
+    for sender, headers in ((mine, auth), (theirs, other)):
+        r = await client.post(f"/v1/sms/senders/{sender['id']}/verify", headers=headers)
+        assert r.status_code == 200, r.text
+
+    async def settled():
+        bodies = [
+            await sender_status(client, auth, mine["id"]),
+            await sender_status(client, other, theirs["id"]),
+        ]
+        return bodies if all(b["status"] != "pending" for b in bodies) else None
+
+    statuses = sorted(b["status"] for b in await eventually(settled))
+    assert statuses == ["active", "rejected"]

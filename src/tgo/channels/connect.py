@@ -278,10 +278,11 @@ class ConnectClient:
         return inbox_token_matches(self._secret, normalize_phone(phone), key)
 
     def inbox_url(self, phone: str, base_url: str | None = None) -> str:
-        """The browser inbox page of ``phone`` (keyed, so the link is the permission to read it)."""
+        """The browser inbox page of ``phone``. It asks for the phone's key (``inbox_key``) in a form: a key in
+        a URL would end up in browser history, Referer headers and access logs."""
         e164 = normalize_phone(phone)
         base = (base_url or self.public_url or "").rstrip("/")
-        return f"{base}/connect/inbox/{e164}?key={self.inbox_key(e164)}"
+        return f"{base}/connect/inbox/{e164}"
 
 
 def get_connect_client(runtime: Runtime) -> ConnectClient:

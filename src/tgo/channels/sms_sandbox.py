@@ -26,8 +26,10 @@ log = structlog.get_logger("tgo.sms_sandbox")
 class SandboxVerifier:
     """Verification with the sandbox carrier: the documented per-country rule table."""
 
-    async def verify(self, sender_type: str, sender_id: str, country: str) -> Decision:
-        return decide_verification(sender_type, sender_id, country)
+    async def verify(
+        self, sender_type: str, sender_id: str, country: str, *, brand_taken: bool = False
+    ) -> Decision:
+        return decide_verification(sender_type, sender_id, country, brand_taken=brand_taken)
 
 
 def scripted_state(destination: str) -> str:

@@ -63,5 +63,9 @@ class SmsChannel(Protocol):
 class SenderVerifier(Protocol):
     """A carrier/provider that verifies SMS sender identities (the sandbox carrier is the default)."""
 
-    async def verify(self, sender_type: str, sender_id: str, country: str) -> Any:
-        """A decision with ``status`` (active, failed, rejected), ``reason`` and ``transactional_only``."""
+    async def verify(
+        self, sender_type: str, sender_id: str, country: str, *, brand_taken: bool = False
+    ) -> Any:
+        """A decision with ``status`` (active, failed, rejected), ``reason`` and ``transactional_only``.
+        ``brand_taken``: this platform already has the alphanumeric ID active for another organization in
+        ``country`` (what a carrier knows of the brands on its network; the sandbox cannot know it alone)."""

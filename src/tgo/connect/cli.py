@@ -88,7 +88,7 @@ def account_create(
     def human(d: dict[str, Any]) -> None:
         _show_account(d)
         out.print(f"Inbox key (give it to the phone's owner): {d['inbox_key']}")
-        out.print(f"In a browser: {d['inbox_url']}")
+        out.print(f"In a browser: {d['inbox_url']} (it asks for the key)")
 
     emit(_call(as_json, op), as_json, human)
 
@@ -221,7 +221,7 @@ def inbox(
         out.print(table)
         if d["next_cursor"]:
             out.print(f"Older messages: --cursor {d['next_cursor']} (or --all)")
-        out.print(f"In a browser: {d['inbox_url']}")
+        out.print(f"In a browser: {d['inbox_url']} with the inbox key {d['inbox_key']}")
 
     emit(_call(as_json, op), as_json, human)
 

@@ -28,7 +28,7 @@ class ContactController(Controller):
     async def lookup(
         self, phone: str, auth: AuthContext, runtime: Runtime, sender_phone: str | None = None
     ) -> ContactLookup:
-        result = await lookup(runtime, phone, sender_phone)
+        result = await lookup(runtime, auth.tenant_id, phone, sender_phone)
         return ContactLookup(
             exists=result.exists,
             can_receive=result.can_receive,

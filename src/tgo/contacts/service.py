@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from tgo.channels.connect_types import ConnectError, Lookup
 from tgo.errors import ServiceUnavailable, ValidationFailed
 from tgo.kit.phones import normalize_phone, parse_e164
+from tgo.messages.service import SenderNotFound
 from tgo.runtime import Runtime
+from tgo.senders.repository import SenderNumberRepository
 
 
-async def lookup(runtime: Runtime, phone: str, sender_phone: str | None) -> Lookup:
-    """``exists``/``can_receive``/``reason_code`` for ``phone`` (``blocked_sender`` needs ``sender_phone``)."""
+async def lookup(runtime: Runtime, tenant_id: int, phone: str, sender_phone: str | None) -> Lookup:
+    """``exists``/``can_receive``/``reason_code`` for ``phone``; ``blocked_sender`` needs ``sender_phone``,
+    which must be one of the tenant's own sender numbers (else ``sender_not_found``, as for an unknown one:
+    whether a recipient blocked another tenant's number is not this tenant's business)."""
     errors: dict[str, list[str]] = {}
     # A '+' in a query string arrives as a space when the client did not encode it (as in the seed's curl).
     phone = phone.strip()
@@ -25,11 +31,15 @@ async def lookup(runtime: Runtime, phone: str, sender_phone: str | None) -> Look
             errors["sender_phone"] = ["Must be a valid phone number in E.164 format."]
     if errors:
         raise ValidationFailed(errors)
+    sender_e164 = normalize_phone(sender_phone, "sender_phone") if sender_phone else None
+    if sender_e164 is not None:
+        # One read, no transaction (no SQLite write lock held while Connect is asked).
+        async with runtime.db.read_scope() as conn, AsyncSession(bind=conn) as session:
+            if not await SenderNumberRepository(session, tenant_id).proven_phone(sender_e164):
+                raise SenderNotFound()
     from tgo.channels.connect import get_connect_client
 
     try:
-        return await get_connect_client(runtime).lookup(
-            normalize_phone(phone), normalize_phone(sender_phone, "sender_phone") if sender_phone else None
-        )
+        return await get_connect_client(runtime).lookup(normalize_phone(phone), sender_e164)
     except ConnectError as exc:
         raise ServiceUnavailable("connect_unavailable", headers={"Retry-After": "5"}) from exc

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.media.filenames import content_disposition
 from tgo.media.service import get_media, get_media_by_token, get_storage
 from tgo.models import Media
 from tgo.runtime import Runtime
@@ -15,15 +16,11 @@ from tgo.runtime import Runtime
 
 def _download(runtime: Runtime, media: Media) -> Stream:
     # Always an attachment with our sniffed type and nosniff: an uploaded HTML/SVG never renders inline.
-    name = (media.filename or f"media-{media.id}").replace('"', "")
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
-    from urllib.parse import quote
-
     return Stream(
         get_storage(runtime).open(media.storage_key),
         media_type=media.content_type,
         headers={
-            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": content_disposition("attachment", media.filename, f"media-{media.id}"),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Content-Length": str(media.size),

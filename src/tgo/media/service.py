@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.errors import AppError, NotFound, Unprocessable
 from tgo.kit.clock import now
 from tgo.media import sniff
+from tgo.media.filenames import clean_filename
 from tgo.media.storage import LocalStorage, MediaStorage, TooLarge
 from tgo.models import Media
 from tgo.runtime import Runtime
@@ -68,7 +69,7 @@ async def inspect(kind: str, upload: UploadFile) -> sniff.Sniffed:
     head = await upload.read(sniff.HEAD_BYTES)
     await upload.seek(0)
     try:
-        return sniff.sniff(kind, head, upload.filename)
+        return sniff.sniff(kind, head, clean_filename(upload.filename))
     except sniff.Rejected as exc:
         raise MediaTypeMismatch(
             "media_type_mismatch", params={"kind": kind}, extra={"detected": exc.reason}
@@ -115,14 +116,13 @@ async def store(
     except AppError:
         await storage.delete(stored.key)
         raise
-    filename = (upload.filename or "").replace("/", "_").replace("\\", "_")[:200] or None
     row = Media(
         tenant_id=tenant_id,
         kind=kind,
         content_type=sniffed.content_type,
         size=stored.size,
         sha256=stored.sha256,
-        filename=filename,
+        filename=clean_filename(upload.filename),
         storage_key=stored.key,
         created_at=now(),
     )

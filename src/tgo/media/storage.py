@@ -15,6 +15,8 @@ from typing import Protocol
 
 import anyio
 
+from tgo.kit.private_files import private_dir, private_opener
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -45,7 +47,7 @@ class LocalStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        (root / ".tmp").mkdir(parents=True, exist_ok=True)
+        private_dir(root / ".tmp")
 
     def path(self, key: str) -> Path:
         if not _KEY.fullmatch(key):
@@ -58,7 +60,7 @@ class LocalStorage:
         digest = hashlib.sha256()
         size = 0
         try:
-            async with await anyio.open_file(tmp, "wb") as fh:
+            async with await anyio.open_file(tmp, "wb", opener=private_opener) as fh:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_size:
@@ -66,7 +68,7 @@ class LocalStorage:
                     digest.update(chunk)
                     await fh.write(chunk)
             final = self.root / key
-            final.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(final.parent)
             os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -52,6 +52,17 @@ class SenderNumberRepository(TenantRepository):
     async def get_by_phone(self, phone: str) -> SenderNumber | None:
         return await self.session.scalar(self._live().where(SenderNumber.phone == phone))
 
+    async def proven_phone(self, phone: str) -> bool:
+        """Whether ``phone`` is a live number of this tenant whose OTP was accepted (its owner proved it is
+        theirs): a registration alone proves nothing, any tenant may register any Connect phone."""
+        found = await self.session.scalar(
+            self._live()
+            .with_only_columns(SenderNumber.id)
+            .where(SenderNumber.phone == phone, SenderNumber.otp_verified_at.is_not(None))
+            .limit(1)
+        )
+        return found is not None
+
     async def list(self, *, limit: int, before_id: int | None, status: str | None) -> list[SenderNumber]:
         stmt = self._live().order_by(SenderNumber.id.desc()).limit(limit)
         if before_id is not None:

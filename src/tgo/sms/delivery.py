@@ -23,6 +23,7 @@ from tgo.kit.clock import now
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
+from tgo.sms.rules import SenderType
 from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
 from tgo.worker.registry import publish
 
@@ -111,12 +112,18 @@ async def verify_sender(runtime: Runtime, sender_id: uuid.UUID, due_at: datetime
 
 async def decide_sender(runtime: Runtime, sender_id: uuid.UUID) -> str | None:
     async with runtime.db.session_scope() as session:
-        sender = await SmsOperatorRepository(session).sender(sender_id, lock=True)
+        ops = SmsOperatorRepository(session)
+        sender = await ops.sender(sender_id, lock=True)
         if sender is None or sender.status != SenderStatus.PENDING:
             return None
         if sender.verification_due_at is not None and sender.verification_due_at > now():
             return None
-        decision = await verifier(runtime).verify(sender.sender_type, sender.sender_id, sender.country)
+        brand_taken = sender.sender_type == SenderType.ALPHANUMERIC_ID and await ops.brand_active_elsewhere(
+            sender.tenant_id, sender.sender_id, sender.country
+        )
+        decision = await verifier(runtime).verify(
+            sender.sender_type, sender.sender_id, sender.country, brand_taken=brand_taken
+        )
         await transition_sender(
             session,
             sender,

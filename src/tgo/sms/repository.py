@@ -3,6 +3,7 @@ cross-tenant one used only by workers, receipts and operator commands."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
+from tgo.sms.rules import SenderType, brand_key
 
 
 def _after(model: Any, cursor: tuple[datetime, uuid.UUID] | None) -> Any:
@@ -108,6 +110,29 @@ class SmsOperatorRepository:
         if lock:
             query = query.with_for_update()
         return await self.session.scalar(query)
+
+    async def brand_active_elsewhere(self, tenant_id: int, sender_id: str, country: str) -> bool:
+        """Whether another tenant has ``sender_id`` (by brand key) as an active alphanumeric ID in
+        ``country`` — for the carrier's decision only, never for an API answer. On PostgreSQL it first
+        takes a transaction lock on the brand, so two verifications of one brand decide one after the other
+        (on SQLite the write lock taken at BEGIN already serialises them)."""
+        key = brand_key(sender_id)
+        conn = await self.session.connection()
+        if conn.dialect.name == "postgresql":
+            digest = hashlib.blake2b(f"sms-brand:{country}:{key}".encode(), digest_size=8).digest()
+            await conn.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+        found = await self.session.scalar(
+            select(SmsSender.id)
+            .where(
+                SmsSender.tenant_id != tenant_id,
+                SmsSender.country == country,
+                SmsSender.sender_type == SenderType.ALPHANUMERIC_ID,
+                SmsSender.status == "active",
+                func.upper(func.replace(SmsSender.sender_id, " ", "")) == key,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def due_pending_senders(self, at: datetime, limit: int = 100) -> Sequence[uuid.UUID]:
         result = await self.session.scalars(

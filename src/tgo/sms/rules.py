@@ -9,7 +9,9 @@
 | DE, JO, any other country | allowed | no | no |
 
 Everywhere: generic IDs (TEST, SMS, INFO, ...) and protected names (banks, public bodies, large
-brands) are rejected, since the sandbox cannot check that the tenant owns them. A long code must be
+brands) are rejected, since the sandbox cannot check that the tenant owns them. An alphanumeric ID is a
+brand: one that is already active for another organization in that country is rejected (compared without
+case and spaces, so "ACME Alerts" is "AcmeAlerts"). A long code must be
 a mobile (SMS-capable) number: a landline fails verification. Long codes, toll-free numbers and
 short codes reach numbers of their own country only; an alphanumeric ID reaches every country that
 accepts alphanumeric IDs (promotional traffic only where they are not transactional-only).
@@ -111,6 +113,12 @@ class Decision:
     transactional_only: bool = False
 
 
+def brand_key(sender_id: str) -> str:
+    """How carriers compare alphanumeric IDs: without case and spaces (IDs are ASCII letters, digits and
+    spaces, so ``upper(replace(sender_id, ' ', ''))`` in SQL gives the same key)."""
+    return "".join(sender_id.upper().split())
+
+
 def _protected(sender_id: str) -> str | None:
     tokens = sender_id.upper().split()
     joined = "".join(tokens)
@@ -120,8 +128,11 @@ def _protected(sender_id: str) -> str | None:
     return None
 
 
-def decide_verification(sender_type: str, sender_id: str, country: str) -> Decision:
-    """The sandbox carrier's verdict for a sender identity (deterministic; see the module table)."""
+def decide_verification(
+    sender_type: str, sender_id: str, country: str, *, brand_taken: bool = False
+) -> Decision:
+    """The sandbox carrier's verdict for a sender identity (deterministic; see the module table).
+    ``brand_taken``: the alphanumeric ID is already active for another organization in ``country``."""
     rule = rule_for(country)
     name = country_name(country)
     if sender_type == SenderType.ALPHANUMERIC_ID:
@@ -131,8 +142,7 @@ def decide_verification(sender_type: str, sender_id: str, country: str) -> Decis
                 f"Carriers in {name} do not deliver messages from alphanumeric sender IDs. "
                 "Register a long code, toll-free number or short code instead.",
             )
-        normalized = "".join(sender_id.upper().split())
-        if normalized in GENERIC_IDS:
+        if brand_key(sender_id) in GENERIC_IDS:
             return Decision(
                 "rejected",
                 f'"{sender_id}" is a generic sender ID: recipients could not tell who is writing. '
@@ -144,6 +154,12 @@ def decide_verification(sender_type: str, sender_id: str, country: str) -> Decis
                 "rejected",
                 f'"{sender_id}" uses the protected name {protected}, which belongs to another organization. '
                 "Only its owner can register it.",
+            )
+        if brand_taken:
+            return Decision(
+                "rejected",
+                f'"{sender_id}" is already registered by another organization in {name}. An alphanumeric '
+                "sender ID is a brand: only its owner can use it there. Use your own brand or company name.",
             )
         return Decision("active", transactional_only=rule.alphanumeric is Alphanumeric.TRANSACTIONAL_ONLY)
     if sender_type == SenderType.SHORT_CODE:

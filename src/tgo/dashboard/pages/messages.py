@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from litestar import Response, get
 from litestar.params import Parameter
@@ -12,6 +12,7 @@ from litestar.response import Stream
 
 from tgo.dashboard.web import NAV, NavItem, Web, error_messages
 from tgo.errors import AppError
+from tgo.media.filenames import content_disposition
 from tgo.media.service import get_media, get_storage
 from tgo.messages import service as messages
 from tgo.messages.state import MessageStatus
@@ -104,14 +105,12 @@ async def media_file(
     """A message's file for the signed-in tenant: images and audio inline (for the preview), the rest
     as an attachment; never rendered as a page of ours (sandbox CSP, nosniff)."""
     media = await get_media(me.db, me.tenant_id, media_id)
-    name = (media.filename or f"media-{media.id}").replace('"', "")
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     disposition = "inline" if media.content_type.startswith(INLINE_TYPES) and not download else "attachment"
     return Stream(
         get_storage(runtime).open(media.storage_key),
         media_type=media.content_type,
         headers={
-            "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": content_disposition(disposition, media.filename, f"media-{media.id}"),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Content-Length": str(media.size),
