@@ -24,6 +24,7 @@ from tgo.db import Database
 from tgo.errors import NotFound, exception_handler
 from tgo.http_guard import body_timeout
 from tgo.i18n import translate
+from tgo.request_body import request_class
 
 from . import service
 from .endpoints import (
@@ -156,6 +157,7 @@ def create_connect_app(
         route_handlers=[api, inbox_page, inbox_mark_read, _healthz],
         exception_handlers={Exception: exception_handler},
         middleware=[body_timeout(settings.http_body_timeout_seconds)],
+        request_class=request_class(settings),
         lifespan=[lifespan],
         openapi_config=None,
         debug=False,
