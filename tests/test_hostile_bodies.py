@@ -305,3 +305,22 @@ def test_the_limit_is_the_setting() -> None:
     assert decode_json(b"[" * 64 + b"]" * 64, 64) is not None
     assert nesting_exceeds(b"[" * 65 + b"]" * 65, 64)
     assert not nesting_exceeds(b'["' + b"[" * 100_000 + b'"]', 64)  # inside a string
+
+
+async def test_the_depth_limit_holds_exactly_on_a_route(
+    client: httpx.AsyncClient, headers: dict[str, str], settings: Settings
+) -> None:
+    limit = settings.max_json_depth
+
+    def body(depth: int) -> bytes:  # the object itself is the first level
+        return b'{"url":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b', "events": ["message.sent"]}'
+
+    at_limit = await client.post("/api/v1/webhooks", content=body(limit), headers=headers)
+    assert at_limit.status_code == 422 and at_limit.json()["code"] == "validation_failed", at_limit.text
+    over = await client.post("/api/v1/webhooks", content=body(limit + 1), headers=headers)
+    assert_invalid_json(over, "POST /api/v1/webhooks")
+    assert str(limit) in over.json()["message"]
+    arabic = await client.post(
+        "/api/v1/webhooks", content=body(limit + 1), headers={**headers, "Accept-Language": "ar"}
+    )
+    assert arabic.json()["message"] != over.json()["message"] and str(limit) in arabic.json()["message"]
