@@ -129,7 +129,9 @@ async def parse_multipart(
 
 
 class TgoRequest(Request[Any, Any, Any]):
-    """Litestar's Request with bodies decoded by the rules above."""
+    """Litestar's Request with bodies decoded by the rules above. The result is kept where Litestar keeps
+    its own (``ScopeState``, internal to Litestar 2.25, pinned), so its body extractors and every later
+    ``json()``/``form()`` of the request reuse it."""
 
     max_json_depth: int = 64
 
