@@ -27,6 +27,7 @@ from tgo.http_guard import body_timeout
 from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
 from tgo.observability import configure_logging, request_id_middleware
+from tgo.request_body import request_class
 from tgo.runtime import Runtime, build_runtime
 from tgo.senders.endpoints import SenderNumberController
 from tgo.sms.endpoints import SMS_CONTROLLERS
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         middleware=[request_id_middleware, body_timeout(settings.http_body_timeout_seconds)],
         lifespan=[lifespan],
         request_max_body_size=settings.max_json_body_bytes,
+        request_class=request_class(settings),
         openapi_config=OpenAPIConfig(
             title="TGO Business API",
             version="1.0.0",

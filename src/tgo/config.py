@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, description="JSON log lines (false: human-readable).")
     media_dir: Path | None = Field(default=None, description="Media storage; default TGO_DATA_DIR/media.")
     max_json_body_bytes: int = Field(default=1_048_576, description="Largest accepted JSON body.")
+    max_json_depth: int = Field(
+        default=64,
+        ge=1,
+        le=512,
+        description="Deepest nesting of arrays and objects accepted in a JSON body (deeper: 400 invalid_json).",
+    )
     http_header_timeout_seconds: float = Field(
         default=10.0, description="Time a connection has to send a request's line and headers (then closed)."
     )

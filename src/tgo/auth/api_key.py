@@ -16,20 +16,15 @@ from tgo.auth.context import AuthContext
 from tgo.auth.rate_limit import enforce as enforce_rate_limit
 from tgo.db import Database
 from tgo.errors import MissingScope, NotFound, Unauthenticated
+from tgo.kit import hosts
 from tgo.kit.clock import now
 
 TOUCH_EVERY = timedelta(seconds=60)
 
 
 def request_host(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The Host header without its port, lower-cased; ``None`` when absent or unusable."""
-    values = [v for k, v in connection.scope["headers"] if k == b"host"]
-    if len(values) != 1:
-        return None
-    host = values[0].decode("latin-1").strip().lower()
-    if host.startswith("["):  # [::1]:8000
-        return host[1 : host.find("]")] if "]" in host else None
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    """The request's host in canonical form (tgo.kit.hosts); ``None`` when absent or unusable."""
+    return hosts.request_host([v for k, v in connection.scope["headers"] if k == b"host"])
 
 
 def extract_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -14,7 +14,6 @@ still be idempotent (two processes can receive the same event at the same moment
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,9 @@ from tgo.channels.connect_protocol import (
 )
 from tgo.errors import Unauthenticated, ValidationFailed, exception_handler
 from tgo.kit.clock import now
+from tgo.kit.json_input import decode_json
 from tgo.models.connect import ReceivedConnectEvent
+from tgo.request_body import request_class
 
 if TYPE_CHECKING:
     from tgo.runtime import Runtime
@@ -103,8 +104,8 @@ async def receive_event(runtime: Runtime, headers: dict[str, str], body: bytes) 
     ):
         log.warning("connect_event_rejected", reason="bad or stale signature")
         raise Unauthenticated()
+    event = decode_json(body, runtime.settings.max_json_depth)  # 400 invalid_json
     try:
-        event = json.loads(body)
         event_id = str(event["id"])
         event_type = str(event["type"])
         data = event["data"]
@@ -151,6 +152,7 @@ def create_receiver_app(runtime: Runtime) -> Litestar:
     app = Litestar(
         route_handlers=[ConnectEventsController],
         exception_handlers={Exception: exception_handler},
+        request_class=request_class(runtime.settings),
         openapi_config=None,
         debug=False,
     )

@@ -20,6 +20,7 @@ from tgo.config import Settings
 from tgo.db import Database
 from tgo.errors import exception_handler
 from tgo.http_guard import body_timeout
+from tgo.request_body import request_class
 
 from . import inbox_page
 from .endpoints import (
@@ -74,6 +75,7 @@ def create_connect_app(
         route_handlers=[api, *inbox_page.HANDLERS, _healthz],
         exception_handlers={Exception: exception_handler},
         middleware=[body_timeout(settings.http_body_timeout_seconds)],
+        request_class=request_class(settings),
         lifespan=[lifespan],
         openapi_config=None,
         debug=False,

@@ -7,9 +7,11 @@ import binascii
 import json
 from typing import Any
 
-from tgo.errors import ValidationFailed
+from tgo.errors import InvalidJson, ValidationFailed
+from tgo.kit.json_input import decode_json
 
 DEFAULT_LIMIT = 50
+CURSOR_DEPTH = 2  # a cursor is a flat object; a deeply nested one is refused before it is decoded
 MAX_LIMIT = 200
 
 
@@ -23,11 +25,11 @@ def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = decode_json(base64.urlsafe_b64decode(padded.encode()), CURSOR_DEPTH)
         if not isinstance(data, dict) or any(k not in data for k in keys):
             raise ValueError("cursor shape")
         return data
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError, InvalidJson) as exc:
         raise ValidationFailed({"cursor": ["This cursor is not valid."]}) from exc
 
 

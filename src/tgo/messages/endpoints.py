@@ -35,10 +35,9 @@ async def _parse(
         raw = await request.body()
         if len(raw) > limit:
             raise PayloadTooLarge()
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            raise InvalidJson() from None
+        if not raw:
+            raise InvalidJson()
+        data = await request.json()  # decoded by tgo.request_body (400 invalid_json)
         if not isinstance(data, dict):
             raise ValidationFailed({"body": ["Must be a JSON object."]})
         return service.SendRequest(**{k: data.get(k) for k in FIELDS}), None, False

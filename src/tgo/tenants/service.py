@@ -7,6 +7,7 @@ import re
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.errors import Conflict, NotFound, ValidationFailed
+from tgo.kit.hosts import canonical_domain
 from tgo.models import Tenant
 from tgo.tenants.repository import TenantDirectory
 
@@ -17,7 +18,7 @@ _DOMAIN = re.compile(
 
 
 async def create_tenant(session: AsyncSession, *, slug: str, domain: str, name: str | None = None) -> Tenant:
-    slug, domain = slug.strip().lower(), domain.strip().lower().rstrip(".")
+    slug, domain = slug.strip().lower(), canonical_domain(domain) or ""
     errors: dict[str, list[str]] = {}
     if not _SLUG.fullmatch(slug):
         errors["slug"] = ["Use 1-63 lower-case letters, digits and hyphens."]
