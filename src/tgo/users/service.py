@@ -6,7 +6,7 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.errors import Conflict, ValidationFailed
@@ -69,7 +69,17 @@ def verify_password(user: User | None, password: str) -> bool:
 
 
 async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    """Change the password; every dashboard session of the user ends."""
     if len(password) < 8:
         raise ValidationFailed({"password": ["Use at least 8 characters."]})
     user.password_hash = _hasher.hash(password)
     await session.flush()
+    await end_sessions(session, user)
+
+
+async def end_sessions(session: AsyncSession, user: User) -> None:
+    """End every dashboard session of the user (logout, password change): sessions carry the version."""
+    # One UPDATE, so two concurrent bumps both count; the loaded user gets the new value too.
+    await session.execute(
+        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
+    )

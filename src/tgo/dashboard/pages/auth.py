@@ -12,7 +12,7 @@ from tgo.auth.api_key import request_host
 from tgo.dashboard.accounts import set_language
 from tgo.dashboard.web import Web, nav_items, safe_next, url
 from tgo.i18n import LANGUAGES
-from tgo.users.service import login_candidates, verify_password
+from tgo.users.service import end_sessions, login_candidates, verify_password
 
 
 def _field(form: Any, name: str) -> str:
@@ -66,13 +66,16 @@ async def login_submit(web: Web) -> Response[Any]:
     if chosen and chosen != user.language:
         # A language picked on the login page is the user's choice from now on.
         await set_language(web.db, user, chosen)
-    web.session.log_in(user.id, user.tenant_id, user.password_hash)
+    web.session.log_in(user.id, user.tenant_id, user.session_version)
     return web.redirect(target)
 
 
 @post("/logout", name="dashboard:logout")
 async def logout(web: Web) -> Response[Any]:
     lang = web.lang
+    if web.user is not None:
+        # Server-side: this cookie, any copy of it and the user's other sessions stop working.
+        await end_sessions(web.db, web.user)
     web.session.log_out()
     web.session.language = lang
     web.flash("info", "dash.logged_out")
