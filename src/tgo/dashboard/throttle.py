@@ -48,7 +48,7 @@ for i = 1, #KEYS do
   local n = tonumber(redis.call('GET', KEYS[i]) or '0')
   if n >= tonumber(ARGV[2 * i - 1]) then
     local ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then ttl = tonumber(ARGV[2 * i]) end
+    if ttl < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]); ttl = tonumber(ARGV[2 * i]) end
     if ttl > wait then wait = ttl end
   end
 end
