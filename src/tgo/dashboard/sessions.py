@@ -1,14 +1,13 @@
 """Dashboard sessions: a signed (itsdangerous, key from ``settings.secret()``) HttpOnly SameSite cookie.
 
-The cookie holds only the user id, the tenant id, a per-session CSRF token, a password fingerprint and the
-Connect inboxes this session opened with their keys (phone numbers, never the keys), so any API process can
-read it (no server-side store to share) and changing the password ends every
-session of that user.
+The cookie holds only the user id, the tenant id, the user's session version, a per-session CSRF token and
+the Connect inboxes this session opened with their keys (phone numbers, never the keys), so any API process
+can read it (no server-side store to share). Every request compares the version with ``users.session_version``,
+which logout and a password change bump: that ends every session of the user, copied cookies included.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ MAX_INBOXES = 10
 class DashboardSession:
     user_id: int | None = None
     tenant_id: int | None = None
-    password_fingerprint: str | None = None
+    session_version: int | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # The language chosen before logging in (the login page); a logged-in user's is in users.language.
     language: str | None = None
@@ -39,7 +38,7 @@ class DashboardSession:
         return {
             "u": self.user_id,
             "t": self.tenant_id,
-            "p": self.password_fingerprint,
+            "v": self.session_version,
             "c": self.csrf,
             "l": self.language,
             "f": self.flashes,
@@ -55,7 +54,7 @@ class DashboardSession:
         return cls(
             user_id=data.get("u") if isinstance(data.get("u"), int) else None,
             tenant_id=data.get("t") if isinstance(data.get("t"), int) else None,
-            password_fingerprint=data.get("p") if isinstance(data.get("p"), str) else None,
+            session_version=data.get("v") if isinstance(data.get("v"), int) else None,
             csrf=data["c"],
             language=data.get("l") if data.get("l") in ("en", "ar") else None,
             flashes=[(str(k), str(m)) for k, m in flashes if isinstance(k, str)]
@@ -85,24 +84,20 @@ class DashboardSession:
     def can_read_inbox(self, phone: str) -> bool:
         return phone in self.inboxes
 
-    def log_in(self, user_id: int, tenant_id: int, password_hash: str) -> None:
+    def log_in(self, user_id: int, tenant_id: int, session_version: int) -> None:
         # A fresh CSRF token at login: a token seen before authentication is never trusted after it; inboxes
         # opened before belong to whoever used the browser then.
         self.user_id, self.tenant_id = user_id, tenant_id
-        self.password_fingerprint = password_fingerprint(password_hash)
+        self.session_version = session_version
         self.csrf = secrets.token_urlsafe(32)
         self.inboxes = []
         self.changed = True
 
     def log_out(self) -> None:
-        self.user_id = self.tenant_id = self.password_fingerprint = None
+        self.user_id = self.tenant_id = self.session_version = None
         self.csrf = secrets.token_urlsafe(32)
         self.inboxes = []
         self.changed = True
-
-
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class SessionCodec:

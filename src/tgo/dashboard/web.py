@@ -25,7 +25,6 @@ from tgo.dashboard.sessions import (
     MAX_AGE_SECONDS,
     DashboardSession,
     SessionCodec,
-    password_fingerprint,
 )
 from tgo.dashboard.throttle import LoginThrottle
 from tgo.errors import AppError
@@ -271,10 +270,9 @@ def make_provide_web(dash: Dashboard) -> Any:
         web = Web(request=request, dash=dash, session=session, db_session=db_session)
         if session.user_id is not None and session.tenant_id is not None:
             found = await load_signed_in(db_session, session.user_id, session.tenant_id)
-            if (
-                found is not None
-                and password_fingerprint(found[0].password_hash) == session.password_fingerprint
-            ):
+            # The user row is loaded anyway: a session older than the user's last logout or password
+            # change (a copied cookie) is refused here.
+            if found is not None and found[0].session_version == session.session_version:
                 user, tenant = found
                 web.user = user
                 web.viewer = Viewer(user.id, user.email, user.language, tenant.id, tenant.name)

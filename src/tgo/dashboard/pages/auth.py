@@ -12,7 +12,7 @@ from tgo.auth.api_key import request_host
 from tgo.dashboard.accounts import set_language
 from tgo.dashboard.web import Web, nav_items, safe_next, url
 from tgo.i18n import LANGUAGES
-from tgo.users.service import login_candidates, verify_password
+from tgo.users.service import authenticate, end_sessions, tenant_of_host
 
 
 def _field(form: Any, name: str) -> str:
@@ -45,34 +45,35 @@ async def login_submit(web: Web) -> Response[Any]:
     client = web.request.client.host if web.request.client else "unknown"
     throttle = web.dash.throttle
 
-    wait = await throttle.retry_after(email, client)
-    if wait is not None:
-        error = web.t("dash.login.throttled", minutes=max(1, math.ceil(wait / 60)))
+    tenant_id = await tenant_of_host(web.db, request_host(web.request))
+    # Counted before the password is checked, so parallel guesses cannot all be checked.
+    attempt = await throttle.attempt(email, tenant_id, client)
+    if attempt.retry_after is not None:
+        error = web.t("dash.login.throttled", minutes=max(1, math.ceil(attempt.retry_after / 60)))
         response = web.render("login.html", status_code=429, next=target, email=email, error=error)
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(attempt.retry_after)
         return response
 
-    candidates = await login_candidates(web.db, email, request_host(web.request)) if email else []
-    user = next((u for u in candidates if verify_password(u, password)), None)
+    user = await authenticate(web.db, email, password, tenant_id)
     if user is None:
-        if not candidates:
-            verify_password(None, password)  # as slow as a wrong password: no user enumeration
-        await throttle.failed(email, client)
         error = web.t("dash.login.invalid")
         return web.render("login.html", status_code=401, next=target, email=email, error=error)
 
-    await throttle.succeeded(email)
+    await throttle.succeeded(attempt)
     chosen = web.session.language
     if chosen and chosen != user.language:
         # A language picked on the login page is the user's choice from now on.
         await set_language(web.db, user, chosen)
-    web.session.log_in(user.id, user.tenant_id, user.password_hash)
+    web.session.log_in(user.id, user.tenant_id, user.session_version)
     return web.redirect(target)
 
 
 @post("/logout", name="dashboard:logout")
 async def logout(web: Web) -> Response[Any]:
     lang = web.lang
+    if web.user is not None:
+        # Server-side: this cookie, any copy of it and the user's other sessions stop working.
+        await end_sessions(web.db, web.user)
     web.session.log_out()
     web.session.language = lang
     web.flash("info", "dash.logged_out")
