@@ -1,7 +1,7 @@
 """users: session_version, bumped at logout and password change to end the user's dashboard sessions
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 revision: str = "0010"
 # This branch predates the 0008 merge revision; on main (one line: 0008 merge, 0009 OTP ledger) this is "0009".
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
