@@ -22,8 +22,10 @@ from tgo.channels.connect_protocol import API_PATH, inbox_token_matches
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.errors import NotFound, exception_handler
+from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
 from tgo.i18n import translate
+from tgo.observability import request_id_middleware
 
 from . import service
 from .endpoints import (
@@ -152,20 +154,29 @@ def create_connect_app(
         guards=[connect_api_guard],
         dependencies={"connect_session": Provide(provide_connect_session)},
     )
+    # On its own (`tgo connect serve`) it has the same health and metrics routes as `tgo serve`, and logs
+    # and counts its requests the same way; mounted in the Business app, the Business app does both.
+    handlers: list[Any] = [api, inbox_page, inbox_mark_read, _healthz]
+    middleware: list[Any] = [body_timeout(settings.http_body_timeout_seconds)]
+    if standalone:
+        handlers += [healthz, readyz, metrics]
+        middleware.insert(0, request_id_middleware)
     app = Litestar(
-        route_handlers=[api, inbox_page, inbox_mark_read, _healthz],
+        route_handlers=handlers,
         exception_handlers={Exception: exception_handler},
-        middleware=[body_timeout(settings.http_body_timeout_seconds)],
+        middleware=middleware,
         lifespan=[lifespan],
         openapi_config=None,
         debug=False,
     )
     app.state.connect = net
+    app.state.db = db
     return app
 
 
 @get("/connect/healthz", include_in_schema=False)
 async def _healthz() -> dict[str, str]:
+    # Kept where it has always been (also reachable through the Business app's /connect mount).
     return {"status": "ok"}
 
 

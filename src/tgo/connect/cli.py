@@ -224,7 +224,8 @@ def serve(
         fail(str(exc), as_json, "config_error")
     configure_logging(settings.log_level, settings.log_json)
     app = create_connect_app(
-        settings, Database(connect_database_url(settings), pool_size=settings.database_pool_size)
+        settings,
+        Database(connect_database_url(settings), pool_size=settings.database_pool_size, name="connect"),
     )
     if not settings.business_url:
         err.print("warning: TGO_BUSINESS_URL is unset; events wait in the outbox until it is set")
