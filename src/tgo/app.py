@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             ),
         ),
         debug=False,
+        logging_config=None,  # observability.configure_logging owns logging (Litestar's would replace it)
     )
     if runtime is not None:
         _bind(app, runtime)

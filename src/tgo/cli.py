@@ -171,7 +171,7 @@ def worker(
     """Delivery workers only (scaled-out mode): consume jobs from TGO_BROKER_URL and run periodic sweeps."""
     import signal
 
-    from tgo.observability import configure_logging
+    from tgo.observability import announce, configure_logging
     from tgo.worker import jobs  # noqa: F401
     from tgo.worker.broker import get_broker, start_background
     from tgo.worker.metrics_server import serve_metrics
@@ -194,12 +194,11 @@ def worker(
             async with asyncio.timeout(rt.settings.publish_timeout_seconds):
                 await broker.start()
         except Exception as exc:
-            err.print(f"broker not reachable yet ({type(exc).__name__}); the worker keeps retrying")
+            announce("broker not reachable yet; the worker keeps retrying", error=type(exc).__name__)
         start_background(rt, consume=True)
         if as_json:
             emit({"status": "working", "broker": rt.settings.broker_url.split("@")[-1]}, True)
-        else:
-            err.print(f"worker started (broker {rt.settings.broker_url.split('@')[-1]})")
+        announce("worker started", broker=rt.settings.broker_url.split("@")[-1])
         await stop.wait()
 
     run(as_json, op)

@@ -35,11 +35,15 @@ def _renderer(json: bool) -> Any:
     return structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
 
 
+_FORMAT = {"json": True}
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """structlog events and every standard-library logger (uvicorn, taskiq, aio-pika, ...) as the same
     lines on stderr: JSON objects with ``event``, ``level``, ``timestamp`` and the bound context
     (``request_id``, ``message_id``), an exception as one ``exception`` field with its traceback."""
     numeric = logging.getLevelName(level.upper())
+    _FORMAT["json"] = json
     structlog.configure(
         processors=[*_shared_processors(), structlog.processors.format_exc_info, _renderer(json)],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -47,6 +51,17 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.config.dictConfig(stdlib_log_config(level, json))
+
+
+def announce(event: str, **fields: Any) -> None:
+    """A line the operator sees whatever TGO_LOG_LEVEL filters (a process saying it started), in the same
+    format as the log."""
+    announcer = structlog.wrap_logger(
+        structlog.PrintLogger(file=_Stderr()),  # type: ignore[arg-type]
+        processors=[*_shared_processors(), _renderer(_FORMAT["json"])],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
+    )
+    announcer.info(event, **fields)
 
 
 def stdlib_log_config(level: str = "INFO", json: bool = True) -> dict[str, Any]:

@@ -153,6 +153,7 @@ def create_receiver_app(runtime: Runtime) -> Litestar:
         exception_handlers={Exception: exception_handler},
         openapi_config=None,
         debug=False,
+        logging_config=None,  # observability.configure_logging owns logging (Litestar's would replace it)
     )
     app.state.runtime = runtime
     return app

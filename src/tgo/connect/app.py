@@ -168,6 +168,7 @@ def create_connect_app(
         lifespan=[lifespan],
         openapi_config=None,
         debug=False,
+        logging_config=None,  # observability.configure_logging owns logging (Litestar's would replace it)
     )
     app.state.connect = net
     app.state.db = db

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from tgo.channels.connect import ConnectClient, ConnectInvalidRequest, get_connect_client
 from tgo.channels.connect_types import ConnectAccount, ConnectError, ConnectRejected
-from tgo.cli import JsonOpt, emit, err, fail, out, run
+from tgo.cli import JsonOpt, emit, fail, out, run
 from tgo.config import ConfigError, get_settings
 from tgo.runtime import Runtime
 
@@ -215,7 +215,7 @@ def serve(
     from tgo.connect.network import connect_database_url
     from tgo.db import Database
     from tgo.http_guard import GuardedHttpToolsProtocol
-    from tgo.observability import configure_logging
+    from tgo.observability import announce, configure_logging, stdlib_log_config
 
     settings = get_settings()
     try:
@@ -227,8 +227,8 @@ def serve(
         settings,
         Database(connect_database_url(settings), pool_size=settings.database_pool_size, name="connect"),
     )
-    if not settings.business_url:
-        err.print("warning: TGO_BUSINESS_URL is unset; events wait in the outbox until it is set")
+    if not settings.business_url:  # the pump's own warning says so too, in the log
+        announce("TGO_BUSINESS_URL is unset; events wait in the outbox until it is set")
     if as_json:
         emit(
             {"status": "serving", "url": f"http://{host}:{port}", "business_url": settings.business_url}, True
@@ -241,6 +241,7 @@ def serve(
         http=GuardedHttpToolsProtocol,
         access_log=False,
         log_level=settings.log_level.lower(),
+        log_config=stdlib_log_config(settings.log_level, settings.log_json),
         timeout_keep_alive=int(settings.http_keep_alive_seconds),
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
     )
