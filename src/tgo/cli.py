@@ -158,6 +158,7 @@ def serve(
         )
     finally:
         if metrics_dir is not None:
+            os.environ.pop(MULTIPROC_ENV, None)
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
