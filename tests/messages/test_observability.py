@@ -71,9 +71,8 @@ async def test_a_failed_delivery_is_counted_by_its_failure_code(client, headers,
     before = snapshot()
     working = get_connect_client(runtime)
     # Connect unreachable at send time (the recipient check is skipped); the recipient has no account.
-    runtime.extras["connect_client"] = ConnectClient.over_http(
-        "http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5
-    )
+    down = ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
+    runtime.extras["connect_client"] = down
     try:
         r = await client.post(
             "/api/v1/messages",
@@ -83,6 +82,7 @@ async def test_a_failed_delivery_is_counted_by_its_failure_code(client, headers,
         assert r.status_code == 201
     finally:
         runtime.extras["connect_client"] = working
+        await down.aclose()
     await wait_status(client, headers, r.json()["id"], "failed")
     after = snapshot()
     assert after["failed_not_found"] - before["failed_not_found"] == 1
@@ -107,3 +107,39 @@ async def test_the_accept_and_the_delivery_log_lines_share_the_request_id(client
     assert delivery and all(x["message_id"] == message_id for x in delivery)
     assert "sent" in [x["outcome"] for x in delivery]
     assert delivery[0]["request_id"] == "corr-42"
+
+
+async def test_the_sweeper_measures_the_backlog_and_counts_what_it_republishes(
+    client, headers, sender, runtime
+):
+    import asyncio
+
+    from tgo.messages.sweeper import sweep
+
+    republished = sample("tgo_sweeper_republished_total", queue="messages")
+    working = get_connect_client(runtime)
+    down = ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
+    runtime.extras["connect_client"] = down
+    try:
+        r = await client.post(
+            "/api/v1/messages",
+            headers=headers,
+            json={"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "hi"},
+        )
+        assert r.status_code == 201
+        # Connect is down: the message waits, its retries are published by the sweeper.
+        for _ in range(200):
+            if sample("tgo_sweeper_republished_total", queue="messages") > republished:
+                break
+            await asyncio.sleep(0.05)
+        assert sample("tgo_sweeper_republished_total", queue="messages") > republished
+        await sweep(runtime)
+        assert sample("tgo_backlog", queue="messages") == 1
+        assert sample("tgo_backlog_oldest_age_seconds", queue="messages") > 0
+    finally:
+        runtime.extras["connect_client"] = working
+        await down.aclose()
+    await wait_status(client, headers, r.json()["id"], "delivered")
+    await sweep(runtime)
+    assert sample("tgo_backlog", queue="messages") == 0
+    assert sample("tgo_backlog_oldest_age_seconds", queue="messages") == 0
