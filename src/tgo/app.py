@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,7 @@ from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
 from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
+from tgo.metrics import mark_process_dead
 from tgo.observability import configure_logging, request_id_middleware
 from tgo.request_body import request_class
 from tgo.runtime import Runtime, build_runtime
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             yield
         finally:
             await rt.close()
+            mark_process_dead(os.getpid())  # `tgo serve --workers N`: its live gauges leave the sum
 
     api = Router(
         path="/api/v1",
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             ),
         ),
         debug=False,
+        logging_config=None,  # observability.configure_logging owns logging (Litestar's would replace it)
     )
     if runtime is not None:
         _bind(app, runtime)

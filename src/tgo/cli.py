@@ -130,40 +130,74 @@ def serve(
     as_json: JsonOpt = False,
 ) -> None:
     """API + dashboard + Connect (+ delivery workers with the in-memory broker) in one process."""
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
     from tgo.http_guard import GuardedHttpToolsProtocol
+    from tgo.metrics import MULTIPROC_ENV
+    from tgo.observability import configure_logging, stdlib_log_config
 
     settings = get_settings()
     try:
         settings.secret()
     except ConfigError as exc:
         fail(str(exc), as_json, "config_error")
+    configure_logging(settings.log_level, settings.log_json)
+    metrics_dir = None
+    if workers > 1:
+        # prometheus-client's multiprocess mode: every child writes its metrics under this (fresh, private)
+        # directory and a scrape of any child reports the sum of all of them.
+        metrics_dir = tempfile.mkdtemp(prefix="tgo-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
     if as_json:
         emit({"status": "serving", "url": f"http://{host}:{port}"}, True)
-    uvicorn.run(
-        "tgo.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http=GuardedHttpToolsProtocol,
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        timeout_keep_alive=int(settings.http_keep_alive_seconds),
-        # In-flight requests get this long after SIGTERM; then the process exits (the rows are committed or not).
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
-    )
+    try:
+        uvicorn.run(
+            "tgo.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http=GuardedHttpToolsProtocol,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            log_config=stdlib_log_config(settings.log_level, settings.log_json),
+            timeout_keep_alive=int(settings.http_keep_alive_seconds),
+            # In-flight requests get this long after SIGTERM; then the process exits (the rows are committed or not).
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
+            # A child still importing on a busy host must not be killed for it (uvicorn's default is 5 s).
+            timeout_worker_healthcheck=settings.serve_start_timeout_seconds,
+        )
+    finally:
+        if metrics_dir is not None:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
-def worker(as_json: JsonOpt = False) -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Port of /metrics (default TGO_WORKER_METRICS_PORT; 0: off).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Delivery workers only (scaled-out mode): consume jobs from TGO_BROKER_URL and run periodic sweeps."""
     import signal
 
+    from tgo.observability import announce, configure_logging
     from tgo.worker import jobs  # noqa: F401
     from tgo.worker.broker import get_broker, start_background
+    from tgo.worker.metrics_server import serve_metrics
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        serve_metrics(settings.worker_metrics_host, port)
 
     async def op(rt: Runtime) -> None:
         stop = asyncio.Event()
@@ -177,12 +211,11 @@ def worker(as_json: JsonOpt = False) -> None:
             async with asyncio.timeout(rt.settings.publish_timeout_seconds):
                 await broker.start()
         except Exception as exc:
-            err.print(f"broker not reachable yet ({type(exc).__name__}); the worker keeps retrying")
+            announce("broker not reachable yet; the worker keeps retrying", error=type(exc).__name__)
         start_background(rt, consume=True)
         if as_json:
             emit({"status": "working", "broker": rt.settings.broker_url.split("@")[-1]}, True)
-        else:
-            err.print(f"worker started (broker {rt.settings.broker_url.split('@')[-1]})")
+        announce("worker started", broker=rt.settings.broker_url.split("@")[-1])
         await stop.wait()
 
     run(as_json, op)

@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     connect_event_retry_max_seconds: float = Field(
         default=60.0, description="Longest wait between two attempts to post one Connect event."
     )
+    serve_start_timeout_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="`tgo serve --workers N`: how long a child process has to start (and later to answer "
+        "the parent's health ping) before the parent kills and replaces it.",
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", description="Interface of `tgo worker`'s /metrics.")
+    worker_metrics_port: int = Field(
+        default=9400, ge=0, le=65535, description="Port of `tgo worker`'s /metrics; 0 turns it off."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="JSON log lines (false: human-readable).")
     media_dir: Path | None = Field(default=None, description="Media storage; default TGO_DATA_DIR/media.")

@@ -26,7 +26,22 @@ AfterCommit = Callable[[], Awaitable[None]]
 log = structlog.get_logger("tgo.db")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, name: str = "main") -> AsyncEngine:
+    engine = _create_engine(url, pool_size=pool_size)
+    _count_checked_out(engine, name)
+    return engine
+
+
+def _count_checked_out(engine: AsyncEngine, name: str) -> None:
+    """Keep the pool's in-use gauge (a shared-memory increment per checkout, no query)."""
+    from tgo.metrics import DB_CONNECTIONS_IN_USE
+
+    in_use = DB_CONNECTIONS_IN_USE.labels(name)
+    event.listen(engine.sync_engine, "checkout", lambda *_: in_use.inc())
+    event.listen(engine.sync_engine, "checkin", lambda *_: in_use.dec())
+
+
+def _create_engine(url: str, *, pool_size: int) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -96,9 +111,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """An engine and its session factory."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, name: str = "main") -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size)
+        # ``name`` labels the pool's metrics: "main" (TGO Business) or "connect" (the reference network).
+        self.engine = create_engine(url, pool_size=pool_size, name=name)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

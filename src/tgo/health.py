@@ -1,4 +1,5 @@
-"""Liveness, readiness and metrics endpoints (no authentication)."""
+"""Liveness, readiness and metrics endpoints (no authentication), shared by `tgo serve` and `tgo connect
+serve`: ``state.db`` is the process's database; ``state.runtime`` (the Business app only) has the broker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from litestar import Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
-from tgo.observability import metrics_payload
+from tgo.metrics import payload
+
+# The broker's own check is bounded well below a probe's usual timeout.
+BROKER_CHECK_SECONDS = 2.0
 
 
 @get("/healthz", include_in_schema=False)
@@ -18,15 +22,26 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(state: State) -> Response[Any]:
+    """503 only when the database is unreachable. The broker's state is reported but does not make the
+    process unready: sends are still accepted while it is down (the rows are the truth and the sweepers
+    publish them later), so taking the API out of service would turn a delay into an outage."""
+    body: dict[str, str] = {"status": "ok", "database": "ok"}
     try:
         async with state.db.session_scope() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # readiness reports any failure, it never raises
-        return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return Response({"status": "ok", "database": "ok"})
+        body.update(status="unavailable", database=type(exc).__name__)
+    runtime = state.get("runtime")
+    if runtime is not None:
+        from tgo.worker.broker import get_broker
+
+        body.update(await get_broker(runtime).check(BROKER_CHECK_SECONDS))
+    return Response(body, status_code=200 if body["database"] == "ok" else 503)
 
 
 @get("/metrics", include_in_schema=False, media_type="text/plain")
 async def metrics() -> Response[bytes]:
-    payload, content_type = metrics_payload()
-    return Response(payload, media_type=content_type)
+    data, content_type = payload()
+    # Litestar appends "; charset=utf-8" to every text/* media type itself: hand it the type without one.
+    media_type = "; ".join(p for p in content_type.split("; ") if not p.startswith("charset="))
+    return Response(data, media_type=media_type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
 import sys
 import time
@@ -12,31 +13,86 @@ from typing import Any
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-REQUESTS = Counter("tgo_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram(
-    "tgo_http_request_duration_seconds",
-    "HTTP request latency",
-    ["method", "route"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
+from tgo.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    processors: list[Any] = [
+def _shared_processors() -> list[Any]:
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
     ]
+
+
+def _renderer(json: bool) -> Any:
+    # format_exc_info turns an exception into one "exception" string (the traceback, no local variables),
+    # which the JSON renderer escapes: one line per event, whatever it carries.
+    if json:
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+
+
+_FORMAT = {"json": True}
+
+
+def configure_logging(level: str = "INFO", json: bool = True) -> None:
+    """structlog events and every standard-library logger (uvicorn, taskiq, aio-pika, ...) as the same
+    lines on stderr: JSON objects with ``event``, ``level``, ``timestamp`` and the bound context
+    (``request_id``, ``message_id``), an exception as one ``exception`` field with its traceback."""
+    numeric = logging.getLevelName(level.upper())
+    _FORMAT["json"] = json
     structlog.configure(
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        processors=[*_shared_processors(), structlog.processors.format_exc_info, _renderer(json)],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
+    )
+    logging.config.dictConfig(stdlib_log_config(level, json))
+
+
+def announce(event: str, **fields: Any) -> None:
+    """A line the operator sees whatever TGO_LOG_LEVEL filters (a process saying it started), in the same
+    format as the log."""
+    announcer = structlog.wrap_logger(
+        structlog.PrintLogger(file=_Stderr()),  # type: ignore[arg-type]
+        processors=[*_shared_processors(), _renderer(_FORMAT["json"])],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
+    )
+    announcer.info(event, **fields)
+
+
+def stdlib_log_config(level: str = "INFO", json: bool = True) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` mapping (also uvicorn's ``log_config``) that renders every
+    standard-library record through structlog's processors, like our own events."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"tgo": {"()": "tgo.observability.stdlib_formatter", "json": json}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "tgo", "stream": "ext://sys.stderr"}
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            # uvicorn's loggers carry their own handlers by default: route them to the root one.
+            name: {"handlers": [], "level": level, "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+        },
+    }
+
+
+def stdlib_formatter(json: bool = True) -> logging.Formatter:
+    """A logging.Formatter producing our log lines from standard-library records."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.add_logger_name],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _renderer(json),
+        ],
     )
 
 
@@ -53,13 +109,20 @@ class _Stderr:
 log = structlog.get_logger("tgo.http")
 
 
-def metrics_payload() -> tuple[bytes, str]:
-    return generate_latest(), CONTENT_TYPE_LATEST
-
-
 # Headers for the response of the request being handled (set per request by request_id_middleware, so a
 # guard can add them to whatever response follows, an error's included).
 _RESPONSE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("tgo_response_headers", default=None)
+
+
+# Fields for the request's log line, added by whatever handles it (the id of the message a send accepted).
+_REQUEST_LOG: ContextVar[dict[str, Any] | None] = ContextVar("tgo_request_log", default=None)
+
+
+def add_request_log_fields(**fields: Any) -> None:
+    """Add ``fields`` to the current request's log line (no-op outside a request)."""
+    current = _REQUEST_LOG.get()
+    if current is not None:
+        current.update(fields)
 
 
 def add_response_headers(headers: dict[str, str]) -> None:
@@ -85,6 +148,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         structlog.contextvars.bind_contextvars(request_id=rid)
         extra: dict[str, str] = {}
         extra_token = _RESPONSE_HEADERS.set(extra)
+        log_fields: dict[str, Any] = {}
+        log_token = _REQUEST_LOG.set(log_fields)
         started = time.perf_counter()
         status = 500
 
@@ -110,17 +175,19 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or _route_label(scope)
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
+                **log_fields,
             )
             structlog.contextvars.unbind_contextvars("request_id")
             _RESPONSE_HEADERS.reset(extra_token)
+            _REQUEST_LOG.reset(log_token)
 
     return middleware
 

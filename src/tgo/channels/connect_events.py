@@ -155,6 +155,7 @@ def create_receiver_app(runtime: Runtime) -> Litestar:
         request_class=request_class(runtime.settings),
         openapi_config=None,
         debug=False,
+        logging_config=None,  # observability.configure_logging owns logging (Litestar's would replace it)
     )
     app.state.runtime = runtime
     return app

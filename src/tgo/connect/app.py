@@ -10,6 +10,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from litestar import Litestar, Router, get
@@ -19,7 +20,9 @@ from tgo.channels.connect_protocol import API_PATH
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.errors import exception_handler
+from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
+from tgo.observability import request_id_middleware
 from tgo.request_body import request_class
 
 from . import inbox_page
@@ -71,21 +74,31 @@ def create_connect_app(
         guards=[connect_api_guard],
         dependencies={"connect_session": Provide(provide_connect_session)},
     )
+    # On its own (`tgo connect serve`) it has the same health and metrics routes as `tgo serve`, and logs
+    # and counts its requests the same way; mounted in the Business app, the Business app does both.
+    handlers: list[Any] = [api, *inbox_page.HANDLERS, _healthz]
+    middleware: list[Any] = [body_timeout(settings.http_body_timeout_seconds)]
+    if standalone:
+        handlers += [healthz, readyz, metrics]
+        middleware.insert(0, request_id_middleware)
     app = Litestar(
-        route_handlers=[api, *inbox_page.HANDLERS, _healthz],
+        route_handlers=handlers,
         exception_handlers={Exception: exception_handler},
-        middleware=[body_timeout(settings.http_body_timeout_seconds)],
+        middleware=middleware,
         request_class=request_class(settings),
         lifespan=[lifespan],
         openapi_config=None,
         debug=False,
+        logging_config=None,  # observability.configure_logging owns logging (Litestar's would replace it)
     )
     app.state.connect = net
+    app.state.db = db
     return app
 
 
 @get("/connect/healthz", include_in_schema=False)
 async def _healthz() -> dict[str, str]:
+    # Kept where it has always been (also reachable through the Business app's /connect mount).
     return {"status": "ok"}
 
 

@@ -239,7 +239,7 @@ def serve(
     from tgo.connect.network import connect_database_url
     from tgo.db import Database
     from tgo.http_guard import GuardedHttpToolsProtocol
-    from tgo.observability import configure_logging
+    from tgo.observability import announce, configure_logging, stdlib_log_config
 
     settings = get_settings()
     try:
@@ -248,10 +248,11 @@ def serve(
         fail(str(exc), as_json, "config_error")
     configure_logging(settings.log_level, settings.log_json)
     app = create_connect_app(
-        settings, Database(connect_database_url(settings), pool_size=settings.database_pool_size)
+        settings,
+        Database(connect_database_url(settings), pool_size=settings.database_pool_size, name="connect"),
     )
-    if not settings.business_url:
-        err.print("warning: TGO_BUSINESS_URL is unset; events wait in the outbox until it is set")
+    if not settings.business_url:  # the pump's own warning says so too, in the log
+        announce("TGO_BUSINESS_URL is unset; events wait in the outbox until it is set")
     if as_json:
         emit(
             {"status": "serving", "url": f"http://{host}:{port}", "business_url": settings.business_url}, True
@@ -264,6 +265,7 @@ def serve(
         http=GuardedHttpToolsProtocol,
         access_log=False,
         log_level=settings.log_level.lower(),
+        log_config=stdlib_log_config(settings.log_level, settings.log_json),
         timeout_keep_alive=int(settings.http_keep_alive_seconds),
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
     )

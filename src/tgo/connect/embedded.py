@@ -39,7 +39,7 @@ def get_embedded_connect(runtime: Runtime) -> EmbeddedConnect:
     if url == runtime.db.url:
         db = runtime.db
     else:
-        db = Database(url, pool_size=5)
+        db = Database(url, pool_size=5, name="connect")
         runtime.on_shutdown(db.dispose)
     target = http_events_target(settings) or httpx.AsyncClient(
         transport=httpx.ASGITransport(app=cast(Any, create_receiver_app(runtime))),

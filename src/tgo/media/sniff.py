@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import filetype
-from PIL import Image
 
 MB = 1024 * 1024
 # Limits as WhatsApp's (SPEC section 5).
@@ -77,6 +76,8 @@ def sniff(kind: str, head: bytes, filename: str | None) -> Sniffed:
 
 def check_image(path: str) -> None:
     """Refuse images whose declared size would be a decompression bomb (reads the header only)."""
+    from PIL import Image  # on first use: Pillow is a noticeable part of every process's start-up
+
     try:
         with Image.open(path) as img:
             width, height = img.size

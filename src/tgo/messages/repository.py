@@ -189,6 +189,15 @@ class DeliveryQueue:
         row = result.first()
         return (row[0], row[1]) if row is not None else None
 
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages wait to be delivered (queued) and when the oldest was accepted."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.min(Message.queued_at)).where(Message.status == "queued")
+            )
+        ).one()
+        return int(row[0]), row[1]
+
     async def take_due(
         self, at: datetime, stale_before: datetime, *, include_never_attempted: bool, limit: int
     ) -> list[int]:

@@ -23,7 +23,9 @@ from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
 from tgo.messages.repository import DeliveryQueue, MessageRepository
 from tgo.messages.state import MessageStatus, insert_queued, transition
+from tgo.metrics import DELIVERY_ATTEMPTS, MESSAGES_ACCEPTED
 from tgo.models import Media, Message, MessageStatusEvent
+from tgo.observability import add_request_log_fields
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SenderStatus, VerificationStatus
@@ -216,8 +218,10 @@ async def send(
         media,
     )
     message_id = message.id
+    add_request_log_fields(message_id=message_id)  # the accept's log line names the message
 
     async def enqueue() -> None:
+        MESSAGES_ACCEPTED.inc()
         try:
             await publish(runtime, "messages.deliver", {"id": message_id})
         except Exception as exc:  # the sweeper re-publishes it; the message is safe in the database
@@ -312,6 +316,20 @@ def retry_delay(settings: Any, attempts: int) -> timedelta:
 
 async def deliver_message(runtime: Runtime, message_id: int) -> str:
     """One delivery attempt; idempotent (a repeated or late job finds nothing to claim). Returns what happened."""
+    # Every line logged during the attempt names the message (and the request that accepted it, bound by
+    # the job runner from the job's label).
+    with structlog.contextvars.bound_contextvars(message_id=message_id):
+        try:
+            outcome = await _deliver(runtime, message_id)
+        except Exception:  # the job runner logs it; the row stays queued for the sweeper
+            DELIVERY_ATTEMPTS.labels("error").inc()
+            raise
+        DELIVERY_ATTEMPTS.labels(outcome).inc()
+        log.info("delivery_attempt", outcome=outcome)
+    return outcome
+
+
+async def _deliver(runtime: Runtime, message_id: int) -> str:
     from tgo.channels.connect import get_connect_client
     from tgo.messages.pacing import pace
 

@@ -12,7 +12,9 @@ from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
+from tgo.db import after_commit
 from tgo.messages.repository import MessageRepository
+from tgo.metrics import ACCEPT_TO_DELIVERED, MESSAGES_DELIVERED, MESSAGES_FAILED, MESSAGES_SENT
 from tgo.models import Media, Message
 from tgo.models.base import UTCDateTime
 from tgo.usage.counters import bump
@@ -142,8 +144,31 @@ async def transition(
             message_id, step.value, message.updated_at, (detail or failure_reason) if step == to else None
         )
         await bump(session, message, current, step)
+        _count_after_commit(session, message, step)
         media = await session.get(Media, message.media_id) if message.media_id else None
         await events.emit(session, message.tenant_id, EVENT[step], message_view(message, media).to_dict())
         if step == to:
             return message
     return message
+
+
+def _count_after_commit(session: AsyncSession, message: Message, step: MessageStatus) -> None:
+    """The status metrics, counted once the change is committed (a rolled-back change never happened)."""
+    if step == M.SENT:
+        counter: Any = MESSAGES_SENT
+    elif step == M.DELIVERED:
+        counter = MESSAGES_DELIVERED
+    elif step == M.FAILED:
+        counter = MESSAGES_FAILED.labels(message.failure_code or "unknown")
+    else:
+        return
+    latency = None
+    if step == M.DELIVERED and message.delivered_at is not None and message.queued_at is not None:
+        latency = max(0.0, (message.delivered_at - message.queued_at).total_seconds())
+
+    async def count() -> None:
+        counter.inc()
+        if latency is not None:
+            ACCEPT_TO_DELIVERED.observe(latency)
+
+    after_commit(session, count)

@@ -15,6 +15,7 @@ import structlog
 
 from tgo.kit.clock import now
 from tgo.messages.repository import DeliveryQueue
+from tgo.metrics import SWEEPER_REPUBLISHED, observe_backlog
 from tgo.runtime import Runtime
 from tgo.worker.registry import publish
 
@@ -28,12 +29,15 @@ async def sweep(runtime: Runtime) -> int:
     at = now()
     stale_before = at - timedelta(seconds=runtime.settings.sweeper_stale_seconds)
     async with runtime.db.session_scope() as s:
-        ids = await DeliveryQueue(s).take_due(at, stale_before, include_never_attempted=True, limit=BATCH)
+        queue = DeliveryQueue(s)
+        ids = await queue.take_due(at, stale_before, include_never_attempted=True, limit=BATCH)
+        observe_backlog("messages", *await queue.backlog(), at)
     if ids:  # re-publishing is the exception (a crash, an outage, a retry): worth a line in the log
         log.warning("sweep_republish", count=len(ids))
     for n, message_id in enumerate(ids):
         try:
             await publish(runtime, "messages.deliver", {"id": message_id})
+            SWEEPER_REPUBLISHED.labels("messages").inc()
         except Exception as exc:  # the broker is down: the stamp expires and a later sweep tries again
             log.warning("sweep_publish_failed", published=n, left=len(ids) - n, error=type(exc).__name__)
             break

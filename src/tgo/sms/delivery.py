@@ -20,6 +20,7 @@ from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
 from tgo.channels.sms_types import OutboundSms, Receipt, SenderVerifier, SmsChannel
 from tgo.db import after_commit
 from tgo.kit.clock import now
+from tgo.metrics import SMS_PARTS_SUBMITTED, SMS_RECEIPTS, SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
@@ -195,6 +196,9 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
                     submitted_at=now(),
                 )
             )
+        if result.accepted:
+            accepted = len(result.accepted)
+            after_commit(session, lambda: _count(SMS_PARTS_SUBMITTED, accepted))
         if message.status != MessageStatus.QUEUED:
             return message.status
         if result.ok:
@@ -257,6 +261,7 @@ async def apply_receipt(runtime: Runtime, receipt: Receipt) -> bool:
                     part.receipt_error = (receipt.error or "")[:20] or None
                     part.receipt_at = now()
                     await session.flush()
+                    after_commit(session, lambda: _count(SMS_RECEIPTS.labels(receipt.state), 1))
                 if message is not None:
                     await _settle(session, message)
                 return True
@@ -265,6 +270,10 @@ async def apply_receipt(runtime: Runtime, receipt: Receipt) -> bool:
             return False
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.5)
+
+
+async def _count(counter: Any, amount: int) -> None:
+    counter.inc(amount)
 
 
 # -- sweeping -------------------------------------------------------------------------------------
@@ -282,6 +291,7 @@ async def sweep(runtime: Runtime) -> dict[str, int]:
         await decide_sender(runtime, sender_id)
     for message_id in messages:
         await publish_delivery(runtime, message_id)
+        SWEEPER_REPUBLISHED.labels("sms").inc()
     if runtime.settings.smpp_host:
         await sms_channel(runtime).keepalive()
     return {"senders": len(senders), "messages": len(messages)}

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
@@ -255,6 +255,17 @@ class DeliveryWork:
             .execution_options(synchronize_session=False)
         )
         return True
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many deliveries are pending (due or waiting for a retry) and when the oldest was created."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.min(WebhookDelivery.created_at)).where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING.value
+                )
+            )
+        ).one()
+        return int(row[0]), row[1]
 
     async def take_due(self, *, at: datetime, stale_before: datetime, limit: int) -> list[int]:
         """Mark up to ``limit`` due deliveries as dispatched now and return their ids (to publish).

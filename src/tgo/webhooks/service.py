@@ -27,6 +27,7 @@ from tgo.db import after_commit
 from tgo.errors import Conflict, NotFound, ValidationFailed
 from tgo.kit.clock import now
 from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
+from tgo.metrics import SWEEPER_REPUBLISHED, WEBHOOK_DELIVERIES, WEBHOOK_LATENCY, observe_backlog
 from tgo.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from tgo.runtime import STARTUP, Runtime
 from tgo.webhooks.delivery import (
@@ -608,6 +609,9 @@ async def attempt_delivery(runtime: Runtime, delivery_id: int) -> AttemptResult 
                 "last_error": ENDPOINT_DISABLED,
             }
         await work.finish(delivery_id, token=token, values=values)
+    WEBHOOK_DELIVERIES.labels(values["status"]).inc()
+    if signing_secrets:  # a request was made (answered, refused or timed out)
+        WEBHOOK_LATENCY.observe(result.latency_ms / 1000)
     log.info(
         "webhook_attempt",
         delivery_id=delivery_id,
@@ -635,9 +639,12 @@ async def sweep_due_deliveries(runtime: Runtime) -> int:
     current = now()
     stale_before = current - timedelta(seconds=settings.sweeper_stale_seconds)
     async with runtime.db.session_scope() as session:
-        ids = await DeliveryWork(session).take_due(at=current, stale_before=stale_before, limit=SWEEP_BATCH)
+        work = DeliveryWork(session)
+        ids = await work.take_due(at=current, stale_before=stale_before, limit=SWEEP_BATCH)
+        observe_backlog("webhooks", *await work.backlog(), current)
     for delivery_id in ids:
         await publish(runtime, TASK_DELIVER, {"delivery_id": delivery_id})
+        SWEEPER_REPUBLISHED.labels("webhooks").inc()
     return len(ids)
 
 

@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import structlog
-from taskiq import AsyncBroker, InMemoryBroker
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
 
@@ -19,6 +19,8 @@ from tgo.worker.registry import PERIODIC, TASKS, Periodic
 log = structlog.get_logger("tgo.worker")
 
 PERIODIC_TIMEOUT_SECONDS = 120.0
+# The job label carrying the id of the request that published it (the correlation id of its log lines).
+REQUEST_ID_LABEL = "request_id"
 
 
 def _make_taskiq_broker(url: str, queue_name: str) -> AsyncBroker:
@@ -59,12 +61,16 @@ class Broker:
     def _bind(self, name: str, fn: Any) -> Any:
         runtime = self.runtime
 
-        async def run(payload: dict[str, Any]) -> None:
-            try:
-                await fn(runtime, payload)
-            except Exception:
-                # The database is the truth: a failed job leaves its row for the sweeper to retry.
-                log.exception("task_failed", task=name)
+        async def run(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+            # The request that published the job (its label) is this job's correlation id too.
+            labels = context.message.labels
+            bound = {"request_id": labels[REQUEST_ID_LABEL]} if labels.get(REQUEST_ID_LABEL) else {}
+            with structlog.contextvars.bound_contextvars(**bound):
+                try:
+                    await fn(runtime, payload)
+                except Exception:
+                    # The database is the truth: a failed job leaves its row for the sweeper to retry.
+                    log.exception("task_failed", task=name, payload=payload)
 
         run.__name__ = name.replace(".", "_")
         return run
@@ -79,6 +85,31 @@ class Broker:
             await self.taskiq.shutdown()
             self._started = False
 
+    async def check(self, within_seconds: float) -> dict[str, str]:
+        """The broker's state for /readyz: ``{"broker": "ok"}`` or ``"unavailable"`` with the error's name
+        (a connection is opened if there is none yet; at most ``within_seconds``)."""
+        if self.is_memory:
+            return {"broker": "ok"}
+        try:
+            async with asyncio.timeout(within_seconds):
+                await self.start()
+                await self._ping()
+        except Exception as exc:  # readiness reports, it never raises
+            return {"broker": "unavailable", "broker_error": type(exc).__name__}
+        return {"broker": "ok"}
+
+    async def _ping(self) -> None:
+        connection = getattr(self.taskiq, "write_conn", None)
+        if connection is not None:  # RabbitMQ: the robust connection says whether it is up right now
+            if connection.is_closed or not connection.connected.is_set():
+                raise ConnectionError("not connected to RabbitMQ")
+            return
+        pool = getattr(self.taskiq, "connection_pool", None)
+        if pool is not None:  # Redis
+            from redis.asyncio import Redis
+
+            await Redis(connection_pool=pool).ping()
+
     async def publish(self, name: str, payload: dict[str, Any]) -> None:
         """Hand the job to the broker, or raise (``TimeoutError`` after TGO_PUBLISH_TIMEOUT_SECONDS: a broker
         that blocks publishers, a channel that never confirms). Callers have committed the job's row first,
@@ -86,9 +117,13 @@ class Broker:
         task = self.taskiq.find_task(name)
         if task is None:
             raise LookupError(f"unknown task {name}")
+        kicker = task.kicker()
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id:
+            kicker = kicker.with_labels(**{REQUEST_ID_LABEL: str(request_id)})
         async with asyncio.timeout(self.runtime.settings.publish_timeout_seconds):
             await self.start()
-            await task.kiq(payload)
+            await kicker.kiq(payload)
 
     async def consume(self) -> None:
         """Receive and run jobs until cancelled (worker processes; not needed for memory). If the receiver
