@@ -21,12 +21,13 @@ from tgo.connect.mount import business_routes as connect_routes
 from tgo.contacts.endpoints import ContactController
 from tgo.dashboard import create_dashboard_router
 from tgo.db import finish_failed, run_after_commit
-from tgo.errors import document_error_envelope, exception_handler
+from tgo.errors import exception_handler
 from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
 from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
 from tgo.observability import configure_logging, request_id_middleware
+from tgo.openapi import finish_document
 from tgo.runtime import Runtime, build_runtime
 from tgo.senders.endpoints import SenderNumberController
 from tgo.sms.endpoints import SMS_CONTROLLERS
@@ -85,19 +86,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         route_handlers=API_CONTROLLERS,
         guards=[api_key_guard],
         dependencies={"auth": Provide(provide_auth)},
-        security=[{"ApiKey": []}],
+        # Either header, never both (auth.api_key.extract_key).
+        security=[{"ApiKey": []}, {"Bearer": []}],
     )
     sms_api = Router(
         path="/v1/sms",
         route_handlers=SMS_CONTROLLERS,
         guards=[api_key_guard],
         dependencies={"auth": Provide(provide_auth)},
-        security=[{"Bearer": []}],
+        security=[{"Bearer": []}, {"ApiKey": []}],
     )
 
     @get("/openapi.json", include_in_schema=False)
     async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return document_error_envelope(request.app.openapi_schema).to_schema()
+        return finish_document(request.app.openapi_schema).to_schema()
 
     app = Litestar(
         route_handlers=[

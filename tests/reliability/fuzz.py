@@ -28,7 +28,12 @@ class FuzzResult:
 
 
 async def run_schemathesis(
-    settings: Settings, tmp: Path, max_examples: int, phases: str, max_time: int
+    settings: Settings,
+    tmp: Path,
+    max_examples: int,
+    phases: str,
+    max_time: int,
+    checks: str = "not_a_server_error,response_schema_conformance",
 ) -> FuzzResult:
     """The server under test is the only process working on the database: this one uses a runtime that is
     never started (a started one would run workers and sweepers here, and a write transaction of theirs
@@ -66,7 +71,7 @@ async def run_schemathesis(
                 "-H",
                 "Host: fuzz.localhost",
                 "--checks",
-                "not_a_server_error,response_schema_conformance",
+                checks,
                 "--phases",
                 phases,
                 "-n",

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
+import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.openapi import error_responses
+from tgo.usage.schemas import UsageReport
 from tgo.usage.service import usage
 
 
@@ -16,7 +19,13 @@ class UsageController(Controller):
     path = "/usage"
     tags = ["Usage"]
 
-    @get("/", opt={"scope": Scope.USAGE_READ}, summary="Messages per sender number, by type and status")
+    @get(
+        "/",
+        opt={"scope": Scope.USAGE_READ},
+        operation_id="getUsage",
+        responses=error_responses(),
+        summary="Messages per sender number, by type and status",
+    )
     async def get_usage(
         self,
         auth: AuthContext,
@@ -25,8 +34,8 @@ class UsageController(Controller):
         until: Annotated[date | None, Parameter(description="Last day (UTC), inclusive")] = None,
         sender_number_id: Annotated[int | None, Parameter(ge=1)] = None,
         granularity: Annotated[str | None, Parameter(pattern="^(total|day)$")] = None,
-    ) -> dict[str, Any]:
-        return await usage(
+    ) -> UsageReport:
+        report = await usage(
             db_session,
             auth.tenant_id,
             since=since,
@@ -34,3 +43,4 @@ class UsageController(Controller):
             sender_number_id=sender_number_id,
             per_day=granularity == "day",
         )
+        return msgspec.convert(report, UsageReport)
