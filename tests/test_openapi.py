@@ -153,3 +153,12 @@ async def test_the_sms_surface_declares_bearer_and_x_api_key(spec, client, make_
     for header in ({"X-Api-Key": key}, {"Authorization": f"Bearer {key}"}):
         r = await client.get("/v1/sms/senders", headers={**header, "Host": "acme.localhost"})
         assert r.status_code == 200, (header, r.text)
+
+
+@sqlite_only
+async def test_options_lists_every_method_the_document_declares_for_the_path(spec, client, headers):
+    for path in ("/api/v1/messages", "/api/v1/webhooks", "/api/v1/sender-numbers/{number_id}"):
+        declared = {m.upper() for m in spec["paths"][path] if m in METHODS}
+        r = await client.options(path.replace("{number_id}", "1"), headers=headers)
+        assert r.status_code == 204
+        assert set(r.headers["allow"].split(", ")) == declared | {"OPTIONS"}, path

@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.apikeys.endpoints import MeController
@@ -134,7 +135,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     if runtime is not None:
         _bind(app, runtime)
+    _fix_default_options_handlers(app)
     return app
+
+
+def _fix_default_options_handlers(app: Litestar) -> None:
+    """Litestar 2 builds a path's default OPTIONS handler with its first handler's route and keeps it when
+    more methods join the path, so ``Allow`` lists only some of them (litestar#4169, fixed in Litestar 3):
+    point each default handler at the route it serves."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
+            continue
+        entry = route.route_handler_map["OPTIONS"]
+        handler = entry[0] if isinstance(entry, tuple) else entry
+        fn = getattr(handler, "fn", None)
+        if fn is not None and fn.__qualname__ == "HTTPRoute.create_options_handler.<locals>.options_handler":
+            for cell in fn.__closure__ or ():
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents = route
 
 
 def _bind(app: Litestar, rt: Runtime) -> None:

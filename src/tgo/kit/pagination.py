@@ -11,6 +11,8 @@ from tgo.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# What the OpenAPI document says of a ``limit`` (``check_limit`` enforces it, with its own message).
+LIMIT_RANGE = {"minimum": 1, "maximum": MAX_LIMIT}
 
 
 def encode_cursor(**position: Any) -> str:

@@ -15,6 +15,7 @@ from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_rollback
 from tgo.errors import InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from tgo.kit.pagination import MAX_ID
 from tgo.media import service as media_service
 from tgo.media.sniff import MAX_UPLOAD
 from tgo.messages import idempotency, service
@@ -146,7 +147,7 @@ class MessageController(Controller):
         limit: Annotated[int | None, Parameter(ge=1, le=200)] = None,
         cursor: str | None = None,
         status: MessageStatus | None = None,
-        sender_number_id: Annotated[int | None, Parameter(ge=1)] = None,
+        sender_number_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         to_phone: str | None = None,
         message_type: Annotated[str | None, Parameter(pattern="^(text|image|voice|document)$")] = None,
         since: datetime | None = None,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_commit
+from tgo.kit.pagination import LIMIT_RANGE
 from tgo.openapi import error_responses
 from tgo.runtime import Runtime
 from tgo.sms import service
@@ -24,7 +25,9 @@ from tgo.sms.schemas import (
     SmsSenderUpdate,
 )
 
-Limit = Parameter(query="limit", required=False, description="Page size, 1-200 (default 50).")
+Limit = Parameter(
+    query="limit", required=False, description="Page size, 1-200 (default 50).", schema_extra=LIMIT_RANGE
+)
 Cursor = Parameter(query="cursor", required=False, description="The nextCursor of the previous page.")
 
 
@@ -158,8 +161,10 @@ class SmsMessageController(Controller):
         db_session: AsyncSession,
         limit: int | None = Limit,
         cursor: str | None = Cursor,
-        status: str | None = Parameter(query="status", required=False),
-        sender_id: str | None = Parameter(query="senderId", required=False),
+        status: str | None = Parameter(
+            query="status", required=False, schema_extra={"enum": [*service.MessageStatus, None]}
+        ),
+        sender_id: str | None = Parameter(query="senderId", required=False, schema_extra={"format": "uuid"}),
     ) -> SmsMessageList:
         rows, next_cursor = await service.list_messages(
             db_session, auth.tenant_id, limit=limit, cursor=cursor, status=status, sender_id=sender_id

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.kit.pagination import MAX_ID
 from tgo.openapi import error_responses
 from tgo.usage.schemas import UsageReport
 from tgo.usage.service import usage
@@ -32,7 +33,7 @@ class UsageController(Controller):
         db_session: AsyncSession,
         since: Annotated[date | None, Parameter(description="First day (UTC), inclusive")] = None,
         until: Annotated[date | None, Parameter(description="Last day (UTC), inclusive")] = None,
-        sender_number_id: Annotated[int | None, Parameter(ge=1)] = None,
+        sender_number_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         granularity: Annotated[str | None, Parameter(pattern="^(total|day)$")] = None,
     ) -> UsageReport:
         report = await usage(

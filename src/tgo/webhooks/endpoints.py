@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.kit.pagination import LIMIT_RANGE
 from tgo.kit.schemas import Page
 from tgo.models.webhook import WebhookEndpoint
 from tgo.openapi import error_responses
@@ -117,7 +121,11 @@ class WebhookController(Controller):
         summary="List webhook endpoints",
     )
     async def list_(
-        self, auth: AuthContext, db_session: AsyncSession, cursor: str | None = None, limit: int | None = None
+        self,
+        auth: AuthContext,
+        db_session: AsyncSession,
+        cursor: str | None = None,
+        limit: Annotated[int | None, Parameter(schema_extra=LIMIT_RANGE)] = None,
     ) -> Page[Webhook]:
         rows, next_cursor = await service.list_webhooks(
             db_session, auth.tenant_id, cursor=cursor, limit=limit
@@ -209,9 +217,11 @@ class WebhookController(Controller):
         webhook_id: int,
         auth: AuthContext,
         db_session: AsyncSession,
-        status: str | None = None,
+        status: Annotated[
+            str | None, Parameter(schema_extra={"enum": [*service.DeliveryStatus, None]})
+        ] = None,
         cursor: str | None = None,
-        limit: int | None = None,
+        limit: Annotated[int | None, Parameter(schema_extra=LIMIT_RANGE)] = None,
     ) -> Page[Delivery]:
         records, next_cursor = await service.list_deliveries(
             db_session, auth.tenant_id, webhook_id, status=status, cursor=cursor, limit=limit
