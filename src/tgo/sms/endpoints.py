@@ -162,7 +162,7 @@ class SmsMessageController(Controller):
         limit: int | None = Limit,
         cursor: str | None = Cursor,
         status: str | None = Parameter(
-            query="status", required=False, schema_extra={"enum": [*service.MessageStatus, None]}
+            query="status", required=False, schema_extra={"enum": [*service.MessageStatus]}
         ),
         sender_id: str | None = Parameter(query="senderId", required=False, schema_extra={"format": "uuid"}),
     ) -> SmsMessageList:

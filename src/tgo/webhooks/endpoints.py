@@ -217,9 +217,7 @@ class WebhookController(Controller):
         webhook_id: int,
         auth: AuthContext,
         db_session: AsyncSession,
-        status: Annotated[
-            str | None, Parameter(schema_extra={"enum": [*service.DeliveryStatus, None]})
-        ] = None,
+        status: Annotated[str | None, Parameter(schema_extra={"enum": [*service.DeliveryStatus]})] = None,
         cursor: str | None = None,
         limit: Annotated[int | None, Parameter(schema_extra=LIMIT_RANGE)] = None,
     ) -> Page[Delivery]:

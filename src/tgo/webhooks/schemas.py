@@ -10,6 +10,7 @@ from msgspec import UNSET, UnsetType
 
 from tgo.events import EVENT_TYPES
 from tgo.kit.schemas import Schema
+from tgo.webhooks.service import MAX_GRACE_SECONDS
 
 # Documented for clients; the service checks the list (with its own messages).
 Events = Annotated[
@@ -42,7 +43,12 @@ class WebhookUpdate(Schema):
 
 class SecretRotation(Schema):
     # How long the previous secret keeps signing (both signatures are sent meanwhile); 0 ends it now.
-    grace_period_seconds: int | None = None
+    grace_period_seconds: (
+        Annotated[
+            int, msgspec.Meta(extra_json_schema={"extra": {"minimum": 0, "maximum": MAX_GRACE_SECONDS}})
+        ]
+        | None
+    ) = None
 
 
 class Webhook(Schema):
