@@ -34,7 +34,7 @@ class UsageDay(Counts):
     day: date
 
 
-class SenderUsage(Counts, omit_defaults=True):
+class SenderUsage(Counts):
     sender_number_id: int
     sender_phone: str | None
     days: list[UsageDay] | msgspec.UnsetType = msgspec.UNSET  # with granularity=day only
