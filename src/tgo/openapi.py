@@ -39,8 +39,9 @@ GUARD_ERRORS: tuple[type[AppError], ...] = (
     RateLimited,
     ServiceUnavailable,
 )
-# What reading a request body adds: a body that is not JSON (400), one that arrives too slowly (408).
-BODY_ERRORS: tuple[type[AppError], ...] = (InvalidJson, RequestTimeout)
+# What reading a request body adds: a body that is not JSON (400 invalid_json) or that cannot be parsed
+# at all, e.g. broken multipart (400 bad_request, AppError's own code), one that arrives too slowly (408).
+BODY_ERRORS: tuple[type[AppError], ...] = (InvalidJson, AppError, RequestTimeout)
 
 Raises = type[AppError] | ModuleType
 

@@ -36,7 +36,10 @@ class SenderNumberController(Controller):
         opt=SEND,
         status_code=HTTP_201_CREATED,
         operation_id="registerSenderNumber",
-        responses=error_responses(service.SenderNumberExists, service.ConnectAccountNotFound, body=True),
+        # It issues the first OTP: the OTP module's errors (its limits) are this operation's too.
+        responses=error_responses(
+            service.SenderNumberExists, service.ConnectAccountNotFound, otp_service, body=True
+        ),
         summary="Register a sender number (sends an OTP in Connect)",
     )
     async def register(
