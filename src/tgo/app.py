@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.apikeys.endpoints import MeController
@@ -22,13 +23,14 @@ from tgo.connect.mount import business_routes as connect_routes
 from tgo.contacts.endpoints import ContactController
 from tgo.dashboard import create_dashboard_router
 from tgo.db import finish_failed, run_after_commit
-from tgo.errors import document_error_envelope, exception_handler
+from tgo.errors import exception_handler
 from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
 from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
 from tgo.metrics import mark_process_dead
 from tgo.observability import configure_logging, request_id_middleware
+from tgo.openapi import finish_document
 from tgo.request_body import request_class
 from tgo.runtime import Runtime, build_runtime
 from tgo.senders.endpoints import SenderNumberController
@@ -89,19 +91,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         route_handlers=API_CONTROLLERS,
         guards=[api_key_guard],
         dependencies={"auth": Provide(provide_auth)},
-        security=[{"ApiKey": []}],
+        # Either header, never both (auth.api_key.extract_key).
+        security=[{"ApiKey": []}, {"Bearer": []}],
     )
     sms_api = Router(
         path="/v1/sms",
         route_handlers=SMS_CONTROLLERS,
         guards=[api_key_guard],
         dependencies={"auth": Provide(provide_auth)},
-        security=[{"Bearer": []}],
+        security=[{"Bearer": []}, {"ApiKey": []}],
     )
 
     @get("/openapi.json", include_in_schema=False)
     async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return document_error_envelope(request.app.openapi_schema).to_schema()
+        return finish_document(request.app.openapi_schema).to_schema()
 
     app = Litestar(
         route_handlers=[
@@ -138,7 +141,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     if runtime is not None:
         _bind(app, runtime)
+    _fix_default_options_handlers(app)
     return app
+
+
+def _fix_default_options_handlers(app: Litestar) -> None:
+    """Litestar 2 builds a path's default OPTIONS handler with its first handler's route and keeps it when
+    more methods join the path, so ``Allow`` lists only some of them (litestar#4169, fixed in Litestar 3):
+    point each default handler at the route it serves."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
+            continue
+        entry = route.route_handler_map["OPTIONS"]
+        handler = entry[0] if isinstance(entry, tuple) else entry
+        fn = getattr(handler, "fn", None)
+        if fn is not None and fn.__qualname__ == "HTTPRoute.create_options_handler.<locals>.options_handler":
+            for cell in fn.__closure__ or ():
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents = route
 
 
 def _bind(app: Litestar, rt: Runtime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -16,7 +17,6 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
-from litestar.openapi.spec import OpenAPI
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -55,6 +55,17 @@ class AppError(Exception):
 
     def body(self, lang: str) -> dict[str, Any]:
         return {"message": translate(self.key, lang, **self.params), "code": self.code, **self.extra}
+
+
+class ErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The envelope every error response has (SPEC section 3); some errors add fields of their own."""
+
+    message: str
+    code: str | msgspec.UnsetType = msgspec.UNSET
+    errors: dict[str, list[str]] | msgspec.UnsetType = msgspec.UNSET
+    required_scope: str | msgspec.UnsetType = msgspec.UNSET
+    retry_after: int | msgspec.UnsetType = msgspec.UNSET
+    attempts_remaining: int | msgspec.UnsetType = msgspec.UNSET
 
 
 class Unauthenticated(AppError):
@@ -258,36 +269,3 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
         {"message": translate("internal_error", lang), "code": "internal_error"},
         HTTP_500_INTERNAL_SERVER_ERROR,
     )
-
-
-def document_error_envelope(schema: OpenAPI) -> OpenAPI:
-    """Describe error responses in the OpenAPI document as the envelope this handler renders, not Litestar's
-    default ``{status_code, detail, extra}`` (which no response ever has). Idempotent; mutates in place."""
-    from litestar.openapi.spec import Schema
-    from litestar.openapi.spec.enums import OpenAPIType
-
-    envelope = Schema(
-        type=OpenAPIType.OBJECT,
-        required=["message"],
-        properties={"message": Schema(type=OpenAPIType.STRING), "code": Schema(type=OpenAPIType.STRING)},
-    )
-    for path_item in (schema.paths or {}).values():
-        for method in ("get", "put", "post", "delete", "patch"):
-            operation = getattr(path_item, method, None)
-            for status, response in ((operation.responses or {}) if operation else {}).items():
-                if not str(status).startswith(("4", "5")) or not getattr(response, "content", None):
-                    continue
-                for media in response.content.values():
-                    if _is_litestar_default(media.schema):
-                        media.schema = envelope
-    return schema
-
-
-def _is_litestar_default(schema: Any) -> bool:
-    from litestar.openapi.spec import Schema
-
-    if not isinstance(schema, Schema):
-        return False
-    if schema.one_of:
-        return all(_is_litestar_default(s) for s in schema.one_of)
-    return set(schema.required or ()) >= {"detail", "status_code"}

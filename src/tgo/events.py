@@ -4,6 +4,7 @@ recorded exactly when the change it describes is committed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,15 @@ MESSAGE_FAILED = "message.failed"
 SENDER_NUMBER_STATUS_CHANGED = "sender_number.status_changed"
 SMS_SENDER_STATUS_CHANGED = "sms_sender.status_changed"
 SMS_MESSAGE_STATUS_CHANGED = "sms_message.status_changed"
+
+# Every event type the platform emits: the constants above.
+EVENT_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        value
+        for name, value in dict(globals()).items()
+        if name.isupper() and isinstance(value, str) and re.fullmatch(r"[a-z_]+\.[a-z_]+", value)
+    )
+)
 
 
 def listener(fn: Listener) -> Listener:

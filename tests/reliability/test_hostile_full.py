@@ -16,7 +16,7 @@ from tgo.config import Settings
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_schemathesis_full(settings: Settings, tmp_path: Path) -> None:
     result = await run_schemathesis(
-        settings, tmp_path, max_examples=50, phases="coverage,fuzzing,stateful", max_time=240
+        settings, tmp_path, max_examples=50, phases="coverage,fuzzing,stateful", max_time=240, checks="all"
     )
     record("schemathesis", cases=result.cases, failures=result.failures, exit_code=result.returncode)
     assert result.cases > 0, result.output

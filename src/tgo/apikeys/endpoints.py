@@ -4,6 +4,7 @@ from litestar import Controller, get
 
 from tgo.auth.context import AuthContext
 from tgo.kit.schemas import Schema
+from tgo.openapi import error_responses
 
 
 class TenantInfo(Schema):
@@ -23,7 +24,9 @@ class MeController(Controller):
     path = "/me"
     tags = ["Account"]
 
-    @get("/", summary="The calling key's tenant and scopes")
+    @get(
+        "/", operation_id="getMe", responses=error_responses(), summary="The calling key's tenant and scopes"
+    )
     async def me(self, auth: AuthContext) -> Me:
         return Me(
             tenant=TenantInfo(

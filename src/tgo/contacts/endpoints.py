@@ -8,6 +8,7 @@ from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.contacts.service import lookup
 from tgo.kit.schemas import Schema
+from tgo.openapi import error_responses
 from tgo.runtime import Runtime
 
 
@@ -24,7 +25,13 @@ class ContactController(Controller):
     path = "/contacts"
     tags = ["Contacts"]
 
-    @get("/lookup", opt={"scope": Scope.CONTACTS_LOOKUP}, summary="Can this phone receive messages?")
+    @get(
+        "/lookup",
+        opt={"scope": Scope.CONTACTS_LOOKUP},
+        operation_id="lookupContact",
+        responses=error_responses(),
+        summary="Can this phone receive messages?",
+    )
     async def lookup(
         self, phone: str, auth: AuthContext, runtime: Runtime, sender_phone: str | None = None
     ) -> ContactLookup:

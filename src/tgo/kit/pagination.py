@@ -13,6 +13,8 @@ from tgo.kit.json_input import decode_json
 DEFAULT_LIMIT = 50
 CURSOR_DEPTH = 2  # a cursor is a flat object; a deeply nested one is refused before it is decoded
 MAX_LIMIT = 200
+# What the OpenAPI document says of a ``limit`` (``check_limit`` enforces it, with its own message).
+LIMIT_RANGE = {"minimum": 1, "maximum": MAX_LIMIT}
 
 
 def encode_cursor(**position: Any) -> str:

@@ -8,10 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.errors import NotFound
 from tgo.media.filenames import content_disposition
 from tgo.media.service import get_media, get_media_by_token, get_storage
+from tgo.media.sniff import ALLOWED
 from tgo.models import Media
+from tgo.openapi import documented_operation, error_responses
 from tgo.runtime import Runtime
+
+DOWNLOAD_TYPES = sorted({t for types in ALLOWED.values() for t in types})
 
 
 def _download(runtime: Runtime, media: Media) -> Stream:
@@ -33,7 +38,15 @@ class MediaController(Controller):
     path = "/media"
     tags = ["Messages"]
 
-    @get("/{media_id:int}", opt={"scope": Scope.MESSAGES_READ}, summary="Download a message's file")
+    @get(
+        "/{media_id:int}",
+        opt={"scope": Scope.MESSAGES_READ},
+        operation_id="downloadMedia",
+        operation_class=documented_operation(binary_response=(200, DOWNLOAD_TYPES)),
+        responses=error_responses(NotFound),
+        response_description="The file, as an attachment, in the type read from its bytes.",
+        summary="Download a message's file",
+    )
     async def download(
         self, media_id: int, auth: AuthContext, db_session: AsyncSession, runtime: Runtime
     ) -> Stream:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,11 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_rollback
-from tgo.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from tgo.errors import InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from tgo.kit.pagination import MAX_ID
+from tgo.media import service as media_service
 from tgo.media.sniff import MAX_UPLOAD
 from tgo.messages import idempotency, service
+from tgo.messages.openapi import SEND_BODY
 from tgo.messages.schemas import MessageDetail, MessageList, MessageView, StatusChange, message_view
 from tgo.messages.state import MessageStatus
+from tgo.openapi import documented_operation, error_responses
 from tgo.runtime import Runtime
 
 FIELDS = ("to_phone", "type", "content", "caption", "duration", "sender_phone", "sender_number_id")
@@ -78,6 +83,14 @@ class MessageController(Controller):
         opt={"scope": Scope.MESSAGES_SEND},
         status_code=HTTP_201_CREATED,
         request_max_body_size=MAX_UPLOAD + 1024 * 1024,
+        operation_id="sendMessage",
+        operation_class=documented_operation(body=SEND_BODY),
+        responses={
+            HTTP_201_CREATED: ResponseSpec(
+                MessageView, description="The message, queued.", generate_examples=False
+            ),
+            **error_responses(service, media_service, idempotency, body=True),
+        },
         summary="Send a message (JSON for text; multipart/form-data with `media` for image, voice, document)",
     )
     async def send(
@@ -119,7 +132,13 @@ class MessageController(Controller):
             if upload is not None:
                 await upload.close()
 
-    @get("/", opt={"scope": Scope.MESSAGES_READ}, summary="Message log, newest first")
+    @get(
+        "/",
+        opt={"scope": Scope.MESSAGES_READ},
+        operation_id="listMessages",
+        responses=error_responses(),
+        summary="Message log, newest first",
+    )
     async def list_messages(
         self,
         auth: AuthContext,
@@ -127,7 +146,7 @@ class MessageController(Controller):
         limit: Annotated[int | None, Parameter(ge=1, le=200)] = None,
         cursor: str | None = None,
         status: MessageStatus | None = None,
-        sender_number_id: Annotated[int | None, Parameter(ge=1)] = None,
+        sender_number_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         to_phone: str | None = None,
         message_type: Annotated[str | None, Parameter(pattern="^(text|image|voice|document)$")] = None,
         since: datetime | None = None,
@@ -147,7 +166,11 @@ class MessageController(Controller):
         return MessageList(data=[message_view(m, media) for m, media in rows], next_cursor=next_cursor)
 
     @get(
-        "/{message_id:int}", opt={"scope": Scope.MESSAGES_READ}, summary="One message with its status history"
+        "/{message_id:int}",
+        opt={"scope": Scope.MESSAGES_READ},
+        operation_id="getMessage",
+        responses=error_responses(NotFound),
+        summary="One message with its status history",
     )
     async def get_message(
         self, message_id: int, auth: AuthContext, db_session: AsyncSession

@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.errors import NotFound
+from tgo.openapi import error_responses
+from tgo.otp import service as otp_service
 from tgo.runtime import Runtime
 from tgo.senders import service
 from tgo.senders.schemas import (
@@ -32,6 +35,11 @@ class SenderNumberController(Controller):
         "/",
         opt=SEND,
         status_code=HTTP_201_CREATED,
+        operation_id="registerSenderNumber",
+        # It issues the first OTP: the OTP module's errors (its limits) are this operation's too.
+        responses=error_responses(
+            service.SenderNumberExists, service.ConnectAccountNotFound, otp_service, body=True
+        ),
         summary="Register a sender number (sends an OTP in Connect)",
     )
     async def register(
@@ -51,7 +59,13 @@ class SenderNumberController(Controller):
             headers={"Location": f"/api/v1/sender-numbers/{number.id}"},
         )
 
-    @get("/", opt=READ, summary="List sender numbers")
+    @get(
+        "/",
+        opt=READ,
+        operation_id="listSenderNumbers",
+        responses=error_responses(),
+        summary="List sender numbers",
+    )
     async def list_numbers(
         self,
         auth: AuthContext,
@@ -65,13 +79,28 @@ class SenderNumberController(Controller):
         )
         return SenderNumberList(data=[sender_number_view(n) for n in rows], next_cursor=next_cursor)
 
-    @get("/{number_id:int}", opt=READ, summary="Get a sender number")
+    @get(
+        "/{number_id:int}",
+        opt=READ,
+        operation_id="getSenderNumber",
+        responses=error_responses(NotFound, service.SenderNumberNotFound),
+        summary="Get a sender number",
+    )
     async def get_number(
         self, number_id: int, auth: AuthContext, db_session: AsyncSession
     ) -> SenderNumberView:
         return sender_number_view(await service.get(db_session, auth.tenant_id, number_id))
 
-    @post("/{number_id:int}/verify", opt=SEND, status_code=200, summary="Confirm ownership with the OTP")
+    @post(
+        "/{number_id:int}/verify",
+        opt=SEND,
+        status_code=200,
+        operation_id="verifySenderNumber",
+        responses=error_responses(
+            NotFound, service.SenderNumberNotFound, service.SenderNotPending, otp_service, body=True
+        ),
+        summary="Confirm ownership with the OTP",
+    )
     async def verify(
         self, number_id: int, data: OtpSubmit, auth: AuthContext, db_session: AsyncSession, runtime: Runtime
     ) -> SenderNumberView:
@@ -80,13 +109,33 @@ class SenderNumberController(Controller):
         )
         return sender_number_view(number)
 
-    @post("/{number_id:int}/resend-otp", opt=SEND, status_code=200, summary="Send a new OTP")
+    @post(
+        "/{number_id:int}/resend-otp",
+        opt=SEND,
+        status_code=200,
+        operation_id="resendSenderNumberOtp",
+        responses=error_responses(
+            NotFound,
+            service.SenderNumberNotFound,
+            service.SenderNotPending,
+            service.ConnectAccountNotFound,
+            otp_service,
+        ),
+        summary="Send a new OTP",
+    )
     async def resend(
         self, number_id: int, auth: AuthContext, db_session: AsyncSession, runtime: Runtime
     ) -> SenderNumberView:
         number = await service.resend_otp(db_session, runtime, auth.tenant_id, auth.tenant_name, number_id)
         return sender_number_view(number)
 
-    @delete("/{number_id:int}", opt=SEND, status_code=HTTP_204_NO_CONTENT, summary="Remove a sender number")
+    @delete(
+        "/{number_id:int}",
+        opt=SEND,
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="deleteSenderNumber",
+        responses=error_responses(NotFound, service.SenderNumberNotFound),
+        summary="Remove a sender number",
+    )
     async def remove(self, number_id: int, auth: AuthContext, db_session: AsyncSession) -> None:
         await service.delete(db_session, auth.tenant_id, number_id)

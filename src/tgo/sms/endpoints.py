@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_commit
+from tgo.kit.pagination import LIMIT_RANGE
+from tgo.openapi import error_responses
 from tgo.runtime import Runtime
 from tgo.sms import service
 from tgo.sms.delivery import publish_delivery, publish_verification_after_commit
@@ -23,7 +25,9 @@ from tgo.sms.schemas import (
     SmsSenderUpdate,
 )
 
-Limit = Parameter(query="limit", required=False, description="Page size, 1-200 (default 50).")
+Limit = Parameter(
+    query="limit", required=False, description="Page size, 1-200 (default 50).", schema_extra=LIMIT_RANGE
+)
 Cursor = Parameter(query="cursor", required=False, description="The nextCursor of the previous page.")
 
 
@@ -31,13 +35,25 @@ class SmsSenderController(Controller):
     path = "/senders"
     tags = ["SMS senders"]
 
-    @post("/", opt={"scope": Scope.SMS_SENDERS}, summary="Add a sender identity")
+    @post(
+        "/",
+        opt={"scope": Scope.SMS_SENDERS},
+        operation_id="createSmsSender",
+        responses=error_responses(service.SmsSenderExists, body=True),
+        summary="Add a sender identity",
+    )
     async def create(
         self, auth: AuthContext, db_session: AsyncSession, data: SmsSenderCreate
     ) -> SmsSenderOut:
         return SmsSenderOut.of(await service.create_sender(db_session, auth.tenant_id, data))
 
-    @get("/", opt={"scope": Scope.SMS_SENDERS}, summary="List sender identities (newest first)")
+    @get(
+        "/",
+        opt={"scope": Scope.SMS_SENDERS},
+        operation_id="listSmsSenders",
+        responses=error_responses(),
+        summary="List sender identities (newest first)",
+    )
     async def list(
         self,
         auth: AuthContext,
@@ -48,11 +64,23 @@ class SmsSenderController(Controller):
         rows, next_cursor = await service.list_senders(db_session, auth.tenant_id, limit=limit, cursor=cursor)
         return SmsSenderList(data=[SmsSenderOut.of(r) for r in rows], next_cursor=next_cursor)
 
-    @get("/{sender_id:str}", opt={"scope": Scope.SMS_SENDERS}, summary="Get a sender identity")
+    @get(
+        "/{sender_id:str}",
+        opt={"scope": Scope.SMS_SENDERS},
+        operation_id="getSmsSender",
+        responses=error_responses(service.SmsSenderNotFound),
+        summary="Get a sender identity",
+    )
     async def get(self, auth: AuthContext, db_session: AsyncSession, sender_id: str) -> SmsSenderOut:
         return SmsSenderOut.of(await service.get_sender(db_session, auth.tenant_id, sender_id))
 
-    @patch("/{sender_id:str}", opt={"scope": Scope.SMS_SENDERS}, summary="Update name / defaultMessageType")
+    @patch(
+        "/{sender_id:str}",
+        opt={"scope": Scope.SMS_SENDERS},
+        operation_id="updateSmsSender",
+        responses=error_responses(service.SmsSenderNotFound, body=True),
+        summary="Update name / defaultMessageType",
+    )
     async def update(
         self, auth: AuthContext, db_session: AsyncSession, sender_id: str, data: SmsSenderUpdate
     ) -> SmsSenderOut:
@@ -62,6 +90,8 @@ class SmsSenderController(Controller):
         "/{sender_id:str}",
         opt={"scope": Scope.SMS_SENDERS},
         status_code=HTTP_204_NO_CONTENT,
+        operation_id="deleteSmsSender",
+        responses=error_responses(service.SmsSenderNotFound, service.SmsSenderInUse),
         summary="Delete a sender identity (409 once it has sent a message)",
     )
     async def remove(self, auth: AuthContext, db_session: AsyncSession, sender_id: str) -> None:
@@ -71,6 +101,10 @@ class SmsSenderController(Controller):
         "/{sender_id:str}/verify",
         opt={"scope": Scope.SMS_SENDERS},
         status_code=HTTP_200_OK,
+        operation_id="verifySmsSender",
+        responses=error_responses(
+            service.SmsSenderNotFound, service.SmsSenderNotVerifiable, service.InvalidTransition
+        ),
         summary="Start or restart verification (from not_started, failed or rejected)",
     )
     async def verify(
@@ -90,7 +124,18 @@ class SmsMessageController(Controller):
     path = "/messages"
     tags = ["SMS messages"]
 
-    @post("/", opt={"scope": Scope.SMS_SEND}, summary="Send an SMS (queued; delivered over SMPP)")
+    @post(
+        "/",
+        opt={"scope": Scope.SMS_SEND},
+        operation_id="sendSms",
+        responses=error_responses(
+            service.SmsSenderNotActive,
+            service.SmsSenderTransactionalOnly,
+            service.SmsRecipientNotAllowed,
+            body=True,
+        ),
+        summary="Send an SMS (queued; delivered over SMPP)",
+    )
     async def create(
         self, auth: AuthContext, db_session: AsyncSession, runtime: Runtime, data: SmsMessageCreate
     ) -> SmsMessageOut:
@@ -103,22 +148,36 @@ class SmsMessageController(Controller):
         after_commit(db_session, publish)
         return SmsMessageOut.of(message)
 
-    @get("/", opt={"scope": Scope.SMS_READ}, summary="List SMS messages (newest first)")
+    @get(
+        "/",
+        opt={"scope": Scope.SMS_READ},
+        operation_id="listSmsMessages",
+        responses=error_responses(),
+        summary="List SMS messages (newest first)",
+    )
     async def list(
         self,
         auth: AuthContext,
         db_session: AsyncSession,
         limit: int | None = Limit,
         cursor: str | None = Cursor,
-        status: str | None = Parameter(query="status", required=False),
-        sender_id: str | None = Parameter(query="senderId", required=False),
+        status: str | None = Parameter(
+            query="status", required=False, schema_extra={"enum": [*service.MessageStatus]}
+        ),
+        sender_id: str | None = Parameter(query="senderId", required=False, schema_extra={"format": "uuid"}),
     ) -> SmsMessageList:
         rows, next_cursor = await service.list_messages(
             db_session, auth.tenant_id, limit=limit, cursor=cursor, status=status, sender_id=sender_id
         )
         return SmsMessageList(data=[SmsMessageOut.of(r) for r in rows], next_cursor=next_cursor)
 
-    @get("/{message_id:str}", opt={"scope": Scope.SMS_READ}, summary="Get an SMS message")
+    @get(
+        "/{message_id:str}",
+        opt={"scope": Scope.SMS_READ},
+        operation_id="getSmsMessage",
+        responses=error_responses(service.SmsMessageNotFound),
+        summary="Get an SMS message",
+    )
     async def get(self, auth: AuthContext, db_session: AsyncSession, message_id: str) -> SmsMessageOut:
         return SmsMessageOut.of(await service.get_message(db_session, auth.tenant_id, message_id))
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
+from tgo.kit.pagination import LIMIT_RANGE
 from tgo.kit.schemas import Page
 from tgo.models.webhook import WebhookEndpoint
+from tgo.openapi import error_responses
 from tgo.runtime import Runtime
 from tgo.webhooks import service
 from tgo.webhooks.schemas import (
@@ -87,7 +92,13 @@ class WebhookController(Controller):
     path = "/webhooks"
     tags = ["Webhooks"]
 
-    @post("/", opt=MANAGE, summary="Register a webhook endpoint (the secret is shown only here)")
+    @post(
+        "/",
+        opt=MANAGE,
+        operation_id="createWebhook",
+        responses=error_responses(body=True),
+        summary="Register a webhook endpoint (the secret is shown only here)",
+    )
     async def create(
         self, data: WebhookCreate, auth: AuthContext, db_session: AsyncSession, runtime: Runtime
     ) -> WebhookWithSecret:
@@ -102,20 +113,42 @@ class WebhookController(Controller):
         )
         return to_webhook_with_secret(endpoint, secret)
 
-    @get("/", opt=MANAGE, summary="List webhook endpoints")
+    @get(
+        "/",
+        opt=MANAGE,
+        operation_id="listWebhooks",
+        responses=error_responses(),
+        summary="List webhook endpoints",
+    )
     async def list_(
-        self, auth: AuthContext, db_session: AsyncSession, cursor: str | None = None, limit: int | None = None
+        self,
+        auth: AuthContext,
+        db_session: AsyncSession,
+        cursor: str | None = None,
+        limit: Annotated[int | None, Parameter(schema_extra=LIMIT_RANGE)] = None,
     ) -> Page[Webhook]:
         rows, next_cursor = await service.list_webhooks(
             db_session, auth.tenant_id, cursor=cursor, limit=limit
         )
         return Page(data=[to_webhook(r) for r in rows], next_cursor=next_cursor)
 
-    @get("/{webhook_id:int}", opt=MANAGE, summary="One webhook endpoint")
+    @get(
+        "/{webhook_id:int}",
+        opt=MANAGE,
+        operation_id="getWebhook",
+        responses=error_responses(service.WebhookNotFound),
+        summary="One webhook endpoint",
+    )
     async def get_(self, webhook_id: int, auth: AuthContext, db_session: AsyncSession) -> Webhook:
         return to_webhook(await service.get_webhook(db_session, auth.tenant_id, webhook_id))
 
-    @patch("/{webhook_id:int}", opt=MANAGE, summary="Change URL, events, description or active flag")
+    @patch(
+        "/{webhook_id:int}",
+        opt=MANAGE,
+        operation_id="updateWebhook",
+        responses=error_responses(service.WebhookNotFound, body=True),
+        summary="Change URL, events, description or active flag",
+    )
     async def update(
         self,
         webhook_id: int,
@@ -137,7 +170,12 @@ class WebhookController(Controller):
         return to_webhook(endpoint)
 
     @delete(
-        "/{webhook_id:int}", opt=MANAGE, summary="Delete a webhook endpoint", status_code=HTTP_204_NO_CONTENT
+        "/{webhook_id:int}",
+        opt=MANAGE,
+        operation_id="deleteWebhook",
+        responses=error_responses(service.WebhookNotFound),
+        summary="Delete a webhook endpoint",
+        status_code=HTTP_204_NO_CONTENT,
     )
     async def delete_(self, webhook_id: int, auth: AuthContext, db_session: AsyncSession) -> None:
         await service.delete_webhook(db_session, auth.tenant_id, webhook_id)
@@ -146,6 +184,8 @@ class WebhookController(Controller):
         "/{webhook_id:int}/rotate-secret",
         opt=MANAGE,
         status_code=HTTP_200_OK,
+        operation_id="rotateWebhookSecret",
+        responses=error_responses(service.WebhookNotFound, body=True),
         summary="New signing secret; the old one keeps signing during the grace period",
     )
     async def rotate_secret(
@@ -165,22 +205,34 @@ class WebhookController(Controller):
         )
         return to_webhook_with_secret(endpoint, secret)
 
-    @get("/{webhook_id:int}/deliveries", opt=MANAGE, summary="Deliveries with every attempt, newest first")
+    @get(
+        "/{webhook_id:int}/deliveries",
+        opt=MANAGE,
+        operation_id="listWebhookDeliveries",
+        responses=error_responses(service.WebhookNotFound),
+        summary="Deliveries with every attempt, newest first",
+    )
     async def deliveries(
         self,
         webhook_id: int,
         auth: AuthContext,
         db_session: AsyncSession,
-        status: str | None = None,
+        status: Annotated[str | None, Parameter(schema_extra={"enum": [*service.DeliveryStatus]})] = None,
         cursor: str | None = None,
-        limit: int | None = None,
+        limit: Annotated[int | None, Parameter(schema_extra=LIMIT_RANGE)] = None,
     ) -> Page[Delivery]:
         records, next_cursor = await service.list_deliveries(
             db_session, auth.tenant_id, webhook_id, status=status, cursor=cursor, limit=limit
         )
         return Page(data=[to_delivery(r) for r in records], next_cursor=next_cursor)
 
-    @get("/{webhook_id:int}/deliveries/{delivery_id:int}", opt=MANAGE, summary="One delivery")
+    @get(
+        "/{webhook_id:int}/deliveries/{delivery_id:int}",
+        opt=MANAGE,
+        operation_id="getWebhookDelivery",
+        responses=error_responses(service.WebhookNotFound, service.WebhookDeliveryNotFound),
+        summary="One delivery",
+    )
     async def delivery(
         self, webhook_id: int, delivery_id: int, auth: AuthContext, db_session: AsyncSession
     ) -> Delivery:
@@ -190,6 +242,13 @@ class WebhookController(Controller):
         "/{webhook_id:int}/deliveries/{delivery_id:int}/replay",
         opt=MANAGE,
         status_code=HTTP_202_ACCEPTED,
+        operation_id="replayWebhookDelivery",
+        responses=error_responses(
+            service.WebhookNotFound,
+            service.WebhookDeliveryNotFound,
+            service.WebhookDisabled,
+            service.WebhookDeliveryPending,
+        ),
         summary="Send a finished delivery once more (same webhook-id)",
     )
     async def replay(

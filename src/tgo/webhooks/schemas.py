@@ -3,30 +3,52 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
+from tgo.events import EVENT_TYPES
 from tgo.kit.schemas import Schema
+from tgo.webhooks.service import MAX_GRACE_SECONDS
+
+# Documented for clients; the service checks the list (with its own messages).
+Events = Annotated[
+    list[str],
+    msgspec.Meta(
+        extra_json_schema={"extra": {"minItems": 1, "items": {"type": "string", "enum": list(EVENT_TYPES)}}}
+    ),
+]
+
+
+# Documented for clients; the service checks it: at most 500 characters, no NUL.
+Description = Annotated[
+    str, msgspec.Meta(extra_json_schema={"extra": {"maxLength": 500, "pattern": "^[^\\u0000]*$"}})
+]
 
 
 class WebhookCreate(Schema):
     url: str
-    events: list[str]
-    description: str | None = None
+    events: Events
+    description: Description | None = None
     active: bool = True
 
 
 class WebhookUpdate(Schema):
     url: str | UnsetType = UNSET
-    events: list[str] | UnsetType = UNSET
-    description: str | UnsetType | None = UNSET
+    events: Events | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
     active: bool | UnsetType = UNSET
 
 
 class SecretRotation(Schema):
     # How long the previous secret keeps signing (both signatures are sent meanwhile); 0 ends it now.
-    grace_period_seconds: int | None = None
+    grace_period_seconds: (
+        Annotated[
+            int, msgspec.Meta(extra_json_schema={"extra": {"minimum": 0, "maximum": MAX_GRACE_SECONDS}})
+        ]
+        | None
+    ) = None
 
 
 class Webhook(Schema):

@@ -59,14 +59,7 @@ MAX_URL_LENGTH = 2048
 SWEEP_BATCH = 500
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
-# Every event type the platform emits (the constants of tgo.events: message, sender number and SMS).
-EVENT_TYPES: tuple[str, ...] = tuple(
-    sorted(
-        value
-        for name, value in vars(events).items()
-        if name.isupper() and isinstance(value, str) and re.fullmatch(r"[a-z_]+\.[a-z_]+", value)
-    )
-)
+EVENT_TYPES = events.EVENT_TYPES
 
 
 class WebhookNotFound(NotFound):
