@@ -84,7 +84,7 @@ async def test_happy_path_arabic_concatenated_with_receipts(client, auth, runtim
     captured = []
 
     async def capture(session, tenant_id, event_type, data):
-        if event_type == events.SMS_MESSAGE_STATUS_CHANGED:
+        if event_type == events.EventType.SMS_MESSAGE_STATUS_CHANGED:
             captured.append(data["status"])
 
     events.listener(capture)

@@ -12,6 +12,7 @@ from litestar.datastructures import UploadFile
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tgo import events
 from tgo.auth.context import AuthContext
 from tgo.channels.connect_types import ConnectRejected, ConnectUnavailable, MediaRef, OutboundMessage
 from tgo.db import after_commit
@@ -27,7 +28,6 @@ from tgo.models import Media, Message, MessageStatusEvent
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SenderStatus, VerificationStatus
-from tgo.webhooks.repository import any_active_endpoint, note_endpoints
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.messages")
@@ -156,12 +156,12 @@ def validate(req: SendRequest, upload: UploadFile | None, *, multipart: bool) ->
 
 
 async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: CheckedSend) -> Row[Any]:
-    """The sender number's (id, phone, status, verification_status), checked; also notes for the webhook
-    listener whether the tenant has any active endpoint (read in the same query, saving a round trip)."""
+    """The sender number's (id, phone, status, verification_status), checked; also notes for the event
+    listeners whether any of them has an interest in the tenant (read in the same query, saving a round trip)."""
     number = await SenderNumberRepository(session, tenant_id).send_check(
         number_id=checked.sender_number_id,
         phone=checked.sender_phone,
-        extra=any_active_endpoint(tenant_id).label("has_endpoints"),
+        extra=events.interest(tenant_id).label("interested"),
     )
     if number is None:
         raise SenderNotFound()
@@ -169,7 +169,7 @@ async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: Checke
         raise SenderNotActive()
     if number.verification_status != VerificationStatus.VERIFIED:
         raise SenderOwnerNotVerified()
-    note_endpoints(session, tenant_id, bool(number.has_endpoints))
+    events.note_interest(session, tenant_id, bool(number.interested))
     return number
 
 

@@ -106,5 +106,5 @@ async def apply(session: AsyncSession, number: SenderNumber, event: SenderEvent)
 
     data = sender_number_view(number).to_dict()
     data["previous_status"] = previous
-    await events.emit(session, number.tenant_id, events.SENDER_NUMBER_STATUS_CHANGED, data)
+    await events.emit(session, number.tenant_id, events.EventType.SENDER_NUMBER_STATUS_CHANGED, data)
     return True

@@ -42,7 +42,7 @@ from tgo.webhooks.repository import (
     DeliveryWork,
     WebhookDeliveryRepository,
     WebhookEndpointRepository,
-    known_without_endpoints,
+    any_active_endpoint,
 )
 from tgo.webhooks.signing import SecretBox, generate_secret, signature_header
 from tgo.worker.registry import publish
@@ -58,14 +58,8 @@ MAX_URL_LENGTH = 2048
 SWEEP_BATCH = 500
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
-# Every event type the platform emits (the constants of tgo.events: message, sender number and SMS).
-EVENT_TYPES: tuple[str, ...] = tuple(
-    sorted(
-        value
-        for name, value in vars(events).items()
-        if name.isupper() and isinstance(value, str) and re.fullmatch(r"[a-z_]+\.[a-z_]+", value)
-    )
-)
+# Every event type the platform emits (message, sender number and SMS).
+EVENT_TYPES: tuple[str, ...] = tuple(sorted(events.EventType))
 
 
 class WebhookNotFound(NotFound):
@@ -380,11 +374,10 @@ async def replay_delivery(
 # --- the outbox: events recorded in the emitting transaction ------------------------------------------
 
 
-@events.listener
 async def record_event(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Write the event and one delivery per active endpoint subscribed to it, in the caller's
     transaction; their jobs are published after it commits (or found by the sweeper)."""
-    if known_without_endpoints(session, tenant_id):  # read earlier in this transaction (the send path)
+    if events.known_uninterested(session, tenant_id):  # read earlier in this transaction (the send path)
         return
     endpoints = [
         e for e in await WebhookEndpointRepository(session, tenant_id).active() if event_type in e.events
@@ -421,6 +414,10 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
     ]
     await repo.add_deliveries(deliveries)
     _publish_after_commit(session, [d.id for d in deliveries])
+
+
+# The listener and its interest (an active endpoint); to be installed by the wiring instead of on import.
+events.listener(record_event, interest=any_active_endpoint)
 
 
 # The runtime of each database engine, so the listener (which gets only a session) can publish jobs.
