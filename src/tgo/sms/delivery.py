@@ -23,7 +23,7 @@ from tgo.kit.clock import now
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
-from tgo.sms.rules import SenderType
+from tgo.sms.rules import SenderType, decide_verification
 from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
 from tgo.worker.registry import publish
 
@@ -79,7 +79,7 @@ def install_channel(runtime: Runtime, channel: SmsChannel) -> None:
 def verifier(runtime: Runtime) -> SenderVerifier:
     """The carrier that verifies sender identities (``runtime.extras["sms_verifier"]``, else the sandbox)."""
     found: SenderVerifier | None = runtime.extras.get("sms_verifier")
-    return found or SandboxVerifier()
+    return found or SandboxVerifier(decide_verification)
 
 
 # -- verification ---------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ import pycountry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
+from tgo.channels.sms_encoding import analyze
 from tgo.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from tgo.kit.clock import ensure_utc, now
 from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
 from tgo.models.sms import SmsMessage, SmsSender
-from tgo.sms.encoding import analyze
 from tgo.sms.repository import SmsMessageRepository, SmsOperatorRepository, SmsSenderRepository
 from tgo.sms.rules import MessageType, SenderType, reach_error
 from tgo.sms.schemas import (
