@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from tgo.auth.context import AuthContext
 from tgo.channels.connect_types import ConnectRejected, ConnectUnavailable, MediaRef, OutboundMessage
 from tgo.db import after_commit
 from tgo.errors import NotFound, Unprocessable, ValidationFailed
+from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
@@ -302,14 +302,6 @@ def _message_cursor(position: dict[str, Any] | None) -> tuple[int | None, dateti
 # --- delivery ---------------------------------------------------------------------------------------------
 
 
-def retry_delay(settings: Any, attempts: int) -> timedelta:
-    """Exponential back-off with full jitter over [base*2^(n-1)/2, base*2^(n-1)], capped."""
-    ceiling = min(
-        settings.delivery_retry_max_seconds, settings.delivery_retry_base_seconds * 2 ** max(0, attempts - 1)
-    )
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-
-
 async def deliver_message(runtime: Runtime, message_id: int) -> str:
     """One delivery attempt; idempotent (a repeated or late job finds nothing to claim). Returns what happened."""
     from tgo.channels.connect import get_connect_client
@@ -360,8 +352,13 @@ async def deliver_message(runtime: Runtime, message_id: int) -> str:
                     failure_reason=f"TGO Connect unreachable after {message.attempts} attempts: {exc}",
                 )
                 return "failed"
+            delay = retry_delay(
+                message.attempts,
+                base=runtime.settings.delivery_retry_base_seconds,
+                cap=runtime.settings.delivery_retry_max_seconds,
+            )
             await DeliveryQueue(s).release_for_retry(
-                message.id, now() + retry_delay(runtime.settings, message.attempts), f"retrying: {exc}"
+                message.id, now() + timedelta(seconds=delay), f"retrying: {exc}"
             )
         return "retry"
     async with db.session_scope() as s:

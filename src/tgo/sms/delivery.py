@@ -8,7 +8,6 @@ message ids (so a retry submits only the rest), and receipts are matched by thos
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
 from tgo.channels.sms_types import OutboundSms, Receipt, SenderVerifier, SmsChannel
 from tgo.db import after_commit
+from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
@@ -141,12 +141,6 @@ async def publish_delivery(runtime: Runtime, message_id: uuid.UUID) -> None:
     await publish(runtime, DELIVER_TASK, {"message_id": str(message_id)})
 
 
-def retry_delay(runtime: Runtime, attempts: int) -> float:
-    settings = runtime.settings
-    base = settings.delivery_retry_base_seconds * 2 ** max(attempts - 1, 0)
-    return float(min(base, settings.delivery_retry_max_seconds) * random.uniform(0.8, 1.2))
-
-
 async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
     """One delivery attempt of a queued message; returns its status afterwards (None: not ours)."""
     at = now()
@@ -210,7 +204,12 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
             )
         else:
             message.claimed_until = None
-            message.next_attempt_at = now() + timedelta(seconds=retry_delay(runtime, message.attempts))
+            delay = retry_delay(
+                message.attempts,
+                base=runtime.settings.delivery_retry_base_seconds,
+                cap=runtime.settings.delivery_retry_max_seconds,
+            )
+            message.next_attempt_at = now() + timedelta(seconds=delay)
             message.error_code, message.error_message = result.error_code, result.error_message
             message.updated_at = now()
             log.info("sms_retry_scheduled", message_id=str(message_id), error=result.error_code)

@@ -5,7 +5,6 @@ Services never commit. Functions that need the platform secret or the SSRF polic
 
 from __future__ import annotations
 
-import random
 import re
 import secrets
 import weakref
@@ -25,6 +24,7 @@ from tgo import events
 from tgo.config import Settings
 from tgo.db import after_commit
 from tgo.errors import Conflict, NotFound, ValidationFailed
+from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
@@ -453,13 +453,6 @@ def _publish_after_commit(session: AsyncSession, delivery_ids: list[int]) -> Non
 
 
 # --- delivery attempts --------------------------------------------------------------------------------
-
-
-def retry_delay(attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Seconds before the retry that follows failed attempt number ``attempt`` (1-based): ``base``
-    doubled per attempt up to ``cap``, with ±25 % jitter so failing receivers are not hit in bursts."""
-    raw: float = min(cap, base * 2.0 ** min(attempt - 1, 62))
-    return raw * (0.75 + 0.5 * rand())
 
 
 def attempt_outcome(
