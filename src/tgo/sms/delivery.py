@@ -194,7 +194,7 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
         if result.ok:
             await transition_message(session, message, MessageStatus.SENT)
             await _settle(session, message)
-        elif not result.retryable or message.attempts >= runtime.settings.delivery_max_attempts:
+        elif not result.retryable or message.attempts >= runtime.settings.sms_delivery_max_attempts:
             await transition_message(
                 session,
                 message,
