@@ -27,7 +27,7 @@ from tgo.messages.state import MessageStatus, insert_queued, transition
 from tgo.models import Media, Message, MessageStatusEvent
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
-from tgo.senders.state import SenderStatus, VerificationStatus
+from tgo.senders.state import SendRefusal, send_refusal
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.messages")
@@ -50,6 +50,12 @@ class SenderOwnerNotVerified(Unprocessable):
     def __init__(self) -> None:
         # The seed's text for this error is Arabic unless the client asks for English.
         super().__init__(default_language="ar")
+
+
+_REFUSALS: dict[SendRefusal, type[Unprocessable]] = {
+    SendRefusal.SENDER_NOT_ACTIVE: SenderNotActive,
+    SendRefusal.OWNER_NOT_VERIFIED: SenderOwnerNotVerified,
+}
 
 
 class RecipientUnreachable(Unprocessable):
@@ -165,10 +171,9 @@ async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: Checke
     )
     if number is None:
         raise SenderNotFound()
-    if number.status not in (SenderStatus.ACTIVE, SenderStatus.PENDING_ACCOUNT_VERIFICATION):
-        raise SenderNotActive()
-    if number.verification_status != VerificationStatus.VERIFIED:
-        raise SenderOwnerNotVerified()
+    refusal = send_refusal(number.status, number.verification_status)
+    if refusal is not None:
+        raise _REFUSALS[refusal]()
     events.note_interest(session, tenant_id, bool(number.interested))
     return number
 
