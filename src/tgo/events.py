@@ -30,6 +30,9 @@ class EventType(StrEnum):
     SMS_MESSAGE_STATUS_CHANGED = "sms_message.status_changed"
 
 
+# Every event type the platform emits, sorted (what a webhook endpoint may subscribe to).
+EVENT_TYPES: tuple[str, ...] = tuple(sorted(EventType))
+
 Listener = Callable[[AsyncSession, int, str, dict[str, Any]], Awaitable[None]]
 Interest = Callable[[Any], ColumnElement[bool]]
 _LISTENERS: list[Listener] = []

@@ -58,8 +58,7 @@ MAX_URL_LENGTH = 2048
 SWEEP_BATCH = 500
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
-# Every event type the platform emits (message, sender number and SMS).
-EVENT_TYPES: tuple[str, ...] = tuple(sorted(events.EventType))
+EVENT_TYPES = events.EVENT_TYPES
 
 
 class WebhookNotFound(NotFound):
