@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     smpp_system_id: str = Field(default="tgo")
     smpp_password: SecretStr = Field(default=SecretStr(""))
     sms_verification_delay_seconds: float = Field(default=2.0)
+    sms_delivery_max_attempts: int = Field(
+        default=12, description="SMS submit attempts (retryable SMSC errors) before a message is failed."
+    )
 
     @property
     def is_sqlite(self) -> bool:

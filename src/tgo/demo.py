@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tgo.apikeys.repository import ApiKeyLookup
-from tgo.apikeys.secrets import hash_key
 from tgo.apikeys.service import create_api_key, revoke_api_key
+from tgo.auth.key_format import hash_key
 from tgo.errors import NotFound
 from tgo.kit.private_files import private_dir
 from tgo.models import Tenant

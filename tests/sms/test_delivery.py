@@ -13,8 +13,8 @@ from tests.sms.helpers import bearer, create_sender, eventually, message_status,
 from tests.sms.smsc import Script, SmscSimulator
 from tgo import events
 from tgo.channels.smpp import SmppClient
+from tgo.channels.sms_encoding import decode_gsm
 from tgo.sms.delivery import decide_sender, deliver_sms, install_channel, sweep
-from tgo.sms.encoding import decode_gsm
 
 ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أكمي. رمز التحقق الخاص بك هو ١٢٣٤٥٦. لا تشاركه مع أي شخص. " * 2
 LONG_GSM = "Your Acme order {#1234} has shipped and will arrive tomorrow between 9am and 5pm. " * 3
@@ -84,7 +84,7 @@ async def test_happy_path_arabic_concatenated_with_receipts(client, auth, runtim
     captured = []
 
     async def capture(session, tenant_id, event_type, data):
-        if event_type == events.SMS_MESSAGE_STATUS_CHANGED:
+        if event_type == events.EventType.SMS_MESSAGE_STATUS_CHANGED:
             captured.append(data["status"])
 
     events.listener(capture)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tgo.sms.encoding import analyze, concatenation_header, decode_gsm, split
+from tgo.channels.sms_encoding import analyze, concatenation_header, decode_gsm, split
 
-# -- the reference (written from the GSM 03.38 tables, sharing nothing with tgo.sms.encoding) ---------
+# -- the reference (written from the GSM 03.38 tables, sharing nothing with tgo.channels.sms_encoding) ---
 
 REF_BASIC = (
     set(string.ascii_letters)

@@ -21,9 +21,9 @@ import pytest
 from tests.sms.helpers import bearer, verified_sender, wait_message
 from tests.sms.smsc import Script, SmscSimulator
 from tgo.channels.smpp import SmppClient
+from tgo.channels.sms_encoding import decode_gsm, split
 from tgo.channels.sms_types import OutboundSms
 from tgo.sms.delivery import install_channel
-from tgo.sms.encoding import decode_gsm, split
 
 ROOT = Path(__file__).resolve().parents[2]
 ARABIC = "عزيزي العميل، تم شحن طلبك رقم ٤٥٦٧ وسيصل غدًا بين الساعة التاسعة صباحًا والخامسة مساءً. شكرًا لك." * 2

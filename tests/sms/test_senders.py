@@ -294,7 +294,7 @@ async def test_lifecycle_not_started_pending_active_by_itself(client, auth, capt
 
     body = await eventually(active, timeout=5)
     assert body["rejectionReason"] is None and body["transactionalOnly"] is False
-    changes = [d["status"] for _, t, d in captured_events if t == events.SMS_SENDER_STATUS_CHANGED]
+    changes = [d["status"] for _, t, d in captured_events if t == events.EventType.SMS_SENDER_STATUS_CHANGED]
     assert changes == ["pending", "active"]
     assert captured_events[-1][2] == body  # the event carries the object as the API shows it
 

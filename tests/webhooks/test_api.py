@@ -9,11 +9,11 @@ from tgo import events
 from tgo.models import WebhookEndpoint
 
 ALL_MESSAGE_EVENTS = [
-    events.MESSAGE_QUEUED,
-    events.MESSAGE_SENT,
-    events.MESSAGE_DELIVERED,
-    events.MESSAGE_READ,
-    events.MESSAGE_FAILED,
+    events.EventType.MESSAGE_QUEUED,
+    events.EventType.MESSAGE_SENT,
+    events.EventType.MESSAGE_DELIVERED,
+    events.EventType.MESSAGE_READ,
+    events.EventType.MESSAGE_FAILED,
 ]
 
 
@@ -50,9 +50,9 @@ async def test_create_shows_the_secret_once_and_stores_it_encrypted(client, head
 async def test_every_event_type_is_accepted_including_sms_and_sender(client, headers):
     names = [
         *ALL_MESSAGE_EVENTS,
-        events.SENDER_NUMBER_STATUS_CHANGED,
-        events.SMS_SENDER_STATUS_CHANGED,
-        events.SMS_MESSAGE_STATUS_CHANGED,
+        events.EventType.SENDER_NUMBER_STATUS_CHANGED,
+        events.EventType.SMS_SENDER_STATUS_CHANGED,
+        events.EventType.SMS_MESSAGE_STATUS_CHANGED,
     ]
     r = await client.post(
         "/api/v1/webhooks", headers=headers, json={"url": "https://a.example/h", "events": names}

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tgo.config import Settings
+from tgo.kit.backoff import retry_delay
 from tgo.webhooks.delivery import AttemptResult
-from tgo.webhooks.service import attempt_outcome, retry_delay
+from tgo.webhooks.service import attempt_outcome
 
 DEFAULTS = Settings(secret_key="x")
 

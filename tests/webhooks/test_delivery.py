@@ -15,7 +15,12 @@ from tests.webhooks.conftest import wait_for
 from tgo import events
 from tgo.webhooks.service import attempt_delivery, sweep_due_deliveries
 
-MESSAGE_FLOW = [events.MESSAGE_QUEUED, events.MESSAGE_SENT, events.MESSAGE_DELIVERED, events.MESSAGE_READ]
+MESSAGE_FLOW = [
+    events.EventType.MESSAGE_QUEUED,
+    events.EventType.MESSAGE_SENT,
+    events.EventType.MESSAGE_DELIVERED,
+    events.EventType.MESSAGE_READ,
+]
 
 
 def message(status: str, message_id: int = 41) -> dict:
@@ -54,7 +59,7 @@ async def test_every_status_event_arrives_signed(client, headers, runtime, tenan
     for name in MESSAGE_FLOW:
         await emit(runtime, tenant, name, message(name.split(".")[1]))
     # Not subscribed: never sent.
-    await emit(runtime, tenant, events.SENDER_NUMBER_STATUS_CHANGED, {"id": 1, "status": "active"})
+    await emit(runtime, tenant, events.EventType.SENDER_NUMBER_STATUS_CHANGED, {"id": 1, "status": "active"})
 
     async def four():
         return len(receiver.delivered) >= 4
@@ -108,7 +113,7 @@ async def test_receiver_down_then_back_loses_nothing_and_keeps_the_webhook_id(
     hook = await register(client, headers, receiver.url)
     await receiver.stop()  # connection refused
     for i in range(5):
-        await emit(runtime, tenant, events.MESSAGE_SENT, message("sent", message_id=100 + i))
+        await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent", message_id=100 + i))
 
     async def all_refused_once():
         log = await deliveries(client, headers, hook["id"])
@@ -152,7 +157,7 @@ async def test_receiver_down_then_back_loses_nothing_and_keeps_the_webhook_id(
 async def test_gone_disables_the_endpoint(client, headers, runtime, tenant, receiver):
     hook = await register(client, headers, receiver.url)
     receiver.default = 410
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
     async def disabled():
         body = (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=headers)).json()
@@ -165,7 +170,7 @@ async def test_gone_disables_the_endpoint(client, headers, runtime, tenant, rece
     assert delivery["last_status_code"] == 410 and delivery["attempt_count"] == 1
 
     # Nothing more is sent to it, and a replay says why.
-    await emit(runtime, tenant, events.MESSAGE_READ, message("read"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
     await asyncio.sleep(0.2)
     assert len(receiver.requests) == 1
     r = await client.post(
@@ -176,7 +181,7 @@ async def test_gone_disables_the_endpoint(client, headers, runtime, tenant, rece
     receiver.default = 200
     r = await client.patch(f"/api/v1/webhooks/{hook['id']}", headers=headers, json={"active": True})
     assert r.json()["active"] and r.json()["disabled_reason"] is None
-    await emit(runtime, tenant, events.MESSAGE_READ, message("read"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
 
     async def one_delivered():
         return receiver.delivered
@@ -190,7 +195,7 @@ async def test_failed_delivery_is_replayed_with_the_same_webhook_id(
     runtime.settings.webhook_retry_window_seconds = 0  # the first failure is final
     hook = await register(client, headers, receiver.url)
     receiver.default = 500
-    await emit(runtime, tenant, events.MESSAGE_FAILED, message("failed"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_FAILED, message("failed"))
 
     async def failed():
         log = await deliveries(client, headers, hook["id"], status="failed")
@@ -228,7 +233,7 @@ async def test_failed_delivery_is_replayed_with_the_same_webhook_id(
 async def test_a_pending_delivery_cannot_be_replayed(client, headers, runtime, tenant, receiver):
     hook = await register(client, headers, receiver.url)
     await receiver.stop()
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
     [delivery] = await deliveries(client, headers, hook["id"])
     assert delivery["status"] == "pending"
     r = await client.post(
@@ -258,7 +263,7 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
     new_secret = rotated["secret"]
     assert new_secret.startswith("whsec_") and new_secret != old_secret
     assert rotated["secret_rotated_at"] and rotated["previous_secret_expires_at"]
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
     async def one():
         return receiver.delivered
@@ -274,7 +279,7 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
     )
     newest = r.json()["secret"]
     assert r.json()["previous_secret_expires_at"] is None
-    await emit(runtime, tenant, events.MESSAGE_READ, message("read"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
 
     async def two():
         return len(receiver.delivered) == 2 and receiver.delivered[1]
@@ -296,8 +301,8 @@ async def test_events_of_one_tenant_never_reach_another(
 ):
     await register(client, headers, receiver.url)
     other = await make_tenant("globex")
-    await emit(runtime, other, events.MESSAGE_SENT, message("sent"))
-    await emit(runtime, tenant, events.MESSAGE_READ, message("read"))
+    await emit(runtime, other, events.EventType.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
 
     async def one():
         return receiver.delivered
@@ -314,13 +319,13 @@ async def test_no_endpoint_no_rows_and_duplicate_jobs_are_harmless(
 
     from tgo.models import WebhookDelivery, WebhookEvent
 
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
     async with runtime.db.session_scope() as s:
         assert await s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
 
     hook = await register(client, headers, receiver.url)
     receiver.then("hang")  # keeps the first attempt in flight while duplicates arrive
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
     async with runtime.db.session_scope() as s:
         delivery_id = await s.scalar(select(WebhookDelivery.id))
     assert delivery_id is not None

@@ -19,7 +19,7 @@ async def _count(runtime, model) -> int:
 
 async def test_old_finished_deliveries_are_purged(client, headers, runtime, tenant, receiver, frozen_clock):
     hook = await register(client, headers, receiver.url)
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent", message_id=1))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent", message_id=1))
 
     async def delivered():
         log = await deliveries(client, headers, hook["id"])
@@ -27,7 +27,7 @@ async def test_old_finished_deliveries_are_purged(client, headers, runtime, tena
 
     await wait_for(delivered, what="the first delivery")
     await receiver.stop()
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent", message_id=2))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent", message_id=2))
 
     async def attempted():
         log = await deliveries(client, headers, hook["id"])

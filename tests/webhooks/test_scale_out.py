@@ -34,7 +34,7 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
                 s, tenant.id, url=receiver.url, events=["message.sent"], settings=scaled
             )
         async with api.db.session_scope() as s:
-            await events.emit(s, tenant.id, events.MESSAGE_SENT, {"id": 1, "status": "sent"})
+            await events.emit(s, tenant.id, events.EventType.MESSAGE_SENT, {"id": 1, "status": "sent"})
 
         async def first():
             return receiver.delivered
@@ -46,7 +46,7 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
         loose = Database(scaled.resolved_database_url)
         try:
             async with loose.session_scope() as s:
-                await events.emit(s, tenant.id, events.MESSAGE_SENT, {"id": 2, "status": "sent"})
+                await events.emit(s, tenant.id, events.EventType.MESSAGE_SENT, {"id": 2, "status": "sent"})
         finally:
             await loose.dispose()
 

@@ -89,7 +89,7 @@ async def test_a_host_name_resolving_to_loopback_is_refused_at_delivery(
     # Registered while allowed (as tests run), then the operator's default applies.
     hook = await register(client, headers, f"http://localhost:{receiver.port}/hooks/tgo")
     runtime.settings.webhook_allow_private_networks = False
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
     async def attempted():
         log = await deliveries(client, headers, hook["id"])

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.apikeys.repository import ApiKeyLookup, ApiKeyRepository
-from tgo.apikeys.secrets import generate_key, hash_key, key_hint
+from tgo.auth.key_format import generate_key, hash_key, key_hint
 from tgo.auth.scopes import parse_scopes
 from tgo.errors import NotFound, ValidationFailed
 from tgo.kit.clock import now

@@ -10,10 +10,10 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from tgo.apikeys.repository import auth_row, touch_key
-from tgo.apikeys.secrets import hash_key, is_well_formed
 from tgo.auth.context import AuthContext
+from tgo.auth.key_format import hash_key, is_well_formed
 from tgo.auth.rate_limit import enforce as enforce_rate_limit
+from tgo.auth.repository import auth_row, touch_key
 from tgo.db import Database
 from tgo.errors import MissingScope, NotFound, Unauthenticated
 from tgo.kit import hosts

@@ -17,8 +17,8 @@ import structlog
 from smpplib import consts as smpp_consts
 from smpplib import smpp
 
+from tgo.channels.sms_encoding import Encoding, concatenation_header, detect_encoding, split
 from tgo.channels.sms_types import AcceptedPart, OutboundSms, Receipt, ReceiptHandler, SubmitResult
-from tgo.sms.encoding import Encoding, concatenation_header, detect_encoding, split
 
 log = structlog.get_logger("tgo.smpp")
 

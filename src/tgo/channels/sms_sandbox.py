@@ -1,5 +1,6 @@
 """The built-in sandbox carrier (embedded default, no TGO_SMPP_HOST): it verifies sender identities by the
-rule table in ``tgo.sms.rules`` and accepts SMS like an SMSC, answering each part with a receipt.
+rule table it is given (the SMS part's, ``tgo.sms.rules``) and accepts SMS like an SMSC, answering each
+part with a receipt.
 
 Scripted by the destination number, so people can try every outcome:
 - national number ending in ``0000``: ``UNDELIV`` (undelivered);
@@ -12,24 +13,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
+from tgo.channels.sms_encoding import split
 from tgo.channels.sms_types import AcceptedPart, OutboundSms, Receipt, ReceiptHandler, SubmitResult
-from tgo.sms.encoding import split
-from tgo.sms.rules import Decision, decide_verification
 
 log = structlog.get_logger("tgo.sms_sandbox")
 
 
+# ``decide(sender_type, sender_id, country, *, brand_taken)``: the verdict of a rule table.
+Decide = Callable[..., Any]
+
+
 class SandboxVerifier:
-    """Verification with the sandbox carrier: the documented per-country rule table."""
+    """Verification with the sandbox carrier: the documented per-country rule table, ``decide``."""
+
+    def __init__(self, decide: Decide) -> None:
+        self.decide = decide
 
     async def verify(
         self, sender_type: str, sender_id: str, country: str, *, brand_taken: bool = False
-    ) -> Decision:
-        return decide_verification(sender_type, sender_id, country, brand_taken=brand_taken)
+    ) -> Any:
+        return self.decide(sender_type, sender_id, country, brand_taken=brand_taken)
 
 
 def scripted_state(destination: str) -> str:

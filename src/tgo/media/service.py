@@ -14,6 +14,7 @@ from tgo.errors import AppError, NotFound, Unprocessable
 from tgo.kit.clock import now
 from tgo.media import sniff
 from tgo.media.filenames import clean_filename
+from tgo.media.repository import MediaRepository
 from tgo.media.storage import LocalStorage, MediaStorage, TooLarge
 from tgo.models import Media
 from tgo.runtime import Runtime
@@ -136,9 +137,7 @@ async def store(
 
 
 async def get_media(session: AsyncSession, tenant_id: int, media_id: int) -> Media:
-    from tgo.messages.repository import MessageRepository
-
-    row = await MessageRepository(session, tenant_id).media(media_id)
+    row = await MediaRepository(session, tenant_id).get(media_id)
     if row is None:
         raise NotFound()
     return row

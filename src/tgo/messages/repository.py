@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
 from tgo.models import Media, Message, MessageStatusEvent, SenderNumber, Tenant
-from tgo.usage.counters import SHARDS
+from tgo.usage.counters import count_new_messages_sql
 
 # The send path's two inserts as Core statements built once (an ORM flush costs several times more CPU).
 _MESSAGES = cast(Table, Message.__table__)
@@ -17,9 +17,10 @@ _INSERT_HISTORY = insert(cast(Table, MessageStatusEvent.__table__))
 
 
 # PostgreSQL: a new message, its queued history row and its usage count in one statement (data-modifying
-# CTEs), one round trip instead of three. The day is the UTC date of queued_at and the shard id % SHARDS,
-# as usage.counters.bump computes them; the other dialects run the three statements.
-_PG_INSERT_QUEUED = text("""
+# CTEs), one round trip instead of three; the usage part is the usage package's (it owns its counters).
+# The other dialects run the three statements.
+_PG_INSERT_QUEUED = text(
+    f"""
 WITH m AS (
     INSERT INTO messages (tenant_id, sender_number_id, sender_phone, to_phone, message_type, content, caption,
                           media_id, duration, status, attempts, next_attempt_at, queued_at, updated_at)
@@ -29,15 +30,11 @@ WITH m AS (
 ), h AS (
     INSERT INTO message_status_events (message_id, status, at) SELECT id, status, queued_at FROM m
 ), u AS (
-    INSERT INTO usage_counters (tenant_id, sender_number_id, day, message_type, status, shard, count)
-    SELECT tenant_id, sender_number_id, (queued_at AT TIME ZONE 'UTC')::date, message_type, status,
-           id % :shards, 1
-    FROM m
-    ON CONFLICT (tenant_id, sender_number_id, day, message_type, status, shard)
-    DO UPDATE SET count = usage_counters.count + excluded.count
+    {count_new_messages_sql("m")}
 )
 SELECT id FROM m
-""")
+"""  # noqa: S608 (built once, from constants)
+)
 
 
 class MessageRepository(TenantRepository):
@@ -61,7 +58,7 @@ class MessageRepository(TenantRepository):
         if conn.dialect.name != "postgresql":
             return None
         values = {**values, "tenant_id": self.tenant_id}
-        values["id"] = (await conn.execute(_PG_INSERT_QUEUED, {**values, "shards": SHARDS})).scalar_one()
+        values["id"] = (await conn.execute(_PG_INSERT_QUEUED, values)).scalar_one()
         return Message(**values)
 
     async def add_history(
@@ -132,11 +129,6 @@ class MessageRepository(TenantRepository):
         if until:
             stmt = stmt.where(Message.queued_at < until)
         return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
-
-    async def media(self, media_id: int) -> Media | None:
-        return await self.session.scalar(
-            select(Media).where(Media.id == media_id, Media.tenant_id == self.tenant_id)
-        )
 
 
 def _waiting(at: datetime) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,10 +11,12 @@ from litestar.datastructures import UploadFile
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tgo import events
 from tgo.auth.context import AuthContext
 from tgo.channels.connect_types import ConnectRejected, ConnectUnavailable, MediaRef, OutboundMessage
 from tgo.db import after_commit
 from tgo.errors import NotFound, Unprocessable, ValidationFailed
+from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
@@ -28,8 +29,7 @@ from tgo.models import Media, Message, MessageStatusEvent
 from tgo.observability import add_request_log_fields
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
-from tgo.senders.state import SenderStatus, VerificationStatus
-from tgo.webhooks.repository import any_active_endpoint, note_endpoints
+from tgo.senders.state import SendRefusal, send_refusal
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.messages")
@@ -52,6 +52,12 @@ class SenderOwnerNotVerified(Unprocessable):
     def __init__(self) -> None:
         # The seed's text for this error is Arabic unless the client asks for English.
         super().__init__(default_language="ar")
+
+
+_REFUSALS: dict[SendRefusal, type[Unprocessable]] = {
+    SendRefusal.SENDER_NOT_ACTIVE: SenderNotActive,
+    SendRefusal.OWNER_NOT_VERIFIED: SenderOwnerNotVerified,
+}
 
 
 class RecipientUnreachable(Unprocessable):
@@ -158,20 +164,19 @@ def validate(req: SendRequest, upload: UploadFile | None, *, multipart: bool) ->
 
 
 async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: CheckedSend) -> Row[Any]:
-    """The sender number's (id, phone, status, verification_status), checked; also notes for the webhook
-    listener whether the tenant has any active endpoint (read in the same query, saving a round trip)."""
+    """The sender number's (id, phone, status, verification_status), checked; also notes for the event
+    listeners whether any of them has an interest in the tenant (read in the same query, saving a round trip)."""
     number = await SenderNumberRepository(session, tenant_id).send_check(
         number_id=checked.sender_number_id,
         phone=checked.sender_phone,
-        extra=any_active_endpoint(tenant_id).label("has_endpoints"),
+        extra=events.interest(tenant_id).label("interested"),
     )
     if number is None:
         raise SenderNotFound()
-    if number.status not in (SenderStatus.ACTIVE, SenderStatus.PENDING_ACCOUNT_VERIFICATION):
-        raise SenderNotActive()
-    if number.verification_status != VerificationStatus.VERIFIED:
-        raise SenderOwnerNotVerified()
-    note_endpoints(session, tenant_id, bool(number.has_endpoints))
+    refusal = send_refusal(number.status, number.verification_status)
+    if refusal is not None:
+        raise _REFUSALS[refusal]()
+    events.note_interest(session, tenant_id, bool(number.interested))
     return number
 
 
@@ -306,14 +311,6 @@ def _message_cursor(position: dict[str, Any] | None) -> tuple[int | None, dateti
 # --- delivery ---------------------------------------------------------------------------------------------
 
 
-def retry_delay(settings: Any, attempts: int) -> timedelta:
-    """Exponential back-off with full jitter over [base*2^(n-1)/2, base*2^(n-1)], capped."""
-    ceiling = min(
-        settings.delivery_retry_max_seconds, settings.delivery_retry_base_seconds * 2 ** max(0, attempts - 1)
-    )
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-
-
 async def deliver_message(runtime: Runtime, message_id: int) -> str:
     """One delivery attempt; idempotent (a repeated or late job finds nothing to claim). Returns what happened."""
     # Every line logged during the attempt names the message (and the request that accepted it, bound by
@@ -378,8 +375,13 @@ async def _deliver(runtime: Runtime, message_id: int) -> str:
                     failure_reason=f"TGO Connect unreachable after {message.attempts} attempts: {exc}",
                 )
                 return "failed"
+            delay = retry_delay(
+                message.attempts,
+                base=runtime.settings.delivery_retry_base_seconds,
+                cap=runtime.settings.delivery_retry_max_seconds,
+            )
             await DeliveryQueue(s).release_for_retry(
-                message.id, now() + retry_delay(runtime.settings, message.attempts), f"retrying: {exc}"
+                message.id, now() + timedelta(seconds=delay), f"retrying: {exc}"
             )
         return "retry"
     async with db.session_scope() as s:

@@ -18,7 +18,6 @@ from tgo.metrics import ACCEPT_TO_DELIVERED, MESSAGES_DELIVERED, MESSAGES_FAILED
 from tgo.models import Media, Message
 from tgo.models.base import UTCDateTime
 from tgo.usage.counters import bump
-from tgo.webhooks.repository import any_active_endpoint, note_endpoints
 
 
 class MessageStatus(StrEnum):
@@ -40,11 +39,11 @@ ALLOWED_FROM: dict[MessageStatus, tuple[MessageStatus, ...]] = {
 }
 TIMESTAMP = {M.SENT: "sent_at", M.DELIVERED: "delivered_at", M.READ: "read_at", M.FAILED: "failed_at"}
 EVENT = {
-    M.QUEUED: events.MESSAGE_QUEUED,
-    M.SENT: events.MESSAGE_SENT,
-    M.DELIVERED: events.MESSAGE_DELIVERED,
-    M.READ: events.MESSAGE_READ,
-    M.FAILED: events.MESSAGE_FAILED,
+    M.QUEUED: events.EventType.MESSAGE_QUEUED,
+    M.SENT: events.EventType.MESSAGE_SENT,
+    M.DELIVERED: events.EventType.MESSAGE_DELIVERED,
+    M.READ: events.EventType.MESSAGE_READ,
+    M.FAILED: events.EventType.MESSAGE_FAILED,
 }
 
 
@@ -60,7 +59,9 @@ async def insert_queued(
         message = await repo.insert(values)
         await repo.add_history(message.id, M.QUEUED.value, message.queued_at)
         await bump(session, message, None, M.QUEUED)
-    await events.emit(session, tenant_id, events.MESSAGE_QUEUED, message_view(message, media).to_dict())
+    await events.emit(
+        session, tenant_id, events.EventType.MESSAGE_QUEUED, message_view(message, media).to_dict()
+    )
     return message
 
 
@@ -124,13 +125,13 @@ async def transition(
             values["failure_reason"] = (failure_reason or "")[:500]
         if connect_message_id is not None:
             values["connect_message_id"] = connect_message_id
-        # RETURNING also says whether the tenant has an active webhook endpoint, so that the listener can
-        # skip its endpoint query for this event when it has none (one round trip less per change).
+        # RETURNING also says whether a listener has an interest in the tenant (webhooks: an active endpoint),
+        # so that it can skip its own query for this event when none has (one round trip less per change).
         result = await session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status == current)
             .values(**values)
-            .returning(Message, any_active_endpoint(Message.tenant_id))
+            .returning(Message, events.interest(Message.tenant_id))
             .execution_options(synchronize_session=False)
         )
         updated = result.first()
@@ -139,7 +140,7 @@ async def transition(
                 return message
             continue
         message = updated[0]
-        note_endpoints(session, message.tenant_id, bool(updated[1]))
+        events.note_interest(session, message.tenant_id, bool(updated[1]))
         await MessageRepository(session, message.tenant_id).add_history(
             message_id, step.value, message.updated_at, (detail or failure_reason) if step == to else None
         )

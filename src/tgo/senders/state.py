@@ -39,9 +39,27 @@ class SenderEvent(StrEnum):
 S, V, E = SenderStatus, VerificationStatus, SenderEvent
 
 
+class SendRefusal(StrEnum):
+    """Why a number may not send (the error codes of the send path's sender checks)."""
+
+    SENDER_NOT_ACTIVE = "sender_not_active"
+    OWNER_NOT_VERIFIED = "sender_owner_not_verified"
+
+
+def send_refusal(status: str, verification_status: str) -> SendRefusal | None:
+    """The one rule for "may this number send": only an active number whose owner is verified (SPEC
+    section 4's ``can_send``). When it may not, the check of SPEC section 5 that refuses it first: the
+    status (``active`` or ``pending_account_verification`` pass), then the owner's verification."""
+    if status == S.ACTIVE and verification_status == V.VERIFIED:
+        return None
+    if status in (S.ACTIVE, S.PENDING_ACCOUNT_VERIFICATION) and verification_status != V.VERIFIED:
+        return SendRefusal.OWNER_NOT_VERIFIED
+    return SendRefusal.SENDER_NOT_ACTIVE
+
+
 def can_send(number: SenderNumber) -> bool:
-    """Derived, never stored: only an active number whose owner is verified may send."""
-    return number.status == S.ACTIVE and number.verification_status == V.VERIFIED
+    """Derived, never stored: ``send_refusal`` finds nothing against the number."""
+    return send_refusal(number.status, number.verification_status) is None
 
 
 def _target(number: SenderNumber, event: SenderEvent) -> tuple[str, str] | None:
@@ -106,5 +124,5 @@ async def apply(session: AsyncSession, number: SenderNumber, event: SenderEvent)
 
     data = sender_number_view(number).to_dict()
     data["previous_status"] = previous
-    await events.emit(session, number.tenant_id, events.SENDER_NUMBER_STATUS_CHANGED, data)
+    await events.emit(session, number.tenant_id, events.EventType.SENDER_NUMBER_STATUS_CHANGED, data)
     return True

@@ -8,7 +8,6 @@ message ids (so a retry submits only the rest), and receipts are matched by thos
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
 from tgo.channels.sms_types import OutboundSms, Receipt, SenderVerifier, SmsChannel
 from tgo.db import after_commit
+from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.metrics import SMS_PARTS_SUBMITTED, SMS_RECEIPTS, SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
-from tgo.sms.rules import SenderType
+from tgo.sms.rules import SenderType, decide_verification
 from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
 from tgo.worker.registry import publish
 
@@ -80,7 +80,7 @@ def install_channel(runtime: Runtime, channel: SmsChannel) -> None:
 def verifier(runtime: Runtime) -> SenderVerifier:
     """The carrier that verifies sender identities (``runtime.extras["sms_verifier"]``, else the sandbox)."""
     found: SenderVerifier | None = runtime.extras.get("sms_verifier")
-    return found or SandboxVerifier()
+    return found or SandboxVerifier(decide_verification)
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -142,12 +142,6 @@ async def publish_delivery(runtime: Runtime, message_id: uuid.UUID) -> None:
     await publish(runtime, DELIVER_TASK, {"message_id": str(message_id)})
 
 
-def retry_delay(runtime: Runtime, attempts: int) -> float:
-    settings = runtime.settings
-    base = settings.delivery_retry_base_seconds * 2 ** max(attempts - 1, 0)
-    return float(min(base, settings.delivery_retry_max_seconds) * random.uniform(0.8, 1.2))
-
-
 async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
     """One delivery attempt of a queued message; returns its status afterwards (None: not ours)."""
     at = now()
@@ -204,7 +198,7 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
         if result.ok:
             await transition_message(session, message, MessageStatus.SENT)
             await _settle(session, message)
-        elif not result.retryable or message.attempts >= runtime.settings.delivery_max_attempts:
+        elif not result.retryable or message.attempts >= runtime.settings.sms_delivery_max_attempts:
             await transition_message(
                 session,
                 message,
@@ -214,7 +208,12 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
             )
         else:
             message.claimed_until = None
-            message.next_attempt_at = now() + timedelta(seconds=retry_delay(runtime, message.attempts))
+            delay = retry_delay(
+                message.attempts,
+                base=runtime.settings.delivery_retry_base_seconds,
+                cap=runtime.settings.delivery_retry_max_seconds,
+            )
+            message.next_attempt_at = now() + timedelta(seconds=delay)
             message.error_code, message.error_message = result.error_code, result.error_message
             message.updated_at = now()
             log.info("sms_retry_scheduled", message_id=str(message_id), error=result.error_code)

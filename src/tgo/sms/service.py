@@ -15,11 +15,11 @@ import pycountry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
+from tgo.channels.sms_encoding import analyze
 from tgo.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from tgo.kit.clock import ensure_utc, now
 from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
 from tgo.models.sms import SmsMessage, SmsSender
-from tgo.sms.encoding import analyze
 from tgo.sms.repository import SmsMessageRepository, SmsOperatorRepository, SmsSenderRepository
 from tgo.sms.rules import MessageType, SenderType, reach_error
 from tgo.sms.schemas import (
@@ -153,7 +153,9 @@ async def transition_sender(
         if transactional_only is not None:
             sender.transactional_only = transactional_only
     await session.flush()
-    await events.emit(session, sender.tenant_id, events.SMS_SENDER_STATUS_CHANGED, sender_event(sender))
+    await events.emit(
+        session, sender.tenant_id, events.EventType.SMS_SENDER_STATUS_CHANGED, sender_event(sender)
+    )
 
 
 async def transition_message(
@@ -180,7 +182,9 @@ async def transition_message(
         if error_code is not None:
             message.error_code, message.error_message = error_code, error_message
     await session.flush()
-    await events.emit(session, message.tenant_id, events.SMS_MESSAGE_STATUS_CHANGED, message_event(message))
+    await events.emit(
+        session, message.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(message)
+    )
 
 
 def sender_event(sender: SmsSender) -> dict[str, Any]:

@@ -33,6 +33,19 @@ async def bump(session: AsyncSession, message: Message, old: str | None, new: st
         await conn.execute(stmt, {**key, "status": new, "count": 1})
 
 
+def count_new_messages_sql(source: str) -> str:
+    """The usage part of the send path's one PostgreSQL statement: the body of a data-modifying CTE that
+    counts the new messages of the CTE ``source`` (its columns tenant_id, sender_number_id, message_type,
+    status, queued_at and id) in their day's counters, keyed as ``bump`` keys them (UTC day, id % SHARDS)."""
+    # ``source`` is a CTE name from the code that builds the statement once, never input.
+    return f"""INSERT INTO usage_counters (tenant_id, sender_number_id, day, message_type, status, shard, count)
+    SELECT tenant_id, sender_number_id, (queued_at AT TIME ZONE 'UTC')::date, message_type, status,
+           id % {SHARDS}, 1
+    FROM {source}
+    ON CONFLICT (tenant_id, sender_number_id, day, message_type, status, shard)
+    DO UPDATE SET count = usage_counters.count + excluded.count"""  # noqa: S608
+
+
 _UPSERTS: dict[str, Any] = {}
 
 

@@ -22,22 +22,9 @@ class DeliveryStatus(StrEnum):
 
 
 def any_active_endpoint(tenant_id: Any) -> ColumnElement[bool]:
-    """``EXISTS`` an active endpoint of the tenant: a column a hot path adds to a query it runs anyway, so
-    that the event listener can skip its endpoint lookup (see ``note_endpoints``)."""
+    """``EXISTS`` an active endpoint of the tenant: the webhook listener's interest (``tgo.events``), a
+    column hot paths add to a query they run anyway so that the listener can skip its endpoint lookup."""
     return exists().where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.active.is_(True))
-
-
-_PRESENCE = "tgo_webhook_endpoints"
-
-
-def note_endpoints(session: AsyncSession, tenant_id: int, present: bool) -> None:
-    """Record, for this transaction, whether the tenant had any active endpoint when last read in it."""
-    session.info.setdefault(_PRESENCE, {})[tenant_id] = present
-
-
-def known_without_endpoints(session: AsyncSession, tenant_id: int) -> bool:
-    """True when this transaction already read that the tenant has no active endpoint."""
-    return session.info.get(_PRESENCE, {}).get(tenant_id) is False
 
 
 class WebhookEndpointRepository(TenantRepository):

@@ -5,7 +5,6 @@ Services never commit. Functions that need the platform secret or the SSRF polic
 
 from __future__ import annotations
 
-import random
 import re
 import secrets
 import weakref
@@ -25,6 +24,7 @@ from tgo import events
 from tgo.config import Settings
 from tgo.db import after_commit
 from tgo.errors import Conflict, NotFound, ValidationFailed
+from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.metrics import SWEEPER_REPUBLISHED, WEBHOOK_DELIVERIES, WEBHOOK_LATENCY, observe_backlog
@@ -43,7 +43,7 @@ from tgo.webhooks.repository import (
     DeliveryWork,
     WebhookDeliveryRepository,
     WebhookEndpointRepository,
-    known_without_endpoints,
+    any_active_endpoint,
 )
 from tgo.webhooks.signing import SecretBox, generate_secret, signature_header
 from tgo.worker.registry import publish
@@ -374,11 +374,10 @@ async def replay_delivery(
 # --- the outbox: events recorded in the emitting transaction ------------------------------------------
 
 
-@events.listener
 async def record_event(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Write the event and one delivery per active endpoint subscribed to it, in the caller's
     transaction; their jobs are published after it commits (or found by the sweeper)."""
-    if known_without_endpoints(session, tenant_id):  # read earlier in this transaction (the send path)
+    if events.known_uninterested(session, tenant_id):  # read earlier in this transaction (the send path)
         return
     endpoints = [
         e for e in await WebhookEndpointRepository(session, tenant_id).active() if event_type in e.events
@@ -417,6 +416,10 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
     _publish_after_commit(session, [d.id for d in deliveries])
 
 
+# The listener and its interest (an active endpoint); to be installed by the wiring instead of on import.
+events.listener(record_event, interest=any_active_endpoint)
+
+
 # The runtime of each database engine, so the listener (which gets only a session) can publish jobs.
 _RUNTIMES: weakref.WeakKeyDictionary[AsyncEngine, Runtime] = weakref.WeakKeyDictionary()
 
@@ -450,13 +453,6 @@ def _publish_after_commit(session: AsyncSession, delivery_ids: list[int]) -> Non
 
 
 # --- delivery attempts --------------------------------------------------------------------------------
-
-
-def retry_delay(attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Seconds before the retry that follows failed attempt number ``attempt`` (1-based): ``base``
-    doubled per attempt up to ``cap``, with ±25 % jitter so failing receivers are not hit in bursts."""
-    raw: float = min(cap, base * 2.0 ** min(attempt - 1, 62))
-    return raw * (0.75 + 0.5 * rand())
 
 
 def attempt_outcome(

@@ -1,0 +1,56 @@
+"""The API-key guard's queries: one Core statement per request (the key and its tenant), and the
+throttled ``last_used_at`` stamp. The guard's own, so that ``auth`` needs nothing of ``apikeys``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tgo.models import ApiKey, Tenant
+
+# The guard's lookup, built once: the key's columns the guard checks and its tenant's, plus (when the request
+# names a host) the id of the tenant owning that host. Core, not ORM entities: it runs on every request.
+_AUTH_COLUMNS = (
+    ApiKey.id,
+    ApiKey.key_hash,
+    ApiKey.scopes,
+    ApiKey.revoked_at,
+    ApiKey.expires_at,
+    ApiKey.last_used_at,
+    Tenant.id,
+    Tenant.slug,
+    Tenant.name,
+    Tenant.domain,
+)
+_AUTH_BY_HASH = (
+    select(*_AUTH_COLUMNS)
+    .join(Tenant, Tenant.id == ApiKey.tenant_id)
+    .where(ApiKey.key_hash == bindparam("h"))
+)
+_AUTH_BY_HASH_AND_HOST = (
+    select(*_AUTH_COLUMNS, select(Tenant.id).where(Tenant.domain == bindparam("host")).scalar_subquery())
+    .join(Tenant, Tenant.id == ApiKey.tenant_id)
+    .where(ApiKey.key_hash == bindparam("h"))
+)
+
+
+async def auth_row(conn: AsyncConnection, key_hash: str, host: str | None) -> Any:
+    """(key id, key_hash, scopes, revoked_at, expires_at, last_used_at, tenant id, slug, name, domain[,
+    the host's tenant id]) for the key with this hash, or None."""
+    if host:
+        result = await conn.execute(_AUTH_BY_HASH_AND_HOST, {"h": key_hash, "host": host})
+    else:
+        result = await conn.execute(_AUTH_BY_HASH, {"h": key_hash})
+    return result.first()
+
+
+async def touch_key(conn: AsyncConnection, key_id: int, at: datetime, every: timedelta) -> None:
+    """Record use, at most once per ``every`` so reads do not become writes on every request."""
+    await conn.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - every))
+        .values(last_used_at=at)
+    )
