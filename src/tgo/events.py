@@ -9,7 +9,6 @@ skip their own lookup (``known_uninterested``) — without the emitting package 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
@@ -39,15 +38,6 @@ Interest = Callable[[Any], ColumnElement[bool]]
 _LISTENERS: list[Listener] = []
 _INTERESTS: list[Interest] = []
 _NOTED = "tgo_event_interest"
-
-# Every event type the platform emits: the constants above.
-EVENT_TYPES: tuple[str, ...] = tuple(
-    sorted(
-        value
-        for name, value in dict(globals()).items()
-        if name.isupper() and isinstance(value, str) and re.fullmatch(r"[a-z_]+\.[a-z_]+", value)
-    )
-)
 
 
 def listener(fn: Listener, *, interest: Interest | None = None) -> Listener:

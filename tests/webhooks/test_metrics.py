@@ -24,7 +24,7 @@ async def test_attempts_are_counted_by_outcome_with_their_latency(client, header
     hook = await register(client, headers, receiver.url)
     before = outcomes()
     receiver.then(500)  # the first attempt fails and is retried, the second succeeds
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
     async def succeeded():
         found = await deliveries(client, headers, hook["id"])
@@ -43,7 +43,7 @@ async def test_attempts_are_counted_by_outcome_with_their_latency(client, header
 async def test_the_sweeper_measures_the_pending_backlog(client, headers, runtime, tenant, receiver):
     await register(client, headers, receiver.url)
     receiver.default = 503  # never succeeds: the delivery stays pending, retried
-    await emit(runtime, tenant, events.MESSAGE_SENT, message("sent"))
+    await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
     await sweep_due_deliveries(runtime)
     assert sample("tgo_backlog", queue="webhooks") == 1
     assert sample("tgo_backlog_oldest_age_seconds", queue="webhooks") >= 0
