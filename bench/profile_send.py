@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.load import Load, run_wrk
 from bench.stack import SEND_BODY, create_database, drop_database, postgres_stack
@@ -48,7 +49,7 @@ def main() -> None:
             )
         )  # fmt: skip
         profiler = cProfile.Profile()
-        result: dict[str, object] = {}
+        result: dict[str, Any] = {}
 
         def drive() -> None:
             while not server.started:

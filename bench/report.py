@@ -32,7 +32,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "send_sqlite_vs_jasmin_ratio": div(rps("send_sqlite"), rps("jasmin")),
         "jasmin_vs_ceiling_ratio": div(rps("jasmin"), rps("ceiling")),
     }
-    p99 = lambda key: results.get(key, {}).get("p99_ms") if isinstance(results.get(key), dict) else None  # noqa: E731
+
+    def p99(key: str) -> float | None:
+        r = results.get(key)
+        return r.get("p99_ms") if isinstance(r, dict) else None
+
     out["send_vs_jasmin_p99_ratio"] = div(p99("send_postgres"), p99("jasmin"))
     reads = results.get("reads") or {}
     small, large = reads.get("100k") or {}, reads.get("1m") or {}

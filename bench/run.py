@@ -7,6 +7,7 @@ BENCH_SKIP (comma list of: ceiling, postgres, e2e, reads, upload, sqlite, jasmin
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -226,7 +227,7 @@ def main() -> int:
                     r = attempt(
                         results,
                         f"e2e_{n_workers}",
-                        lambda w=n_workers: run_e2e(stack, pg, w, e2e_n, E2E_TIMEOUT),
+                        functools.partial(run_e2e, stack, pg, n_workers, e2e_n, E2E_TIMEOUT),
                     )
                     results.pop(f"e2e_{n_workers}", None)
                     if r is not None:

@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -89,7 +89,7 @@ def app(settings: Settings, runtime: Runtime) -> Litestar:
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app, in the test's own event loop (so pooled connections stay valid)."""
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=cast(Any, app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
+from litestar import Litestar
 
+from tests.conftest import MakeKey, MakeTenant
 from tests.routes import api_routes
 from tgo.auth.scopes import ALL_SCOPES
 from tgo.kit.clock import now
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 
 UNAUTH = {"message": "Unauthenticated."}
 
 
-async def test_me_tells_tenant_and_scopes(client, tenant, make_key):
+async def test_me_tells_tenant_and_scopes(
+    client: httpx.AsyncClient, tenant: Tenant, make_key: MakeKey
+) -> None:
     key = await make_key(tenant, "messages.send,usage.read")
     r = await client.get("/api/v1/me", headers={"X-Api-Key": key})
     assert r.status_code == 200
@@ -22,12 +29,14 @@ async def test_me_tells_tenant_and_scopes(client, tenant, make_key):
     assert body["scopes"] == ["messages.send", "usage.read"]
 
 
-async def test_bearer_is_accepted_too(client, api_key):
+async def test_bearer_is_accepted_too(client: httpx.AsyncClient, api_key: str) -> None:
     r = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {api_key}"})
     assert r.status_code == 200
 
 
-async def _bad_credentials(client, runtime, tenant, make_tenant, make_key):
+async def _bad_credentials(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, make_tenant: MakeTenant, make_key: MakeKey
+) -> dict[str, dict[str, str] | list[tuple[str, str]]]:
     other = await make_tenant("globex")
     good = await make_key(tenant, "*")
     revoked = await make_key(tenant, "*", name="revoked")
@@ -62,8 +71,13 @@ async def _bad_credentials(client, runtime, tenant, make_tenant, make_key):
 
 
 async def test_every_bad_credential_gets_one_identical_401_on_every_route(
-    app, client, runtime, tenant, make_tenant, make_key
-):
+    app: Litestar,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     cases = await _bad_credentials(client, runtime, tenant, make_tenant, make_key)
     routes = api_routes(app)
     assert routes, "no API routes discovered"
@@ -74,7 +88,9 @@ async def test_every_bad_credential_gets_one_identical_401_on_every_route(
             assert r.json() == UNAUTH, (route, name)
 
 
-async def test_host_rules(client, tenant, make_tenant, make_key):
+async def test_host_rules(
+    client: httpx.AsyncClient, tenant: Tenant, make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     await make_tenant("globex")
     key = await make_key(tenant)
     for host, expected in [
@@ -90,7 +106,9 @@ async def test_host_rules(client, tenant, make_tenant, make_key):
             assert r.json()["tenant"]["slug"] == "acme"
 
 
-async def test_missing_scope_is_403_naming_it_on_every_scoped_route(app, client, tenant, make_key):
+async def test_missing_scope_is_403_naming_it_on_every_scoped_route(
+    app: Litestar, client: httpx.AsyncClient, tenant: Tenant, make_key: MakeKey
+) -> None:
     routes = [r for r in api_routes(app) if r.scope]
     for route in routes:
         others = [s for s in ALL_SCOPES if s not in (route.scope, "*")]
@@ -100,7 +118,9 @@ async def test_missing_scope_is_403_naming_it_on_every_scoped_route(app, client,
         assert r.json()["required_scope"] == route.scope
 
 
-async def test_revocation_is_immediate(client, runtime, tenant, make_key):
+async def test_revocation_is_immediate(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, make_key: MakeKey
+) -> None:
     key = await make_key(tenant, name="to-revoke")
     assert (await client.get("/api/v1/me", headers={"X-Api-Key": key})).status_code == 200
     from tgo.apikeys.service import list_api_keys, revoke_api_key
@@ -112,7 +132,9 @@ async def test_revocation_is_immediate(client, runtime, tenant, make_key):
     assert r.status_code == 401 and r.json() == UNAUTH
 
 
-async def test_last_used_at_is_recorded(client, runtime, tenant, make_key):
+async def test_last_used_at_is_recorded(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, make_key: MakeKey
+) -> None:
     key = await make_key(tenant, name="used")
     await client.get("/api/v1/me", headers={"X-Api-Key": key})
     from tgo.apikeys.service import list_api_keys
@@ -123,7 +145,7 @@ async def test_last_used_at_is_recorded(client, runtime, tenant, make_key):
 
 
 @pytest.mark.parametrize("scopes", ["", "messages.send,nope"])
-async def test_key_with_bad_scopes_is_refused(runtime, tenant, scopes):
+async def test_key_with_bad_scopes_is_refused(runtime: Runtime, tenant: Tenant, scopes: str) -> None:
     from tgo.apikeys.service import create_api_key
     from tgo.errors import ValidationFailed
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +16,7 @@ from tgo.cli import app as cli_app
 from tgo.config import get_settings
 
 
-def tgo(env: dict[str, str], *args: str, ok: bool = True, subprocess_: bool = False) -> dict:
+def tgo(env: dict[str, str], *args: str, ok: bool = True, subprocess_: bool = False) -> Any:
     """Run the CLI in process (fast) or as a real ``python -m tgo`` subprocess."""
     if subprocess_:
         proc = subprocess.run(
@@ -53,7 +54,7 @@ def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_cli_tenant_apikey_user_flow(cli_env):
+def test_cli_tenant_apikey_user_flow(cli_env: dict[str, str]) -> None:
     assert tgo(cli_env, "migrate")["status"] == "ok"
     t = tgo(cli_env, "tenant", "create", "initech", "--domain", "initech.localhost", "--name", "Initech")
     assert t["domain"] == "initech.localhost"
@@ -91,7 +92,7 @@ def test_cli_tenant_apikey_user_flow(cli_env):
     )
 
 
-def test_demo_is_idempotent(cli_env):
+def test_demo_is_idempotent(cli_env: dict[str, str]) -> None:
     tgo(cli_env, "migrate")
     first = tgo(cli_env, "demo", subprocess_=True)
     second = tgo(cli_env, "demo")
@@ -101,14 +102,14 @@ def test_demo_is_idempotent(cli_env):
     assert first["dashboard"]["password"] == second["dashboard"]["password"]
 
 
-def test_postgres_without_secret_fails_clearly(cli_env):
+def test_postgres_without_secret_fails_clearly(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "TGO_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"}
     env.pop("TGO_SECRET_KEY")
     err = tgo(env, "migrate", ok=False)
     assert "TGO_SECRET_KEY" in err["error"]["message"]
 
 
-def test_demo_base_url_is_where_every_link_points(cli_env):
+def test_demo_base_url_is_where_every_link_points(cli_env: dict[str, str]) -> None:
     tgo(cli_env, "migrate")
     d = tgo(cli_env, "demo", "--base-url", "http://127.0.0.1:9300/")
     assert d["dashboard"]["url"] == "http://127.0.0.1:9300/dashboard/login"
@@ -121,7 +122,7 @@ def test_demo_base_url_is_where_every_link_points(cli_env):
     assert tgo(cli_env, "demo")["dashboard"]["url"] == "http://demo.localhost:8000/dashboard/login"
 
 
-def test_inbox_links_of_a_remote_connect_network_point_at_it():
+def test_inbox_links_of_a_remote_connect_network_point_at_it() -> None:
     from tgo.config import Settings
     from tgo.connect.mount import inbox_page_base
 
@@ -132,7 +133,7 @@ def test_inbox_links_of_a_remote_connect_network_point_at_it():
     assert inbox_page_base(local) == "http://biz.example"
 
 
-def test_demo_with_connect_unreachable_fails_clearly(cli_env):
+def test_demo_with_connect_unreachable_fails_clearly(cli_env: dict[str, str]) -> None:
     tgo(cli_env, "migrate")
     err = tgo({**cli_env, "TGO_CONNECT_URL": "http://127.0.0.1:1"}, "demo", ok=False)
     assert err["error"]["code"] == "connect_unavailable" and "Connect" in err["error"]["message"]

@@ -8,14 +8,18 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import MakeKey, MakeTenant
 from tests.fixtures import media
 from tests.fixtures.connect import ConnectHelper
 from tgo.config import Settings
 from tgo.demo import ensure_demo
 from tgo.migrate import upgrade
+from tgo.runtime import Runtime
 
 OWNER = "+201001187177"
 RECIPIENT = "+201010000077"
@@ -32,7 +36,7 @@ def usual_umask() -> Iterator[None]:
 
 @pytest.fixture
 def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path, usual_umask: None) -> Settings:
-    common = {
+    common: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "broker_url": "memory://",
         "log_json": True,
@@ -57,8 +61,13 @@ def modes(root: Path) -> dict[str, int]:
 
 
 async def test_data_dir_is_created_0700_and_its_files_0600(
-    backend, settings, runtime, client, make_tenant, make_key
-):
+    backend: str,
+    settings: Settings,
+    runtime: Runtime,
+    client: httpx.AsyncClient,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     connect = ConnectHelper(runtime)
     headers = {"X-Api-Key": await make_key(await make_tenant("acme"))}
     await connect.account(OWNER, verified=True)
@@ -91,7 +100,7 @@ async def test_data_dir_is_created_0700_and_its_files_0600(
     assert wrong == {}, wrong
 
 
-def test_an_existing_data_dir_open_to_others_is_reported_not_changed(tmp_path):
+def test_an_existing_data_dir_open_to_others_is_reported_not_changed(tmp_path: Path) -> None:
     from structlog.testing import capture_logs
 
     from tgo.kit.private_files import warn_if_shared

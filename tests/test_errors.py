@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
 import pytest
 
 
-async def test_unknown_path_is_404_in_envelope(client):
+async def test_unknown_path_is_404_in_envelope(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/nope")
     assert r.status_code == 404
     assert r.json() == {"message": "Not found.", "code": "not_found"}
 
 
-async def test_arabic_messages(client):
+async def test_arabic_messages(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/nope", headers={"Accept-Language": "ar-EG,ar;q=0.9,en;q=0.5"})
     assert r.json()["message"] == "غير موجود."
     r = await client.get("/api/v1/me", headers={"Accept-Language": "ar"})
     assert r.status_code == 401 and r.json()["message"] == "غير مصادق."
 
 
-async def test_request_id_is_echoed_or_generated(client):
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
     assert r.headers["x-request-id"] == "abc-123"
     r = await client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
     assert r.headers["x-request-id"] != "bad id with spaces" and len(r.headers["x-request-id"]) == 32
 
 
-async def test_oversized_body_is_413(client, headers):
+async def test_oversized_body_is_413(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     r = await client.post(
         "/api/v1/me",
         content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
@@ -35,7 +39,7 @@ async def test_oversized_body_is_413(client, headers):
     assert r.status_code < 500
 
 
-async def test_health_ready_metrics_docs(client):
+async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
@@ -45,7 +49,7 @@ async def test_health_ready_metrics_docs(client):
     assert (await client.get("/docs")).status_code == 200
 
 
-async def test_readyz_reports_a_dead_database(tmp_path):
+async def test_readyz_reports_a_dead_database(tmp_path: Path) -> None:
     import httpx
 
     from tgo.app import create_app
@@ -59,7 +63,7 @@ async def test_readyz_reports_a_dead_database(tmp_path):
     rt = build_runtime(settings)
     app = create_app(settings, rt)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+        transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://testserver.local"
     ) as c:
         r = await c.get("/readyz")
         assert r.status_code == 503
@@ -68,7 +72,9 @@ async def test_readyz_reports_a_dead_database(tmp_path):
         assert r.json()["code"] == "service_unavailable"
 
 
-async def test_body_validation_errors_are_keyed_by_field(client, headers):
+async def test_body_validation_errors_are_keyed_by_field(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
     r = await client.post("/api/v1/sender-numbers", headers=headers, json={"display_name": "x"})
     assert r.status_code == 422 and r.json()["code"] == "validation_failed"
     assert r.json()["errors"] == {"phone": ["This field is required."]}
@@ -83,7 +89,7 @@ async def test_body_validation_errors_are_keyed_by_field(client, headers):
 
 
 @pytest.mark.postgres_only
-async def test_database_outage_errors_are_told_apart_from_bad_queries(db_url):
+async def test_database_outage_errors_are_told_apart_from_bad_queries(db_url: str) -> None:
     """What the API answers 503 + Retry-After for: a connection the server terminated (as a restart does),
     a server that refuses connections; a wrong query stays a 500."""
     from sqlalchemy import text

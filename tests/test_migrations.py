@@ -24,7 +24,7 @@ def _script() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
 
 
-def test_history_has_a_single_head():
+def test_history_has_a_single_head() -> None:
     heads = _script().get_heads()
     assert len(heads) == 1, f"the migration history must be one line; heads: {sorted(heads)}"
 
@@ -62,7 +62,9 @@ def _human(env: dict[str, str]) -> str:
     return result.stdout
 
 
-def test_migrate_on_an_empty_database_lists_what_it_applied_and_then_says_up_to_date(env):
+def test_migrate_on_an_empty_database_lists_what_it_applied_and_then_says_up_to_date(
+    env: dict[str, str],
+) -> None:
     head = _script().get_current_head()
     every = {rev.revision for rev in _script().walk_revisions()}
     first = tgo(env, "migrate")
@@ -75,7 +77,7 @@ def test_migrate_on_an_empty_database_lists_what_it_applied_and_then_says_up_to_
     assert f"already up to date at {head}" in _human(env)
 
 
-def test_migrate_from_the_four_old_heads_applies_only_the_merge(env):
+def test_migrate_from_the_four_old_heads_applies_only_the_merge(env: dict[str, str]) -> None:
     cfg = alembic_config(env["TGO_DATABASE_URL"])
     for old_head in OLD_HEADS:  # a database migrated before the merge revision existed
         command.upgrade(cfg, old_head)

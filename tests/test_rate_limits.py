@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -122,7 +123,9 @@ async def test_limits_shared_across_processes_through_redis(
     try:
         apps = [create_app(shared, rt) for rt in runtimes]
         clients = [
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://testserver.local")
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=cast(Any, a)), base_url="http://testserver.local"
+            )
             for a in apps
         ]
         codes = []

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tgo.config import Settings
 from tgo.runtime import build_runtime
 
 
-async def test_close_is_bounded_and_runs_every_hook(settings):
+async def test_close_is_bounded_and_runs_every_hook(settings: Settings) -> None:
     runtime = build_runtime(settings.model_copy(update={"shutdown_timeout_seconds": 0.3}))
     released = asyncio.Event()
     ran: list[str] = []

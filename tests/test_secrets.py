@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
 from sqlalchemy import MetaData, select
 
+from tests.conftest import MakeKey
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.users.service import create_user
 
 
-async def _all_rows_text(runtime) -> str:
+async def _all_rows_text(runtime: Runtime) -> str:
     meta = MetaData()
     async with runtime.db.engine.connect() as conn:
         await conn.run_sync(meta.reflect)
@@ -18,7 +23,13 @@ async def _all_rows_text(runtime) -> str:
     return "\n".join(parts)
 
 
-async def test_secrets_never_stored_or_logged_in_plain_text(client, runtime, tenant, make_key, capsys):
+async def test_secrets_never_stored_or_logged_in_plain_text(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    make_key: MakeKey,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from tgo.observability import configure_logging
 
     configure_logging("INFO", json=True)

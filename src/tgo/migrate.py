@@ -62,7 +62,3 @@ def upgrade(database_url: str) -> UpgradeResult:
         return _upgrade(database_url)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(_upgrade, database_url).result()
-
-
-async def upgrade_async(database_url: str) -> UpgradeResult:
-    return await asyncio.to_thread(upgrade, database_url)

@@ -167,7 +167,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                         for k, v in extra.items()
                         if k.lower().encode() not in present
                     )
-                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -23,7 +23,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
 from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
-from multipart import (  # type: ignore[import-untyped]
+from multipart import (
     MultipartSegment,
     ParserError,
     ParserLimitReached,

@@ -8,7 +8,9 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,15 +26,15 @@ from tgo.channels.connect_types import (
     ReasonCode,
 )
 from tgo.cli import app as cli_app
-from tgo.config import get_settings
-from tgo.runtime import build_runtime
+from tgo.config import Settings, get_settings
+from tgo.runtime import Runtime, build_runtime
 
 OWNER = "+201001187188"
 RECIPIENT = "+201010000000"
 SENDER = "+201001187190"
 
 
-def cli(env: dict[str, str], *args: str, ok: bool = True) -> dict:
+def cli(env: dict[str, str], *args: str, ok: bool = True) -> Any:
     get_settings.cache_clear()
     result = CliRunner().invoke(cli_app, [*args, "--json"], env=env, catch_exceptions=False)
     get_settings.cache_clear()
@@ -47,7 +49,7 @@ def cli(env: dict[str, str], *args: str, ok: bool = True) -> dict:
 
 
 @pytest.fixture
-def env(settings, db_url: str) -> dict[str, str]:
+def env(settings: Settings, db_url: str) -> dict[str, str]:
     return base_env(
         TGO_DATABASE_URL=db_url,
         TGO_DATA_DIR=str(settings.data_dir),
@@ -56,7 +58,7 @@ def env(settings, db_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def quiet_runtime(settings):
+async def quiet_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """A runtime without background work (the CLI runner captures the process' stdout while it runs)."""
     rt = build_runtime(settings)
     try:
@@ -65,9 +67,12 @@ async def quiet_runtime(settings):
         await rt.close()
 
 
-async def test_cli_commands(env, quiet_runtime):
+async def test_cli_commands(env: dict[str, str], quiet_runtime: Runtime) -> None:
     runtime = quiet_runtime
-    run = lambda *a, ok=True: asyncio.to_thread(cli, env, *a, ok=ok)  # noqa: E731
+
+    async def run(*a: str, ok: bool = True) -> Any:
+        return await asyncio.to_thread(cli, env, *a, ok=ok)
+
     acc = await run("connect", "account", "create", OWNER, "--name", "Owner", "--lang", "ar")
     assert acc["phone"] == OWNER and acc["language"] == "ar" and acc["name"] == "Owner"
     assert acc["phone_verified_at"] and acc["account_verified"] is False
@@ -113,7 +118,7 @@ async def test_cli_commands(env, quiet_runtime):
         assert (await run(*args, ok=False))["error"]["code"] == code, args
 
 
-async def test_inbox_page_in_the_business_app(client, runtime):
+async def test_inbox_page_in_the_business_app(client: httpx.AsyncClient, runtime: Runtime) -> None:
     c = get_connect_client(runtime)
     await c.create_account(OWNER, language="ar")
     await c.deliver(
@@ -149,7 +154,9 @@ async def test_inbox_page_in_the_business_app(client, runtime):
     assert (await client.get(f"/connect/v1/accounts/{OWNER}")).status_code == 401
 
 
-async def test_cross_process_account_verification_reaches_business_within_5s(settings, env, tmp_path: Path):
+async def test_cross_process_account_verification_reaches_business_within_5s(
+    settings: Settings, env: dict[str, str], tmp_path: Path
+) -> None:
     recorder = Recorder(EVENT_ACCOUNT_VERIFICATION_CHANGED)
     connect_port, business_port = free_port(), free_port()
     connect_url = f"http://127.0.0.1:{connect_port}"
@@ -200,7 +207,7 @@ async def test_cross_process_account_verification_reaches_business_within_5s(set
         await runtime.close()
 
 
-async def test_demo_creates_the_seed_accounts_once(env, quiet_runtime):
+async def test_demo_creates_the_seed_accounts_once(env: dict[str, str], quiet_runtime: Runtime) -> None:
     first = await asyncio.to_thread(cli, env, "demo")
     accounts = {a["phone"]: a for a in first["connect_accounts"]}
     assert accounts[OWNER]["language"] == "ar" and accounts[OWNER]["account_verified"] is True

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from tests.conftest import Clock
 from tgo.channels.connect import ConnectInvalidRequest, get_connect_client
 from tgo.channels.connect_types import (
     ConnectRejected,
@@ -14,6 +15,8 @@ from tgo.channels.connect_types import (
     OutboundMessage,
     ReasonCode,
 )
+from tgo.config import Settings
+from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
 RECIPIENT = "+201010000000"
@@ -31,7 +34,7 @@ def text(bid: str, to: str = RECIPIENT, sender: str = SENDER, content: str = "he
     )
 
 
-async def test_accounts_create_get_verify(runtime):
+async def test_accounts_create_get_verify(runtime: Runtime) -> None:
     c = get_connect_client(runtime)
     assert c is get_connect_client(runtime)
     assert await c.get_account(OWNER) is None
@@ -59,7 +62,7 @@ async def test_accounts_create_get_verify(runtime):
         await c.create_account("+201001187191", language="fr")
 
 
-async def test_lookup_reason_codes(runtime):
+async def test_lookup_reason_codes(runtime: Runtime) -> None:
     c = get_connect_client(runtime)
     missing = await c.lookup(RECIPIENT)
     assert (missing.exists, missing.can_receive, missing.reason_code) == (False, False, ReasonCode.NOT_FOUND)
@@ -98,7 +101,7 @@ async def test_lookup_reason_codes(runtime):
         await c.lookup(RECIPIENT, sender_phone="+1")
 
 
-async def test_deliver_is_idempotent_and_counts_attempts(runtime):
+async def test_deliver_is_idempotent_and_counts_attempts(runtime: Runtime) -> None:
     c = get_connect_client(runtime)
     await c.create_account(RECIPIENT)
     first = await c.deliver(text("acme:1"))
@@ -120,7 +123,7 @@ async def test_deliver_is_idempotent_and_counts_attempts(runtime):
     assert await c.attempts("acme:2") == 5
 
 
-async def test_deliver_refusals_carry_reason_codes(runtime):
+async def test_deliver_refusals_carry_reason_codes(runtime: Runtime) -> None:
     c = get_connect_client(runtime)
     with pytest.raises(ConnectRejected) as exc:
         await c.deliver(text("x:1"))
@@ -158,7 +161,7 @@ async def test_deliver_refusals_carry_reason_codes(runtime):
         await c.deliver(text("x:5", to="+2"))
 
 
-async def test_media_message_and_mark_read(runtime):
+async def test_media_message_and_mark_read(runtime: Runtime) -> None:
     c = get_connect_client(runtime)
     await c.create_account(RECIPIENT)
     media = MediaRef(url="http://b/media/1?sig=x", content_type="image/png", size=10, filename="a.png")
@@ -186,7 +189,7 @@ async def test_media_message_and_mark_read(runtime):
     assert exc.value.reason_code == "account_not_found"
 
 
-async def test_unreachable_slow_or_failing_connect_is_unavailable():
+async def test_unreachable_slow_or_failing_connect_is_unavailable() -> None:
     from tests.connect.servers import free_port
     from tgo.channels.connect import ConnectClient
     from tgo.channels.connect_types import ConnectUnavailable
@@ -197,10 +200,10 @@ async def test_unreachable_slow_or_failing_connect_is_unavailable():
         await closed.deliver(text("u:1"))
     await closed.aclose()
 
-    async def hang(reader, writer):
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(2)
 
-    async def fail(reader, writer):
+    async def fail(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
         await writer.drain()
@@ -218,7 +221,7 @@ async def test_unreachable_slow_or_failing_connect_is_unavailable():
             server.close()
 
 
-async def test_delivered_events_and_old_receipts_are_pruned(runtime, frozen_clock):
+async def test_delivered_events_and_old_receipts_are_pruned(runtime: Runtime, frozen_clock: Clock) -> None:
     from tgo.channels.connect_events import prune_receipts
     from tgo.connect.embedded import get_embedded_connect
 
@@ -233,7 +236,7 @@ async def test_delivered_events_and_old_receipts_are_pruned(runtime, frozen_cloc
     assert await prune_receipts(runtime) == 1
 
 
-async def test_scripted_failures_are_unavailable_and_counted(runtime):
+async def test_scripted_failures_are_unavailable_and_counted(runtime: Runtime) -> None:
     from tgo.channels.connect_types import ConnectUnavailable
 
     c = get_connect_client(runtime)
@@ -252,7 +255,7 @@ async def test_scripted_failures_are_unavailable_and_counted(runtime):
 
 
 @pytest.mark.postgres_only
-async def test_a_database_of_its_own(settings, backend):
+async def test_a_database_of_its_own(settings: Settings, backend: str) -> None:
     """TGO_CONNECT_DATABASE_URL: Connect's tables are created in that database on first use."""
     import uuid
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import Clock
 from tests.connect.servers import free_port, serve_in_loop
 from tgo.app import create_app
 from tgo.channels import connect_events
@@ -21,11 +25,12 @@ from tgo.channels.connect_types import (
     EVENT_MESSAGE_READ,
     OutboundMessage,
 )
+from tgo.config import Settings
 from tgo.connect.app import create_connect_app
 from tgo.connect.network import ConnectNetwork, connect_database_url, http_events_target
 from tgo.db import Database
 from tgo.kit.clock import now
-from tgo.runtime import build_runtime
+from tgo.runtime import Runtime, build_runtime
 
 OWNER = "+201001187188"
 
@@ -41,7 +46,9 @@ class Recorder:
         self._fns: list[Any] = []
         for t in types:
 
-            async def handler(session, runtime, data, _t=t):
+            async def handler(
+                session: AsyncSession, runtime: Runtime, data: dict[str, Any], _t: str = t
+            ) -> None:
                 if self.fail:
                     raise RuntimeError("handler failure")
                 self.calls.append((_t, data))
@@ -62,7 +69,7 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder():
+def recorder() -> Iterator[Recorder]:
     r = Recorder(EVENT_ACCOUNT_VERIFICATION_CHANGED, EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ)
     yield r
     r.close()
@@ -88,7 +95,9 @@ def an_event(event_id: str = "e1") -> dict[str, Any]:
     }
 
 
-async def test_receiver_applies_once_and_refuses_bad_or_stale_signatures(client, settings, recorder):
+async def test_receiver_applies_once_and_refuses_bad_or_stale_signatures(
+    client: httpx.AsyncClient, settings: Settings, recorder: Recorder
+) -> None:
     secret = settings.secret()
     body, headers = signed(secret, an_event())
     r = await client.post(EVENTS_PATH, content=body, headers=headers)
@@ -100,7 +109,7 @@ async def test_receiver_applies_once_and_refuses_bad_or_stale_signatures(client,
     assert r.status_code == 200 and r.json()["status"] == "duplicate"
     assert len(recorder.calls) == 1
 
-    def refused(body: bytes, headers: dict[str, str]):
+    def refused(body: bytes, headers: dict[str, str]) -> Awaitable[httpx.Response]:
         return client.post(EVENTS_PATH, content=body, headers=headers)
 
     body2, good = signed(secret, an_event("e2"))
@@ -131,7 +140,9 @@ async def test_receiver_applies_once_and_refuses_bad_or_stale_signatures(client,
     assert not any("internal" in path for path in schema["paths"])
 
 
-async def test_handler_failure_rolls_back_so_redelivery_applies(client, settings, recorder):
+async def test_handler_failure_rolls_back_so_redelivery_applies(
+    client: httpx.AsyncClient, settings: Settings, recorder: Recorder
+) -> None:
     body, headers = signed(settings.secret(), an_event("e-fail"))
     recorder.fail = True
     r = await client.post(EVENTS_PATH, content=body, headers=headers)
@@ -142,7 +153,7 @@ async def test_handler_failure_rolls_back_so_redelivery_applies(client, settings
     assert len(recorder.calls) == 1
 
 
-async def test_embedded_events_reach_handlers_in_process(runtime, recorder):
+async def test_embedded_events_reach_handlers_in_process(runtime: Runtime, recorder: Recorder) -> None:
     c = get_connect_client(runtime)
     await c.create_account(OWNER)
     await c.set_account_verified(OWNER, True)
@@ -180,7 +191,9 @@ async def test_embedded_events_reach_handlers_in_process(runtime, recorder):
     assert recorder.calls[3][1]["account_verified"] is False
 
 
-async def test_events_wait_and_retry_while_business_is_down(settings, recorder, frozen_clock):
+async def test_events_wait_and_retry_while_business_is_down(
+    settings: Settings, recorder: Recorder, frozen_clock: Clock
+) -> None:
     """A standalone Connect posting over HTTP to a Business side that is not there yet."""
     # A Business runtime without background work: on PostgreSQL its embedded network would share this
     # outbox and deliver in process (a standalone Connect pairs with TGO_CONNECT_URL on the Business side).
@@ -216,13 +229,15 @@ async def test_events_wait_and_retry_while_business_is_down(settings, recorder, 
         await runtime.close()
 
 
-async def test_a_failing_subject_holds_only_its_own_later_events(runtime, frozen_clock):
+async def test_a_failing_subject_holds_only_its_own_later_events(
+    runtime: Runtime, frozen_clock: Clock
+) -> None:
     """A handler failing for one phone delays that phone's events (in order) and nobody else's."""
     other = "+201010000000"
     seen: list[tuple[str, bool]] = []
     broken = {OWNER}
 
-    async def handler(session, rt, data):
+    async def handler(session: AsyncSession, rt: Runtime, data: dict[str, Any]) -> None:
         if data["phone"] in broken:
             raise RuntimeError("not today")
         seen.append((data["phone"], data["account_verified"]))
@@ -254,7 +269,7 @@ async def test_a_failing_subject_holds_only_its_own_later_events(runtime, frozen
 
 # PostgreSQL only: on SQLite the receiving transactions queue on the one writer lock whatever the pump does.
 @pytest.mark.postgres_only
-async def test_independent_subjects_are_posted_concurrently_each_in_order(runtime):
+async def test_independent_subjects_are_posted_concurrently_each_in_order(runtime: Runtime) -> None:
     """The pump posts events of different subjects side by side (a slow receiver does not make every
     other phone wait in line), while each subject's events still arrive in the order they happened."""
     phones = [f"+2010100001{i:02d}" for i in range(12)]
@@ -262,7 +277,7 @@ async def test_independent_subjects_are_posted_concurrently_each_in_order(runtim
     running = 0
     most = 0
 
-    async def handler(session, rt, data):
+    async def handler(session: AsyncSession, rt: Runtime, data: dict[str, Any]) -> None:
         nonlocal running, most
         if data["phone"] not in phones:
             return

@@ -14,6 +14,7 @@ import pytest
 from tgo.channels.connect import get_connect_client
 from tgo.channels.connect_types import OutboundMessage
 from tgo.connect.inbox_grant import COOKIE_NAME
+from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
 OTHER = "+201001187199"
@@ -43,7 +44,7 @@ def assert_protected(page: httpx.Response) -> None:
 
 
 @pytest.fixture
-async def otp_inbox(runtime) -> str:
+async def otp_inbox(runtime: Runtime) -> str:
     c = get_connect_client(runtime)
     await c.create_account(OWNER, language="ar")
     await c.create_account(OTHER)
@@ -60,7 +61,9 @@ async def otp_inbox(runtime) -> str:
     return c.inbox_key(OWNER)
 
 
-async def test_the_key_is_posted_once_and_never_in_a_url(client, runtime, otp_inbox):
+async def test_the_key_is_posted_once_and_never_in_a_url(
+    client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
+) -> None:
     key = otp_inbox
     form = await client.get(f"/connect/inbox/{OWNER}")
     assert form.status_code == 200 and "654321" not in form.text
@@ -102,7 +105,9 @@ async def test_the_key_is_posted_once_and_never_in_a_url(client, runtime, otp_in
         assert "654321" not in (await stranger.get(f"/connect/inbox/{OWNER}")).text
 
 
-async def test_mark_read_needs_the_grant_and_the_pages_token(client, runtime, otp_inbox):
+async def test_mark_read_needs_the_grant_and_the_pages_token(
+    client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
+) -> None:
     c = get_connect_client(runtime)
     [msg] = await c.inbox(OWNER)
     form = await client.get(f"/connect/inbox/{OWNER}")
@@ -122,7 +127,9 @@ async def test_mark_read_needs_the_grant_and_the_pages_token(client, runtime, ot
     assert (await c.inbox(OWNER))[0].read_at is not None
 
 
-async def test_a_tampered_or_foreign_cookie_grants_nothing(client, runtime, otp_inbox):
+async def test_a_tampered_or_foreign_cookie_grants_nothing(
+    client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
+) -> None:
     from tgo.connect.inbox_grant import InboxGrant, InboxGrantCodec
 
     forged = InboxGrantCodec(b"another deployment's secret").dump(InboxGrant(phones=[OWNER]))

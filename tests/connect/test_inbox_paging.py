@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -14,14 +16,14 @@ from tests.connect.test_cli_and_processes import OWNER, SENDER, cli
 from tgo.channels.connect import get_connect_client
 from tgo.channels.connect_types import OutboundMessage
 from tgo.cli import app as cli_app
-from tgo.config import get_settings
-from tgo.runtime import build_runtime
+from tgo.config import Settings, get_settings
+from tgo.runtime import Runtime, build_runtime
 
 N = 450  # more than two pages of 200
 
 
 @pytest.fixture
-def env(settings, db_url: str) -> dict[str, str]:
+def env(settings: Settings, db_url: str) -> dict[str, str]:
     return base_env(
         TGO_DATABASE_URL=db_url,
         TGO_DATA_DIR=str(settings.data_dir),
@@ -30,7 +32,7 @@ def env(settings, db_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def quiet_runtime(settings):
+async def quiet_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """A runtime without background work (the CLI runner captures the process' stdout while it runs)."""
     rt = build_runtime(settings)
     try:
@@ -39,7 +41,7 @@ async def quiet_runtime(settings):
         await rt.close()
 
 
-async def _fill(runtime, n: int) -> None:
+async def _fill(runtime: Runtime, n: int) -> None:
     c = get_connect_client(runtime)
     await c.create_account(OWNER, name="Owner", verified=True)
     for i in range(n):
@@ -62,9 +64,12 @@ def _raw(environ: dict[str, str], *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-async def test_inbox_pages_through_every_message(env, quiet_runtime):
+async def test_inbox_pages_through_every_message(env: dict[str, str], quiet_runtime: Runtime) -> None:
     await _fill(quiet_runtime, N)
-    run = lambda *a, ok=True: asyncio.to_thread(cli, env, *a, ok=ok)  # noqa: E731
+
+    async def run(*a: str, ok: bool = True) -> Any:
+        return await asyncio.to_thread(cli, env, *a, ok=ok)
+
     every = [f"m{i}" for i in reversed(range(N))]  # newest first
 
     everything = await run("connect", "inbox", OWNER, "--all")
@@ -92,7 +97,9 @@ async def test_inbox_pages_through_every_message(env, quiet_runtime):
     assert code == 0 and "(5 messages)" in stdout and "--cursor " in stdout
 
 
-async def test_inbox_api_hands_out_a_cursor_to_the_older_messages(env, quiet_runtime):
+async def test_inbox_api_hands_out_a_cursor_to_the_older_messages(
+    env: dict[str, str], quiet_runtime: Runtime
+) -> None:
     await _fill(quiet_runtime, 5)
     c = get_connect_client(quiet_runtime)
     page = await c.inbox_page(OWNER, limit=2)

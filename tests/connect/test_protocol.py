@@ -21,7 +21,7 @@ from tgo.channels.connect_protocol import (
     "raw",
     ["+201001187188", "+20 100 118 7188", "00201001187188", " 201001187188", "+20-100-118-7188"],
 )
-def test_phones_are_normalised_to_e164(raw):
+def test_phones_are_normalised_to_e164(raw: str) -> None:
     assert normalize_phone(raw) == "+201001187188"
 
 
@@ -39,12 +39,12 @@ def test_phones_are_normalised_to_e164(raw):
         "+" + "1" * 40,
     ],
 )
-def test_invalid_phones_are_refused(raw):
+def test_invalid_phones_are_refused(raw: str) -> None:
     with pytest.raises(InvalidPhone):
         normalize_phone(raw)
 
 
-def test_api_token_is_derived_and_compared_in_constant_time():
+def test_api_token_is_derived_and_compared_in_constant_time() -> None:
     secret = b"x" * 40
     token = api_token(secret)
     assert len(token) == 64 and token != api_token(b"y" * 40)
@@ -54,7 +54,7 @@ def test_api_token_is_derived_and_compared_in_constant_time():
     assert inbox_token(secret, "+201001187188") != inbox_token(secret, "+201010000000")
 
 
-def test_event_signatures():
+def test_event_signatures() -> None:
     secret, body = b"k" * 40, b'{"id":"1"}'
     at = datetime(2026, 1, 1, tzinfo=UTC)
     ts = int(at.timestamp())

@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from tests.conftest import MakeKey, MakeTenant
 from tests.dashboard.conftest import csrf_of
 from tgo.models import Tenant
 
@@ -49,7 +50,7 @@ async def test_a_key_needs_a_name_and_a_scope(signed_in: httpx.AsyncClient) -> N
 
 
 async def test_another_tenants_key_cannot_be_revoked(
-    signed_in: httpx.AsyncClient, make_tenant, make_key
+    signed_in: httpx.AsyncClient, make_tenant: MakeTenant, make_key: MakeKey
 ) -> None:
     other: Tenant = await make_tenant("other")
     plain = await make_key(other, "*")

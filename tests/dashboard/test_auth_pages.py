@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from tests.conftest import MakeTenant
 from tests.dashboard.conftest import DashboardUser, csrf_of, log_in
 from tgo.dashboard.sessions import COOKIE_NAME
 from tgo.runtime import Runtime
@@ -158,7 +159,7 @@ async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
 
 
 async def test_same_email_in_two_tenants_logs_into_the_right_one(
-    client: httpx.AsyncClient, runtime: Runtime, dashboard_user: DashboardUser, make_tenant
+    client: httpx.AsyncClient, runtime: Runtime, dashboard_user: DashboardUser, make_tenant: MakeTenant
 ) -> None:
     """Emails are unique per tenant: the tenant's domain picks the tenant; elsewhere the password does."""
     other = await make_tenant("globex", name="Globex Corp")

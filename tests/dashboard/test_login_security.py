@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import httpx
 import pytest
@@ -122,7 +122,7 @@ async def login(request: pytest.FixtureRequest, settings: Settings, runtime: Run
     if request.param == "redis":
         update["redis_url"] = REDIS_URL
     app = create_app(settings.model_copy(update=update), runtime)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=cast(Any, app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
         helper = Login(client, str(request.param), prefix)
         try:

@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from tests.conftest import MakeKey, MakeTenant
 from tests.dashboard.conftest import RECIPIENT, SENDER, png, wait_status
 
 
@@ -85,7 +86,11 @@ async def test_pagination_is_keyset(
 
 
 async def test_another_tenants_message_and_media_are_not_found(
-    signed_in: httpx.AsyncClient, headers: dict[str, str], active_sender: int, make_tenant, make_key
+    signed_in: httpx.AsyncClient,
+    headers: dict[str, str],
+    active_sender: int,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
 ) -> None:
     sent = await signed_in.post(
         "/api/v1/messages",

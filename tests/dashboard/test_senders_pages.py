@@ -8,9 +8,11 @@ import re
 import httpx
 from sqlalchemy import func, select
 
+from tests.conftest import Clock, MakeKey, MakeTenant
 from tests.dashboard.conftest import DashboardUser, csrf_of, log_in
 from tests.fixtures.connect import ConnectHelper
 from tgo.models import SenderNumber
+from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
 
@@ -201,7 +203,7 @@ async def test_connect_inbox_needs_the_phones_key(
 
 
 async def test_another_tenants_number_is_not_found(
-    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant, make_key
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant: MakeTenant, make_key: MakeKey
 ) -> None:
     other = await make_tenant("other")
     key = await make_key(other)
@@ -214,7 +216,7 @@ async def test_another_tenants_number_is_not_found(
 
 
 async def test_wrong_codes_lockout_is_explained_on_the_form(
-    signed_in: httpx.AsyncClient, connect: ConnectHelper, frozen_clock
+    signed_in: httpx.AsyncClient, connect: ConnectHelper, frozen_clock: Clock
 ) -> None:
     # The dashboard goes through the same per-phone limits as the API (issue 12): 10 wrong codes in a day.
     await connect.account(OWNER, verified=True)
@@ -234,7 +236,7 @@ async def test_wrong_codes_lockout_is_explained_on_the_form(
     assert "Too many wrong codes were entered for this phone today" in last.text
     assert "about 24 h" in last.text
     notice = await connect.last_message(OWNER)
-    assert "acme" in notice.content and "too many wrong verification codes" in notice.content
+    assert "acme" in (notice.content or "") and "too many wrong verification codes" in (notice.content or "")
     right = await signed_in.post(detail_url + "/verify", data={"otp": code, "_csrf": csrf})
     assert right.status_code == 429 and "Too many wrong codes were entered" in right.text
     resend = await signed_in.post(detail_url + "/resend", data={"_csrf": csrf})
@@ -242,7 +244,12 @@ async def test_wrong_codes_lockout_is_explained_on_the_form(
 
 
 async def test_registration_over_the_phones_daily_cap_is_refused_on_the_form(
-    signed_in: httpx.AsyncClient, connect: ConnectHelper, make_tenant, make_key, runtime, dashboard_user
+    signed_in: httpx.AsyncClient,
+    connect: ConnectHelper,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+    runtime: Runtime,
+    dashboard_user: DashboardUser,
 ) -> None:
     await connect.account(OWNER, verified=True)
     for i in range(10):  # ten other organizations already sent this phone an OTP today

@@ -138,7 +138,9 @@ async def _deliver(http: httpx.AsyncClient, n: int) -> list[dict[str, Any]]:
         await asyncio.sleep(0.5)
 
 
-async def test_procfile_scale_out_set_delivers_and_stops_cleanly(database, tmp_path):
+async def test_procfile_scale_out_set_delivers_and_stops_cleanly(
+    database: dict[str, str], tmp_path: Path
+) -> None:
     queue = queue_name("tgo_procfile")
     env_file, settings = _env_file(tmp_path, database["app"], queue)
     api_url, connect_url = settings["TGO_BUSINESS_URL"], settings["TGO_CONNECT_URL"]

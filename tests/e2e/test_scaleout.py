@@ -5,6 +5,9 @@ is SIGKILLed mid-batch."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +17,8 @@ from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
+from tgo.config import Settings
+from tgo.db import Database
 from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
 
@@ -23,7 +28,7 @@ OWNER, RECIPIENT = "+201001187188", "+201010000000"
 
 
 @pytest.fixture
-async def stack(db_url, settings, tmp_path):
+async def stack(db_url: str, settings: Settings, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     # A runtime that is never started: a started one (memory broker) would run in-process workers, sweepers
     # and an in-process Connect in this test process, against the same database as the processes under test.
     runtime = build_runtime(settings)
@@ -67,7 +72,9 @@ async def stack(db_url, settings, tmp_path):
     inbox = await cc.inbox(OWNER)
     import re
 
-    otp = re.search(r"\b(\d{6})\b", max(inbox, key=lambda m: m.id).content or "").group(1)
+    found = re.search(r"\b(\d{6})\b", max(inbox, key=lambda m: m.id).content or "")
+    assert found is not None
+    otp = found.group(1)
     assert (await http.post(f"/api/v1/sender-numbers/{num['id']}/verify", json={"otp": otp})).json()[
         "can_send"
     ]
@@ -98,13 +105,13 @@ async def send_many(http: httpx.AsyncClient, n: int) -> list[int]:
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def counts(db) -> dict[str, int]:
+async def counts(db: Database) -> dict[str, int]:
     async with db.session_scope() as s:
         rows = (await s.execute(text("SELECT status, count(*) FROM messages GROUP BY status"))).all()
     return {r[0]: int(r[1]) for r in rows}
 
 
-async def wait_all_delivered(db, n: int, timeout: float, procs: list[Proc] = ()) -> None:
+async def wait_all_delivered(db: Database, n: int, timeout: float, procs: Sequence[Proc] = ()) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     c: dict[str, int] = {}
@@ -117,7 +124,7 @@ async def wait_all_delivered(db, n: int, timeout: float, procs: list[Proc] = ())
     raise AssertionError(f"not all delivered: {c}\n{logs}")
 
 
-async def inbox_duplicates(db) -> tuple[int, int]:
+async def inbox_duplicates(db: Database) -> tuple[int, int]:
     async with db.session_scope() as s:
         total = await s.scalar(
             text("SELECT count(*) FROM connect_inbox_messages WHERE business_message_id LIKE 'msg-%'")
@@ -131,7 +138,7 @@ async def inbox_duplicates(db) -> tuple[int, int]:
     return int(total or 0), int(dupes or 0)
 
 
-async def test_thousand_messages_through_rabbitmq_and_a_worker_process(stack):
+async def test_thousand_messages_through_rabbitmq_and_a_worker_process(stack: dict[str, Any]) -> None:
     worker = stack["spawn"]("worker", "worker")
     ids = await send_many(stack["http"], 1000)
     assert len(set(ids)) == 1000
@@ -140,7 +147,7 @@ async def test_thousand_messages_through_rabbitmq_and_a_worker_process(stack):
     assert (total, dupes) == (1000, 0)
 
 
-async def test_worker_sigkill_mid_batch_loses_and_duplicates_nothing(stack):
+async def test_worker_sigkill_mid_batch_loses_and_duplicates_nothing(stack: dict[str, Any]) -> None:
     first = stack["spawn"]("worker-1", "worker")
     ids = await send_many(stack["http"], 400)
     loop = asyncio.get_running_loop()
@@ -156,7 +163,9 @@ async def test_worker_sigkill_mid_batch_loses_and_duplicates_nothing(stack):
     assert (total, dupes) == (400, 0)
 
 
-async def test_number_becomes_active_by_itself_after_tgo_connect_account_verify(stack):
+async def test_number_becomes_active_by_itself_after_tgo_connect_account_verify(
+    stack: dict[str, Any],
+) -> None:
     """Issue 3's cross-process flow: Connect in its own process, the event over real HTTP."""
     import re
     import subprocess
@@ -167,7 +176,9 @@ async def test_number_becomes_active_by_itself_after_tgo_connect_account_verify(
     phone = "+201001187189"
     await cc.create_account(phone, name="Unverified owner", verified=False)
     num = (await http.post("/api/v1/sender-numbers", json={"phone": phone})).json()
-    otp = re.search(r"\b(\d{6})\b", max(await cc.inbox(phone), key=lambda m: m.id).content or "").group(1)
+    found = re.search(r"\b(\d{6})\b", max(await cc.inbox(phone), key=lambda m: m.id).content or "")
+    assert found is not None
+    otp = found.group(1)
     body = (await http.post(f"/api/v1/sender-numbers/{num['id']}/verify", json={"otp": otp})).json()
     assert (body["status"], body["verification_status"]) == ("pending_account_verification",) * 2
     env = stack["env"]

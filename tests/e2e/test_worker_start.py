@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import aio_pika
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.fixtures.processes import Proc, process_env
 from tests.fixtures.tcp import FreezableRelay
+from tgo.config import Settings
 from tgo.runtime import build_runtime
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
@@ -28,7 +30,9 @@ async def consumers(queue: str) -> int:
     return 0
 
 
-async def test_a_worker_started_against_a_frozen_broker_consumes_once_it_thaws(db_url, settings, tmp_path):
+async def test_a_worker_started_against_a_frozen_broker_consumes_once_it_thaws(
+    db_url: str, settings: Settings, tmp_path: Path
+) -> None:
     relay = FreezableRelay("127.0.0.1", 5672)
     await relay.start()
     relay.freeze()

@@ -1,22 +1,25 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.connect import ConnectHelper
+from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
 RECIPIENT = "+201010000000"
 
 
 @pytest.fixture
-def connect(runtime) -> ConnectHelper:
+def connect(runtime: Runtime) -> ConnectHelper:
     return ConnectHelper(runtime)
 
 
 @pytest.fixture
-async def sender(client, headers, connect) -> dict:
+async def sender(client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper) -> Any:
     """The seed's sender number, active and verified, plus a reachable recipient."""
     await connect.account(OWNER, verified=True, lang="ar")
     await connect.account(RECIPIENT, verified=True)
@@ -32,8 +35,10 @@ async def sender(client, headers, connect) -> dict:
     return r.json()
 
 
-async def wait_status(client, headers, message_id: int, status: str, timeout: float = 10.0) -> dict:
-    body: dict = {}
+async def wait_status(
+    client: httpx.AsyncClient, headers: dict[str, str], message_id: int, status: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
     for _ in range(int(timeout / 0.05)):
         body = (await client.get(f"/api/v1/messages/{message_id}", headers=headers)).json()
         if body.get("status") == status:

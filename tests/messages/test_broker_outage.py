@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.amqp import delete_queues, queue_name
+from tests.fixtures.connect import ConnectHelper
 from tests.fixtures.tcp import FreezableRelay
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.config import Settings
@@ -20,7 +24,7 @@ PUBLISH_TIMEOUT = 0.5
 
 
 @pytest.fixture
-async def relay():
+async def relay() -> AsyncIterator[FreezableRelay]:
     relay = FreezableRelay("127.0.0.1", 5672)
     await relay.start()
     yield relay
@@ -28,7 +32,7 @@ async def relay():
 
 
 @pytest.fixture
-async def settings(settings: Settings, relay: FreezableRelay):
+async def settings(settings: Settings, relay: FreezableRelay) -> AsyncIterator[Settings]:
     queue = queue_name("tgo-test-outage")
     yield settings.model_copy(
         update={
@@ -44,14 +48,18 @@ async def settings(settings: Settings, relay: FreezableRelay):
     await delete_queues(queue)
 
 
-def text(content: str) -> dict:
+def text(content: str) -> dict[str, Any]:
     return {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": content}
 
 
 @pytest.mark.postgres_only
 async def test_a_frozen_broker_neither_holds_the_request_nor_loses_the_message(
-    client, headers, sender, connect, relay
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    connect: ConnectHelper,
+    relay: FreezableRelay,
+) -> None:
     r = await client.post("/api/v1/messages", json=text("before"), headers=headers)
     assert r.status_code == 201, r.text
     await wait_status(client, headers, r.json()["id"], "delivered", timeout=20)
@@ -73,7 +81,9 @@ async def test_a_frozen_broker_neither_holds_the_request_nor_loses_the_message(
 
 
 @pytest.mark.postgres_only
-async def test_shutdown_with_a_frozen_broker_ends_in_bounded_time(settings, relay):
+async def test_shutdown_with_a_frozen_broker_ends_in_bounded_time(
+    settings: Settings, relay: FreezableRelay
+) -> None:
     runtime = build_runtime(settings)
     await runtime.start()  # in-process consumer and sweepers on RabbitMQ through the relay
     await asyncio.sleep(1.0)  # the consumer is connected and listening

@@ -3,19 +3,25 @@ with a reason after the attempt limit; repeated jobs are no-ops."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
 
+from tests.fixtures.connect import ConnectHelper
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.channels.connect import ConnectClient, get_connect_client
 from tgo.config import Settings
 from tgo.messages.service import deliver_message
 from tgo.messages.sweeper import sweep
+from tgo.runtime import Runtime
 
 TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "retry me"}
 
 
 @pytest.fixture
-def settings(db_url, tmp_path) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=db_url,
@@ -29,12 +35,18 @@ def settings(db_url, tmp_path) -> Settings:
     )
 
 
-def _unreachable(runtime) -> ConnectClient:
+def _unreachable(runtime: Runtime) -> ConnectClient:
     # A real client against a port nobody listens on: exactly what an outage looks like.
     return ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
 
 
-async def test_connect_down_then_back_delivers(client, headers, sender, runtime, connect):
+async def test_connect_down_then_back_delivers(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    runtime: Runtime,
+    connect: ConnectHelper,
+) -> None:
     working = get_connect_client(runtime)
     runtime.extras["connect_client"] = _unreachable(runtime)
     try:
@@ -79,7 +91,9 @@ async def test_connect_down_then_back_delivers(client, headers, sender, runtime,
     assert len(inbox) == 1
 
 
-async def test_attempt_limit_fails_with_reason(client, headers, sender, runtime):
+async def test_attempt_limit_fails_with_reason(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
     working = get_connect_client(runtime)
     runtime.extras["connect_client"] = _unreachable(runtime)
     try:
@@ -91,7 +105,13 @@ async def test_attempt_limit_fails_with_reason(client, headers, sender, runtime)
     assert failed["failed_at"]
 
 
-async def test_repeated_jobs_are_no_ops_and_connect_dedupes(client, headers, sender, runtime, connect):
+async def test_repeated_jobs_are_no_ops_and_connect_dedupes(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    runtime: Runtime,
+    connect: ConnectHelper,
+) -> None:
     message_id = (await client.post("/api/v1/messages", json=TEXT, headers=headers)).json()["id"]
     await wait_status(client, headers, message_id, "delivered")
     assert await deliver_message(runtime, message_id) == "skipped"
@@ -102,8 +122,12 @@ async def test_repeated_jobs_are_no_ops_and_connect_dedupes(client, headers, sen
 
 
 async def test_recipient_gone_by_delivery_time_fails_with_its_reason(
-    client, headers, sender, runtime, connect
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    runtime: Runtime,
+    connect: ConnectHelper,
+) -> None:
     working = get_connect_client(runtime)
     runtime.extras["connect_client"] = _unreachable(runtime)  # the send-time check is skipped while down
     try:
@@ -115,7 +139,9 @@ async def test_recipient_gone_by_delivery_time_fails_with_its_reason(
     assert failed["failure_code"] == "not_found"
 
 
-async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(client, headers, sender, runtime):
+async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
     """A row whose job may be lost is re-published once, then left alone for sweeper_stale_seconds (its job
     may sit behind a backlog); before, every sweep re-published every waiting row."""
     from datetime import timedelta
@@ -165,8 +191,12 @@ async def test_the_sweeper_republishes_a_waiting_row_once_per_stale_period(clien
 
 
 async def test_recipient_sees_the_display_name_else_the_tenant_name(
-    client, headers, sender, runtime, connect
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    runtime: Runtime,
+    connect: ConnectHelper,
+) -> None:
     from sqlalchemy import select, update
 
     from tgo.models import SenderNumber, Tenant
@@ -191,8 +221,8 @@ async def test_recipient_sees_the_display_name_else_the_tenant_name(
 
 
 async def test_receipts_that_overtake_walk_the_skipped_steps_and_late_changes_are_no_ops(
-    client, headers, sender, runtime
-):
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
     from datetime import timedelta
 
     from tgo.kit.clock import now

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
+from tests.conftest import MakeKey, MakeTenant
 from tests.fixtures import media
 from tests.messages.conftest import OWNER, RECIPIENT
+from tgo.config import Settings
 
 BASE = {"sender_phone": OWNER, "to_phone": RECIPIENT}
 
 
-async def post_media(client, headers, kind, name, data, **fields):
+async def post_media(
+    client: httpx.AsyncClient, headers: dict[str, str], kind: str, name: str, data: bytes, **fields: Any
+) -> httpx.Response:
     form = BASE | {"type": kind} | {k: str(v) for k, v in fields.items()}
     return await client.post(
         "/api/v1/messages",
@@ -22,7 +30,7 @@ async def post_media(client, headers, kind, name, data, **fields):
     )
 
 
-def media_files(settings) -> list:
+def media_files(settings: Settings) -> list[Path]:
     root = settings.resolved_media_dir
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
@@ -48,7 +56,16 @@ def media_files(settings) -> list:
         ("document", "list.csv", media.csv, "text/csv", {}),
     ],
 )
-async def test_each_allowed_format(client, headers, sender, kind, name, make, content_type, extra):
+async def test_each_allowed_format(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    kind: str,
+    name: str,
+    make: Callable[[], bytes],
+    content_type: str,
+    extra: dict[str, Any],
+) -> None:
     r = await post_media(client, headers, kind, name, make(), **extra)
     assert r.status_code == 201, r.text
     assert r.json()["media"]["content_type"] == content_type
@@ -66,14 +83,23 @@ async def test_each_allowed_format(client, headers, sender, kind, name, make, co
     ],
 )
 async def test_type_mismatch_is_refused_and_leaves_nothing(
-    client, headers, sender, settings, kind, name, data, extra
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    settings: Settings,
+    kind: str,
+    name: str,
+    data: bytes,
+    extra: dict[str, Any],
+) -> None:
     r = await post_media(client, headers, kind, name, data, **extra)
     assert r.status_code == 422 and r.json()["code"] == "media_type_mismatch", r.text
     assert media_files(settings) == []
 
 
-async def test_size_limits_per_type(client, headers, sender, settings):
+async def test_size_limits_per_type(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], settings: Settings
+) -> None:
     big_image = media.png() + b"\x00" * (5 * 1024 * 1024)
     r = await post_media(client, headers, "image", "big.png", big_image)
     assert r.status_code == 413 and r.json()["code"] == "media_too_large"
@@ -86,7 +112,9 @@ async def test_size_limits_per_type(client, headers, sender, settings):
     assert (await post_media(client, headers, "image", "ok.png", ok)).status_code == 201
 
 
-async def test_whole_request_over_the_largest_limit_is_413(client, headers, sender, settings):
+async def test_whole_request_over_the_largest_limit_is_413(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], settings: Settings
+) -> None:
     r = await client.post(
         "/api/v1/messages",
         headers={
@@ -100,7 +128,9 @@ async def test_whole_request_over_the_largest_limit_is_413(client, headers, send
     assert media_files(settings) == []
 
 
-async def test_voice_rules(client, headers, sender):
+async def test_voice_rules(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     for duration in (None, 0, 301, "abc"):
         extra = {} if duration is None else {"duration": duration}
         r = await post_media(client, headers, "voice", "a.ogg", media.ogg_opus(), **extra)
@@ -109,13 +139,17 @@ async def test_voice_rules(client, headers, sender):
     assert r.status_code == 422 and "caption" in r.json()["errors"]
 
 
-async def test_decompression_bomb_is_refused(client, headers, sender, settings):
+async def test_decompression_bomb_is_refused(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], settings: Settings
+) -> None:
     r = await post_media(client, headers, "image", "bomb.png", media.png_bomb())
     assert r.status_code == 422 and r.json()["code"] == "media_rejected"
     assert media_files(settings) == []
 
 
-async def test_truncated_upload_is_refused_cleanly(client, headers, sender, settings):
+async def test_truncated_upload_is_refused_cleanly(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], settings: Settings
+) -> None:
     body = (
         b'--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nimage\r\n'
         b'--b\r\nContent-Disposition: form-data; name="media"; filename="a.png"\r\n'
@@ -130,7 +164,9 @@ async def test_truncated_upload_is_refused_cleanly(client, headers, sender, sett
     assert media_files(settings) == []
 
 
-async def test_html_document_is_never_served_inline(client, headers, sender):
+async def test_html_document_is_never_served_inline(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     r = await post_media(client, headers, "document", "page.html", media.html())
     assert r.status_code == 201
     dl = await client.get(r.json()["media"]["url"], headers=headers)
@@ -139,13 +175,21 @@ async def test_html_document_is_never_served_inline(client, headers, sender):
     assert dl.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_media_of_another_tenant_is_404(client, headers, sender, make_tenant, make_key):
+async def test_media_of_another_tenant_is_404(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     r = await post_media(client, headers, "image", "a.png", media.png())
     other = {"X-Api-Key": await make_key(await make_tenant("globex"))}
     assert (await client.get(r.json()["media"]["url"], headers=other)).status_code == 404
 
 
-async def test_a_real_zlib_bomb_is_refused_with_bounded_memory(client, headers, sender, settings):
+async def test_a_real_zlib_bomb_is_refused_with_bounded_memory(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], settings: Settings
+) -> None:
     """A PNG declaring 2.5 G pixels, with a real deflate stream (100 MB of rows in ~100 KB): refused from its
     header, without inflating the rows — the request's peak Python-heap allocation (tracemalloc; Pillow's
     own C buffers are not counted) stays far below what inflating would take."""
@@ -181,7 +225,9 @@ SVG = (
 )
 
 
-async def test_svg_is_never_an_image_nor_served_inline(client, headers, sender):
+async def test_svg_is_never_an_image_nor_served_inline(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     r = await post_media(client, headers, "image", "logo.svg", SVG)
     assert r.status_code == 422, r.text
     r = await post_media(client, headers, "document", "logo.svg", SVG)
@@ -221,7 +267,9 @@ def raw_multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[b
         ("صورة\u200f العيد.png", "صورة العيد.png"),  # Arabic letters stay, the RLM mark does not
     ],
 )
-async def test_filenames_are_cleaned_at_upload(client, headers, sender, raw_name, stored):
+async def test_filenames_are_cleaned_at_upload(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], raw_name: str, stored: str
+) -> None:
     from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
 
     body, content_type = raw_multipart(BASE | {"type": "image"}, raw_name, media.png())
@@ -240,7 +288,7 @@ async def test_filenames_are_cleaned_at_upload(client, headers, sender, raw_name
     assert f"filename*=UTF-8''{quote(expected)}" in disposition
 
 
-def test_a_name_stored_before_cleaning_still_gives_a_valid_header():
+def test_a_name_stored_before_cleaning_still_gives_a_valid_header() -> None:
     from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
 
     from tgo.media.filenames import content_disposition

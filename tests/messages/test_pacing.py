@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from tests.messages.conftest import OWNER, RECIPIENT
 from tgo.config import Settings
+from tgo.runtime import Runtime
 
 RATE = 5
 BURST = 20
 
 
 @pytest.fixture
-def settings(db_url, tmp_path) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=db_url,
@@ -26,7 +30,9 @@ def settings(db_url, tmp_path) -> Settings:
     )
 
 
-async def test_a_burst_over_the_sender_pace_is_delayed_not_failed(client, headers, sender, runtime):
+async def test_a_burst_over_the_sender_pace_is_delayed_not_failed(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
     ids = []
     for i in range(BURST):
         r = await client.post(
@@ -37,7 +43,7 @@ async def test_a_burst_over_the_sender_pace_is_delayed_not_failed(client, header
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
 
-    bodies: list[dict] = []
+    bodies: list[dict[str, Any]] = []
     for _ in range(300):
         bodies = [(await client.get(f"/api/v1/messages/{i}", headers=headers)).json() for i in ids]
         if all(b["sent_at"] for b in bodies):

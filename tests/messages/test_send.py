@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
+import httpx
+
+from tests.conftest import Clock, MakeKey, MakeTenant
 from tests.fixtures import media
+from tests.fixtures.connect import ConnectHelper
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.kit.pagination import encode_cursor
+from tgo.runtime import Runtime
 
 TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "Hello from TGO Business"}
 AR_OWNER_TEXT = "يجب أن يكون صاحب الرقم موثقًا داخل TGO Connect قبل استخدام API الإرسال."
 
 
-async def test_seed_text_message_is_queued_then_delivered_to_the_inbox(client, headers, sender, connect):
+async def test_seed_text_message_is_queued_then_delivered_to_the_inbox(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], connect: ConnectHelper
+) -> None:
     r = await client.post("/api/v1/messages", json=TEXT, headers={**headers, "Accept": "application/json"})
     assert r.status_code == 201, r.text
     body = r.json()
@@ -28,13 +36,17 @@ async def test_seed_text_message_is_queued_then_delivered_to_the_inbox(client, h
     assert [h["status"] for h in read["history"]] == ["queued", "sent", "delivered", "read"]
 
 
-async def test_send_by_sender_number_id(client, headers, sender):
+async def test_send_by_sender_number_id(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     payload = {k: v for k, v in TEXT.items() if k != "sender_phone"} | {"sender_number_id": sender["id"]}
     r = await client.post("/api/v1/messages", json=payload, headers=headers)
     assert r.status_code == 201 and r.json()["sender_phone"] == OWNER
 
 
-async def test_seed_image_and_voice_multipart(client, headers, sender, connect):
+async def test_seed_image_and_voice_multipart(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], connect: ConnectHelper
+) -> None:
     r = await client.post(
         "/api/v1/messages",
         headers=headers,
@@ -56,7 +68,8 @@ async def test_seed_image_and_voice_multipart(client, headers, sender, connect):
     for m in (image, voice):
         await wait_status(client, headers, m["id"], "delivered")
     got = {m.business_message_id: m for m in await connect.inbox(RECIPIENT)}
-    assert got[f"msg-{image['id']}"].media.content_type == "image/png"
+    image_ref = got[f"msg-{image['id']}"].media
+    assert image_ref is not None and image_ref.content_type == "image/png"
     # The media link Connect received serves the same bytes.
     dl = await client.get(image["media"]["url"], headers=headers)
     assert dl.status_code == 200 and dl.content == media.png()
@@ -65,7 +78,9 @@ async def test_seed_image_and_voice_multipart(client, headers, sender, connect):
     )
 
 
-async def test_seed_lookup(client, headers, sender):
+async def test_seed_lookup(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     r = await client.get(
         "/api/v1/contacts/lookup?phone=+201010000000&sender_phone=+201001187188",
         headers={**headers, "Accept": "application/json"},
@@ -84,8 +99,10 @@ async def test_seed_lookup(client, headers, sender):
     assert isinstance(body["recipient_id"], int) and body["phone_verified_at"].endswith("Z")
 
 
-async def test_lookup_reason_codes(client, headers, sender, connect):
-    async def reason(phone, sender_phone=None):
+async def test_lookup_reason_codes(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], connect: ConnectHelper
+) -> None:
+    async def reason(phone: str, sender_phone: str | None = None) -> tuple[Any, Any]:
         params = {"phone": phone} | ({"sender_phone": sender_phone} if sender_phone else {})
         r = await client.get("/api/v1/contacts/lookup", params=params, headers=headers)
         assert r.status_code == 200, r.text
@@ -106,8 +123,13 @@ async def test_lookup_reason_codes(client, headers, sender, connect):
 
 
 async def test_lookup_sender_phone_must_be_the_tenants_own(
-    client, headers, sender, connect, make_tenant, make_key
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    connect: ConnectHelper,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     """Another tenant may not learn whether a recipient blocked acme's sender number: its sender_phone is
     refused as sender_not_found, exactly as an unknown number is — even after registering that phone
     itself (a registration without the OTP proves nothing)."""
@@ -115,7 +137,7 @@ async def test_lookup_sender_phone_must_be_the_tenants_own(
     await connect.client.block("+201010000014", OWNER)
     other = {"X-Api-Key": await make_key(await make_tenant("globex"))}
 
-    async def ask(key_headers, sender_phone):
+    async def ask(key_headers: dict[str, str], sender_phone: str) -> httpx.Response:
         return await client.get(
             "/api/v1/contacts/lookup",
             params={"phone": "+201010000014", "sender_phone": sender_phone},
@@ -137,7 +159,9 @@ async def test_lookup_sender_phone_must_be_the_tenants_own(
     assert r.status_code == 200 and r.json()["reason_code"] == "ok", r.text
 
 
-async def test_seed_logs_and_usage(client, headers, sender):
+async def test_seed_logs_and_usage(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     ids = []
     for i in range(3):
         r = await client.post("/api/v1/messages", json=TEXT | {"content": f"n{i}"}, headers=headers)
@@ -156,7 +180,13 @@ async def test_seed_logs_and_usage(client, headers, sender):
     assert sum(d["total"] for d in daily["data"][0]["days"]) == 3
 
 
-async def test_errors_of_seed_003(client, headers, sender, connect, runtime):
+async def test_errors_of_seed_003(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    connect: ConnectHelper,
+    runtime: Runtime,
+) -> None:
     # Sender not active (pending OTP).
     await connect.account("+201001187150", verified=True)
     pending = (
@@ -193,6 +223,7 @@ async def test_errors_of_seed_003(client, headers, sender, connect, runtime):
 
     async with runtime.db.session_scope() as s:
         tenant = await s.get(Tenant, pending["id"] and 1)
+        assert tenant is not None
     from tgo.apikeys.service import create_api_key
 
     async with runtime.db.session_scope() as s:
@@ -208,7 +239,9 @@ async def test_errors_of_seed_003(client, headers, sender, connect, runtime):
     assert r.status_code == 401 and r.json() == {"message": "Unauthenticated."}
 
 
-async def test_checks_run_in_the_documented_order(client, headers, sender, connect):
+async def test_checks_run_in_the_documented_order(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], connect: ConnectHelper
+) -> None:
     # A bad body is reported before anything about the sender.
     r = await client.post(
         "/api/v1/messages", json={"sender_phone": "+201001187000", "type": "text"}, headers=headers
@@ -224,6 +257,7 @@ async def test_checks_run_in_the_documented_order(client, headers, sender, conne
         headers=headers,
     )
     assert r.json()["code"] == "sender_not_found"
+    bad: object
     for bad in ([], "x", {"type": "image", "to_phone": RECIPIENT, "sender_phone": OWNER}):
         r = await client.post("/api/v1/messages", json=bad, headers=headers)
         assert r.status_code == 422, bad
@@ -237,7 +271,9 @@ async def test_checks_run_in_the_documented_order(client, headers, sender, conne
     assert r.status_code == 415
 
 
-async def test_idempotency_key(client, headers, sender, connect):
+async def test_idempotency_key(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], connect: ConnectHelper
+) -> None:
     h = {**headers, "Idempotency-Key": "order-42"}
     first = await client.post("/api/v1/messages", json=TEXT, headers=h)
     again = await client.post("/api/v1/messages", json=TEXT, headers=h)
@@ -263,7 +299,9 @@ async def test_idempotency_key(client, headers, sender, connect):
     assert (await client.post("/api/v1/messages", json=TEXT, headers=hf)).status_code == 201
 
 
-async def test_pagination_is_stable_under_concurrent_inserts(client, headers, sender):
+async def test_pagination_is_stable_under_concurrent_inserts(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     for i in range(12):
         await client.post("/api/v1/messages", json=TEXT | {"content": f"a{i}"}, headers=headers)
     seen, cursor, extra = [], None, 0
@@ -282,7 +320,9 @@ async def test_pagination_is_stable_under_concurrent_inserts(client, headers, se
     assert seen == sorted(seen, reverse=True)
 
 
-async def test_oversized_json_and_odd_bodies_get_clear_4xx(client, headers, sender):
+async def test_oversized_json_and_odd_bodies_get_clear_4xx(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     big = b'{"content": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     r = await client.post(
         "/api/v1/messages", content=big, headers={**headers, "Content-Type": "application/json"}
@@ -300,7 +340,9 @@ async def test_oversized_json_and_odd_bodies_get_clear_4xx(client, headers, send
     assert r.status_code in (400, 422) and "code" in r.json()
 
 
-async def test_time_range_pages_walk_the_range_newest_first(client, headers, sender, frozen_clock):
+async def test_time_range_pages_walk_the_range_newest_first(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], frozen_clock: Clock
+) -> None:
     """since/until pages are keyed by (queued_at, id): every message of the range once, newest first, while
     newer messages keep arriving; a tampered cursor is a 422, not a 500."""
     start = frozen_clock.current
@@ -313,7 +355,7 @@ async def test_time_range_pages_walk_the_range_newest_first(client, headers, sen
     since, until = start + timedelta(minutes=2), start + timedelta(minutes=10)  # messages t2 .. t9
     seen, cursor = [], None
     while True:
-        params = {"limit": 3, "since": since.isoformat(), "until": until.isoformat()}
+        params: dict[str, Any] = {"limit": 3, "since": since.isoformat(), "until": until.isoformat()}
         page = (
             await client.get(
                 "/api/v1/messages", params=params | ({"cursor": cursor} if cursor else {}), headers=headers
@@ -334,7 +376,9 @@ async def test_time_range_pages_walk_the_range_newest_first(client, headers, sen
         assert r.status_code == 422 and "cursor" in r.json()["errors"], r.text
 
 
-async def test_tampered_cursors_are_422_on_every_id_keyed_list(client, headers, sender):
+async def test_tampered_cursors_are_422_on_every_id_keyed_list(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any]
+) -> None:
     for bad in (
         encode_cursor(id="abc"),
         encode_cursor(id=2**70),

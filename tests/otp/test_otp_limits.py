@@ -6,29 +6,35 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import Clock, MakeKey, MakeTenant
 from tests.fixtures.connect import ConnectHelper
-from tgo.models import OtpEvent, SenderNumber
+from tgo.config import Settings
+from tgo.models import OtpEvent, SenderNumber, Tenant
 from tgo.models.otp_event import OtpEventKind
+from tgo.runtime import Runtime
 
 VICTIM = "+201010000000"  # someone else's Connect phone
 DAY_SECONDS = 24 * 3600
 
 
 @pytest.fixture
-def connect(runtime) -> ConnectHelper:
+def connect(runtime: Runtime) -> ConnectHelper:
     return ConnectHelper(runtime)
 
 
-async def register(client, headers, phone=VICTIM):
+async def register(client: httpx.AsyncClient, headers: dict[str, str], phone: str = VICTIM) -> httpx.Response:
     return await client.post(
         "/api/v1/sender-numbers", json={"phone": phone, "display_name": "Support"}, headers=headers
     )
 
 
-async def verify(client, headers, number_id, code):
+async def verify(
+    client: httpx.AsyncClient, headers: dict[str, str], number_id: int, code: str
+) -> httpx.Response:
     return await client.post(
         f"/api/v1/sender-numbers/{number_id}/verify", json={"otp": code}, headers=headers
     )
@@ -38,11 +44,11 @@ def wrong_of(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-async def otp_messages(connect: ConnectHelper, phone=VICTIM) -> int:
+async def otp_messages(connect: ConnectHelper, phone: str = VICTIM) -> int:
     return sum(1 for m in await connect.inbox(phone) if m.content and "verification code is" in m.content)
 
 
-async def rows_of(runtime, tenant_id: int) -> int:
+async def rows_of(runtime: Runtime, tenant_id: int) -> int:
     """Every sender_numbers row of the tenant, deleted ones included."""
     async with runtime.db.session_scope() as s:
         return int(
@@ -53,7 +59,7 @@ async def rows_of(runtime, tenant_id: int) -> int:
         )
 
 
-async def ledger_count(runtime, kind: OtpEventKind, phone=VICTIM) -> int:
+async def ledger_count(runtime: Runtime, kind: OtpEventKind, phone: str = VICTIM) -> int:
     async with runtime.db.session_scope() as s:
         return int(
             await s.scalar(
@@ -65,7 +71,9 @@ async def ledger_count(runtime, kind: OtpEventKind, phone=VICTIM) -> int:
         )
 
 
-async def tenants_with_keys(make_tenant, make_key, n: int):
+async def tenants_with_keys(
+    make_tenant: MakeTenant, make_key: MakeKey, n: int
+) -> list[tuple[Tenant, dict[str, str]]]:
     out = []
     for i in range(n):
         t = await make_tenant(f"org{i}")
@@ -74,8 +82,13 @@ async def tenants_with_keys(make_tenant, make_key, n: int):
 
 
 async def test_delete_and_register_again_resets_nothing(
-    client, headers, tenant, connect, runtime, frozen_clock
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    tenant: Tenant,
+    connect: ConnectHelper,
+    runtime: Runtime,
+    frozen_clock: Clock,
+) -> None:
     await connect.account(VICTIM, verified=True)
     num = (await register(client, headers)).json()
     code = await connect.otp(VICTIM)
@@ -105,8 +118,15 @@ async def test_delete_and_register_again_resets_nothing(
 
 
 async def test_wrong_codes_lock_the_tenant_out_of_the_phone_for_a_day(
-    client, headers, tenant, connect, runtime, frozen_clock, make_tenant, make_key
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    tenant: Tenant,
+    connect: ConnectHelper,
+    runtime: Runtime,
+    frozen_clock: Clock,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     await connect.account(VICTIM, verified=True, lang="ar")
     num = (await register(client, headers)).json()
     for _ in range(5):  # the first OTP is void after 5 wrong codes
@@ -124,7 +144,7 @@ async def test_wrong_codes_lock_the_tenant_out_of_the_phone_for_a_day(
     assert int(r.headers["retry-after"]) == DAY_SECONDS
     # The owner is told in their Connect inbox, in their language, naming the organization.
     notice = await connect.last_message(VICTIM)
-    assert "acme" in notice.content and "رموز التحقق الخاطئة" in notice.content
+    assert "acme" in (notice.content or "") and "رموز التحقق الخاطئة" in (notice.content or "")
     assert notice.type == "system"
     # For the rest of the day: no code is accepted, no new OTP, no new registration (and no row left).
     frozen_clock.advance(hours=1)
@@ -149,8 +169,13 @@ async def test_wrong_codes_lock_the_tenant_out_of_the_phone_for_a_day(
 
 
 async def test_a_phone_gets_at_most_ten_otps_a_day_from_all_tenants(
-    client, connect, runtime, frozen_clock, make_tenant, make_key
-):
+    client: httpx.AsyncClient,
+    connect: ConnectHelper,
+    runtime: Runtime,
+    frozen_clock: Clock,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     await connect.account(VICTIM, verified=True)
     orgs = await tenants_with_keys(make_tenant, make_key, 11)
     for _, h in orgs[:10]:
@@ -174,8 +199,12 @@ async def test_a_phone_gets_at_most_ten_otps_a_day_from_all_tenants(
 
 
 async def test_parallel_registrations_from_many_tenants_stay_under_the_daily_cap(
-    client, connect, runtime, make_tenant, make_key
-):
+    client: httpx.AsyncClient,
+    connect: ConnectHelper,
+    runtime: Runtime,
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     await connect.account(VICTIM, verified=True)
     orgs = await tenants_with_keys(make_tenant, make_key, 14)
     results = await asyncio.gather(*(register(client, h) for _, h in orgs))
@@ -191,10 +220,12 @@ async def test_parallel_registrations_from_many_tenants_stay_under_the_daily_cap
 
 class TestParallelWrongCodes:
     @pytest.fixture
-    def settings(self, settings):
+    def settings(self, settings: Settings) -> Settings:
         return settings.model_copy(update={"otp_max_wrong_codes_per_day": 3})
 
-    async def test_parallel_wrong_codes_do_not_slip_past_the_day_cap(self, client, headers, connect, runtime):
+    async def test_parallel_wrong_codes_do_not_slip_past_the_day_cap(
+        self, client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, runtime: Runtime
+    ) -> None:
         await connect.account(VICTIM, verified=True)
         num = (await register(client, headers)).json()
         code = await connect.otp(VICTIM)
@@ -205,15 +236,21 @@ class TestParallelWrongCodes:
         assert codes == ["otp_invalid"] * 2 + ["otp_verification_locked"] * 6, [r.text for r in results]
         assert await ledger_count(runtime, OtpEventKind.WRONG_CODE) == 3
         assert await ledger_count(runtime, OtpEventKind.LOCKED) == 1
-        notices = [m for m in await connect.inbox(VICTIM) if "too many wrong verification codes" in m.content]
+        notices = [
+            m for m in await connect.inbox(VICTIM) if "too many wrong verification codes" in (m.content or "")
+        ]
         assert len(notices) == 1
         r = await verify(client, headers, num["id"], code)
         assert r.status_code == 429 and r.json()["code"] == "otp_verification_locked"
 
 
 async def test_ledger_forgets_a_phones_events_once_no_limit_needs_them(
-    client, headers, connect, runtime, frozen_clock
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    connect: ConnectHelper,
+    runtime: Runtime,
+    frozen_clock: Clock,
+) -> None:
     await connect.account(VICTIM, verified=True)
     num = (await register(client, headers)).json()
     await verify(client, headers, num["id"], wrong_of(await connect.otp(VICTIM)))

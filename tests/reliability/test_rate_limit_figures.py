@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -64,7 +65,7 @@ async def test_rate_limit_shared_across_api_processes(
         await rt.start()
     clients = [
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(shared, rt)), base_url="http://t.local"
+            transport=httpx.ASGITransport(app=cast(Any, create_app(shared, rt))), base_url="http://t.local"
         )
         for rt in runtimes
     ]

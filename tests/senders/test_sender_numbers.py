@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import Clock, MakeKey, MakeTenant
 from tests.fixtures.connect import ConnectHelper
+from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
 OTHER = "+201001187189"
 
 
 @pytest.fixture
-def connect(runtime) -> ConnectHelper:
+def connect(runtime: Runtime) -> ConnectHelper:
     return ConnectHelper(runtime)
 
 
-async def register(client, headers, phone=OWNER, **extra):
+async def register(
+    client: httpx.AsyncClient, headers: dict[str, str], phone: str = OWNER, **extra: Any
+) -> httpx.Response:
     return await client.post(
         "/api/v1/sender-numbers", json={"phone": phone, "display_name": "Support", **extra}, headers=headers
     )
 
 
-async def test_registered_is_pending_verification_and_otp_arrives_in_owner_language(client, headers, connect):
+async def test_registered_is_pending_verification_and_otp_arrives_in_owner_language(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     await connect.account(OWNER, verified=True, lang="ar")
     r = await register(client, headers)
     assert r.status_code == 201, r.text
@@ -32,11 +40,13 @@ async def test_registered_is_pending_verification_and_otp_arrives_in_owner_langu
     assert body["can_send"] is False and body["phone"] == OWNER and body["display_name"] == "Support"
     assert r.headers["location"] == f"/api/v1/sender-numbers/{body['id']}"
     msg = await connect.last_message(OWNER)
-    assert "acme" in msg.content and "رمز" in msg.content  # Arabic, naming the organization
+    assert "acme" in (msg.content or "") and "رمز" in (msg.content or "")  # Arabic, naming the organization
     assert len(await connect.otp(OWNER)) == 6
 
 
-async def test_otp_accepted_with_verified_account_is_active(client, headers, connect):
+async def test_otp_accepted_with_verified_account_is_active(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     r = await client.post(
@@ -50,7 +60,9 @@ async def test_otp_accepted_with_verified_account_is_active(client, headers, con
     )
 
 
-async def test_otp_accepted_with_unverified_account_waits(client, headers, connect):
+async def test_otp_accepted_with_unverified_account_waits(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     await connect.account(OWNER, verified=False)
     num = (await register(client, headers)).json()
     r = await client.post(
@@ -64,17 +76,19 @@ async def test_otp_accepted_with_unverified_account_waits(client, headers, conne
     )
 
 
-async def _pending_account(client, headers, connect):
+async def _pending_account(client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper) -> int:
     await connect.account(OWNER, verified=False)
     num = (await register(client, headers)).json()
     await client.post(
         f"/api/v1/sender-numbers/{num['id']}/verify", json={"otp": await connect.otp(OWNER)}, headers=headers
     )
-    return num["id"]
+    return int(num["id"])
 
 
-async def wait_for(client, headers, number_id, **expected):
-    body = {}
+async def wait_for(
+    client: httpx.AsyncClient, headers: dict[str, str], number_id: int, **expected: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
     for _ in range(100):
         body = (await client.get(f"/api/v1/sender-numbers/{number_id}", headers=headers)).json()
         if all(body[k] == v for k, v in expected.items()):
@@ -83,7 +97,9 @@ async def wait_for(client, headers, number_id, **expected):
     raise AssertionError(f"{body} never reached {expected}")
 
 
-async def test_account_verified_later_activates_automatically_without_new_otp(client, headers, connect):
+async def test_account_verified_later_activates_automatically_without_new_otp(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     number_id = await _pending_account(client, headers, connect)
     sent_before = len(await connect.inbox(OWNER))
     await connect.set_verified(OWNER, True)
@@ -92,7 +108,9 @@ async def test_account_verified_later_activates_automatically_without_new_otp(cl
     assert len(await connect.inbox(OWNER)) == sent_before  # no new OTP
 
 
-async def test_active_number_losing_account_verification_stays_active(client, headers, connect):
+async def test_active_number_losing_account_verification_stays_active(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     await client.post(
@@ -108,8 +126,13 @@ async def test_active_number_losing_account_verification_stays_active(client, he
 
 @pytest.mark.parametrize(("action", "status"), [("reject", "rejected"), ("suspend", "suspended")])
 async def test_operator_reject_and_suspend_keep_verification_status(
-    client, headers, connect, runtime, action, status
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    connect: ConnectHelper,
+    runtime: Runtime,
+    action: str,
+    status: str,
+) -> None:
     from tgo.senders.service import operator_action
 
     await connect.account(OWNER, verified=True)
@@ -128,7 +151,9 @@ async def test_operator_reject_and_suspend_keep_verification_status(
         assert (body["status"], body["can_send"]) == ("active", True)
 
 
-async def test_otp_expiry_with_controlled_clock(client, headers, connect, frozen_clock):
+async def test_otp_expiry_with_controlled_clock(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, frozen_clock: Clock
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     code = await connect.otp(OWNER)
@@ -140,7 +165,9 @@ async def test_otp_expiry_with_controlled_clock(client, headers, connect, frozen
     )
 
 
-async def test_five_wrong_codes_void_the_otp(client, headers, connect):
+async def test_five_wrong_codes_void_the_otp(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     code = await connect.otp(OWNER)
@@ -156,7 +183,9 @@ async def test_five_wrong_codes_void_the_otp(client, headers, connect):
     assert r.status_code == 422 and r.json()["code"] in ("otp_attempts_exceeded", "otp_expired")
 
 
-async def test_resend_cooldown_and_hourly_cap(client, headers, connect, frozen_clock):
+async def test_resend_cooldown_and_hourly_cap(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, frozen_clock: Clock
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     url = f"/api/v1/sender-numbers/{num['id']}/resend-otp"
@@ -177,8 +206,8 @@ async def test_resend_cooldown_and_hourly_cap(client, headers, connect, frozen_c
 
 
 async def test_old_otp_is_void_after_resend_and_reuse_after_success_is_refused(
-    client, headers, connect, frozen_clock
-):
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, frozen_clock: Clock
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     first = await connect.otp(OWNER)
@@ -194,7 +223,9 @@ async def test_old_otp_is_void_after_resend_and_reuse_after_success_is_refused(
     assert r.status_code == 409 and r.json()["code"] == "sender_not_pending_verification"
 
 
-async def test_two_concurrent_verifies_with_the_right_code_succeed_once(client, headers, connect):
+async def test_two_concurrent_verifies_with_the_right_code_succeed_once(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     code = await connect.otp(OWNER)
@@ -204,7 +235,9 @@ async def test_two_concurrent_verifies_with_the_right_code_succeed_once(client, 
     assert codes[0] == 200 and codes[1] in (409, 422), [r.text for r in results]
 
 
-async def test_same_number_in_two_tenants_is_independent(client, connect, make_tenant, make_key):
+async def test_same_number_in_two_tenants_is_independent(
+    client: httpx.AsyncClient, connect: ConnectHelper, make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     await connect.account(OWNER, verified=True)
     a, b = await make_tenant("alpha"), await make_tenant("beta")
     ha, hb = {"X-Api-Key": await make_key(a)}, {"X-Api-Key": await make_key(b)}
@@ -227,7 +260,9 @@ async def test_same_number_in_two_tenants_is_independent(client, connect, make_t
     assert [n["id"] for n in listed] == [nb["id"]]
 
 
-async def test_duplicates_deletion_and_bad_input(client, headers, connect, frozen_clock):
+async def test_duplicates_deletion_and_bad_input(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, frozen_clock: Clock
+) -> None:
     await connect.account(OWNER, verified=True)
     num = (await register(client, headers)).json()
     r = await register(client, headers, phone="+20 100 118 7188")  # same number, other spelling
@@ -253,7 +288,9 @@ async def test_duplicates_deletion_and_bad_input(client, headers, connect, froze
     assert (await register(client, headers)).status_code == 201
 
 
-async def test_list_paginates(client, headers, connect):
+async def test_list_paginates(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper
+) -> None:
     phones = [f"+2010011871{n:02d}" for n in range(10, 15)]
     for p in phones:
         await connect.account(p, verified=True)

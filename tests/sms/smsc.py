@@ -127,7 +127,7 @@ class SmscSimulator:
     async def _handle(self, pdu: Any, writer: asyncio.StreamWriter) -> bool:
         command = pdu.command
         if command == "bind_transceiver":
-            ok = pdu.password.decode() == self.script.password
+            ok: bool = pdu.password.decode() == self.script.password
             self._send(
                 writer,
                 self._pdu(

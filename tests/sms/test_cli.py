@@ -6,15 +6,19 @@ import asyncio
 import json
 import os
 import uuid
+from typing import Any
 
-from typer.testing import CliRunner
+import httpx
+from typer.testing import CliRunner, Result
 
+from tests.conftest import MakeKey
 from tests.sms.helpers import bearer, sender_status, verified_sender
 from tgo.cli import app as cli_app
-from tgo.config import get_settings
+from tgo.config import Settings, get_settings
+from tgo.models import Tenant
 
 
-async def tgo(settings, *args: str, ok: bool = True) -> dict:
+async def tgo(settings: Settings, *args: str, ok: bool = True) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
     env.update(
         TGO_DATABASE_URL=settings.resolved_database_url,
@@ -23,7 +27,7 @@ async def tgo(settings, *args: str, ok: bool = True) -> dict:
         TGO_LOG_LEVEL="WARNING",
     )
 
-    def invoke():
+    def invoke() -> Result:
         get_settings.cache_clear()
         try:
             return CliRunner().invoke(cli_app, [*args, "--json"], env=env, catch_exceptions=False)
@@ -39,7 +43,9 @@ async def tgo(settings, *args: str, ok: bool = True) -> dict:
     return json.loads(lines[0])
 
 
-async def test_suspend_and_unsuspend(client, settings, tenant, make_key):
+async def test_suspend_and_unsuspend(
+    client: httpx.AsyncClient, settings: Settings, tenant: Tenant, make_key: MakeKey
+) -> None:
     auth = bearer(await make_key(tenant, "*"))
     sender = await verified_sender(client, auth)
     out = await tgo(settings, "sms-sender", "suspend", sender["id"])

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import Clock, MakeKey
 from tests.sms.helpers import bearer, create_sender, eventually, message_status, verified_sender, wait_message
 from tests.sms.smsc import Script, SmscSimulator
 from tgo import events
 from tgo.channels.smpp import SmppClient
 from tgo.channels.sms_encoding import decode_gsm
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.sms.delivery import decide_sender, deliver_sms, install_channel, sweep
 
 ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أكمي. رمز التحقق الخاص بك هو ١٢٣٤٥٦. لا تشاركه مع أي شخص. " * 2
@@ -21,11 +27,13 @@ LONG_GSM = "Your Acme order {#1234} has shipped and will arrive tomorrow between
 
 
 @pytest.fixture
-async def auth(make_key, tenant):
+async def auth(make_key: MakeKey, tenant: Tenant) -> dict[str, str]:
     return bearer(await make_key(tenant, "*"))
 
 
-async def start_smsc(runtime, script: Script | None = None, **client_kw) -> tuple[SmscSimulator, SmppClient]:
+async def start_smsc(
+    runtime: Runtime, script: Script | None = None, **client_kw: Any
+) -> tuple[SmscSimulator, SmppClient]:
     sim = SmscSimulator(script)
     port = await sim.start()
     client = SmppClient(
@@ -43,7 +51,14 @@ async def start_smsc(runtime, script: Script | None = None, **client_kw) -> tupl
     return sim, client
 
 
-async def send(client, auth, sender, to="+61412345678", body="Your code is 123456", **extra):
+async def send(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    sender: dict[str, Any],
+    to: str = "+61412345678",
+    body: str = "Your code is 123456",
+    **extra: Any,
+) -> Any:
     r = await client.post(
         "/v1/sms/messages", json={"senderId": sender["id"], "to": to, "body": body, **extra}, headers=auth
     )
@@ -78,12 +93,14 @@ def reassemble(sim: SmscSimulator, destination: str) -> dict[int, str]:
     return texts
 
 
-async def test_happy_path_arabic_concatenated_with_receipts(client, auth, runtime):
+async def test_happy_path_arabic_concatenated_with_receipts(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, _ = await start_smsc(runtime)
     sender = await verified_sender(client, auth)
     captured = []
 
-    async def capture(session, tenant_id, event_type, data):
+    async def capture(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
         if event_type == events.EventType.SMS_MESSAGE_STATUS_CHANGED:
             captured.append(data["status"])
 
@@ -107,7 +124,9 @@ async def test_happy_path_arabic_concatenated_with_receipts(client, auth, runtim
     assert sorted(sim.receipts_acked) == sorted(a.message_id for a in sim.accepted)
 
 
-async def test_gsm_single_and_long_messages(client, auth, runtime):
+async def test_gsm_single_and_long_messages(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, _ = await start_smsc(runtime)
     sender = await verified_sender(client, auth)
     short = await send(client, auth, sender, body="Hi [Acme] €5 off ^_^")
@@ -120,7 +139,9 @@ async def test_gsm_single_and_long_messages(client, auth, runtime):
     assert list(reassemble(sim, "61412345679").values()) == [LONG_GSM]
 
 
-async def test_throttled_submits_back_off_and_go_through_once(client, auth, runtime):
+async def test_throttled_submits_back_off_and_go_through_once(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, _ = await start_smsc(runtime, Script(throttle_first=4))
     sender = await verified_sender(client, auth)
     ids = [(await send(client, auth, sender, to=f"+6141234567{i}", body=LONG_GSM))["id"] for i in range(3)]
@@ -131,7 +152,9 @@ async def test_throttled_submits_back_off_and_go_through_once(client, auth, runt
     assert len(set(sim.accepted_keys())) == 6  # none twice
 
 
-async def test_nack_fails_the_message_with_the_smsc_error(client, auth, runtime):
+async def test_nack_fails_the_message_with_the_smsc_error(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, _ = await start_smsc(runtime, Script(nack_destinations={"61412345670"}))
     sender = await verified_sender(client, auth)
     bad = await send(client, auth, sender, to="+61412345670")
@@ -142,7 +165,9 @@ async def test_nack_fails_the_message_with_the_smsc_error(client, auth, runtime)
     assert [a.destination for a in sim.accepted] == ["61412345671"]
 
 
-async def test_no_response_rebinds_and_submits_again(client, auth, runtime):
+async def test_no_response_rebinds_and_submits_again(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, smpp = await start_smsc(runtime, Script(silent_first=1))
     sender = await verified_sender(client, auth)
     created = await send(client, auth, sender)
@@ -151,7 +176,9 @@ async def test_no_response_rebinds_and_submits_again(client, auth, runtime):
     assert smpp.binds == 2
 
 
-async def test_dropped_connections_lose_nothing_and_send_nothing_twice(client, auth, runtime):
+async def test_dropped_connections_lose_nothing_and_send_nothing_twice(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, smpp = await start_smsc(runtime, Script(drop_on={3, 8, 9, 15}))
     sender = await verified_sender(client, auth)
     messages = [
@@ -172,7 +199,9 @@ async def test_dropped_connections_lose_nothing_and_send_nothing_twice(client, a
         assert texts == [LONG_GSM if m["segments"] > 1 else "Short one"]
 
 
-async def test_receipts_set_the_final_status(client, auth, runtime):
+async def test_receipts_set_the_final_status(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     outcomes = {"61412345670": ("UNDELIV", "undelivered"), "61412345671": ("EXPIRED", "undelivered")}
     outcomes["61412345672"] = ("REJECTD", "failed")
     outcomes["61412345673"] = ("DELIVRD", "delivered")
@@ -185,7 +214,7 @@ async def test_receipts_set_the_final_status(client, auth, runtime):
         assert done["errorCode"] == (None if state == "DELIVRD" else state)
 
 
-async def test_a_receipt_for_an_unknown_message_is_refused_for_later(runtime):
+async def test_a_receipt_for_an_unknown_message_is_refused_for_later(runtime: Runtime) -> None:
     from tgo.channels.sms_types import Receipt
     from tgo.sms import delivery
 
@@ -199,8 +228,8 @@ async def test_a_receipt_for_an_unknown_message_is_refused_for_later(runtime):
 
 
 async def test_smsc_outage_keeps_the_message_queued_until_the_sweeper_retries(
-    client, auth, runtime, frozen_clock
-):
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, frozen_clock: Clock
+) -> None:
     sim = SmscSimulator()
     port = await sim.start()
     await sim.stop()  # the port is closed now: the SMSC is down
@@ -217,7 +246,7 @@ async def test_smsc_outage_keeps_the_message_queued_until_the_sweeper_retries(
     assert decided.json()["status"] == "active"
     created = await send(client, auth, sender)
 
-    async def retry_scheduled():
+    async def retry_scheduled() -> object:
         body = await message_status(client, auth, created["id"])
         return body if body["errorCode"] == "smsc_unreachable" else None
 

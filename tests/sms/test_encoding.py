@@ -57,7 +57,7 @@ texts = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(texts)
-def test_analysis_matches_the_reference(text):
+def test_analysis_matches_the_reference(text: str) -> None:
     info = analyze(text)
     encoding, widths = ref_widths(text)
     assert info.encoding.value == encoding
@@ -68,7 +68,7 @@ def test_analysis_matches_the_reference(text):
 
 @settings(max_examples=300, deadline=None)
 @given(texts.filter(bool))
-def test_parts_reassemble_and_fit(text):
+def test_parts_reassemble_and_fit(text: str) -> None:
     info = analyze(text)
     parts = split(text)
     assert len(parts) == info.segments
@@ -110,11 +110,11 @@ def test_parts_reassemble_and_fit(text):
         ("a" * 66 + "😀" + "aaa", "UCS-2", 2, 70),  # 71 units; the pair moves to part two
     ],
 )
-def test_known_counts(text, encoding, segments, characters):
+def test_known_counts(text: str, encoding: str, segments: int, characters: int) -> None:
     info = analyze(text)
     assert (info.encoding.value, info.segments, info.characters) == (encoding, segments, characters)
     assert ref_segments(text) == segments
 
 
-def test_concatenation_header():
+def test_concatenation_header() -> None:
     assert concatenation_header(0x1A2, 3, 2) == bytes([0x05, 0x00, 0x03, 0xA2, 0x03, 0x02])

@@ -15,22 +15,31 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
+from tests.conftest import MakeKey
 from tests.sms.helpers import bearer, verified_sender, wait_message
 from tests.sms.smsc import Script, SmscSimulator
 from tgo.channels.smpp import SmppClient
 from tgo.channels.sms_encoding import decode_gsm, split
 from tgo.channels.sms_types import OutboundSms
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.sms.delivery import install_channel
+
+if TYPE_CHECKING:
+    from bench.jasmin.gateway import JasminGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 ARABIC = "عزيزي العميل، تم شحن طلبك رقم ٤٥٦٧ وسيصل غدًا بين الساعة التاسعة صباحًا والخامسة مساءً. شكرًا لك." * 2
 LONG_GSM = "Your Acme order {#1234} has shipped and will arrive tomorrow between 9am and 5pm. " * 3
 
 
-def _gateway_module():
+def _gateway_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "tgo_bench_jasmin_gateway", ROOT / "bench/jasmin/gateway.py"
     )
@@ -57,7 +66,7 @@ class ThreadedSmsc:
 
 
 @pytest.fixture(scope="module")
-def jasmin(tmp_path_factory) -> Iterator[tuple[object, ThreadedSmsc]]:
+def jasmin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JasminGateway, ThreadedSmsc]]:
     gw_module = _gateway_module()
     smsc = ThreadedSmsc()
     gw = gw_module.JasminGateway(tmp_path_factory.mktemp("jasmin"))
@@ -82,7 +91,9 @@ async def _wait_forwarded(smsc: ThreadedSmsc, count: int, timeout: float = 20.0)
         await asyncio.sleep(0.1)
 
 
-async def test_our_client_binds_to_jasmin_and_gets_message_ids(jasmin):
+async def test_our_client_binds_to_jasmin_and_gets_message_ids(
+    jasmin: tuple[JasminGateway, ThreadedSmsc],
+) -> None:
     gw, smsc = jasmin
     before = len(smsc.sim.accepted)
     client = SmppClient("127.0.0.1", gw.smpp_port, "tgo", "secret", response_timeout=10)
@@ -123,7 +134,7 @@ async def test_our_client_binds_to_jasmin_and_gets_message_ids(jasmin):
         assert text == body
 
 
-async def test_wrong_password_is_refused_by_jasmin(jasmin):
+async def test_wrong_password_is_refused_by_jasmin(jasmin: tuple[JasminGateway, ThreadedSmsc]) -> None:
     gw, _ = jasmin
     client = SmppClient("127.0.0.1", gw.smpp_port, "tgo", "wrong", response_timeout=10)
     try:
@@ -133,7 +144,13 @@ async def test_wrong_password_is_refused_by_jasmin(jasmin):
     assert not result.ok and result.error_code == "bind_failed" and result.retryable
 
 
-async def test_sms_api_to_jasmin_end_to_end(jasmin, client, runtime, make_key, tenant):
+async def test_sms_api_to_jasmin_end_to_end(
+    jasmin: tuple[JasminGateway, ThreadedSmsc],
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    make_key: MakeKey,
+    tenant: Tenant,
+) -> None:
     gw, _ = jasmin
     install_channel(runtime, SmppClient("127.0.0.1", gw.smpp_port, "tgo", "secret", response_timeout=10))
     auth = bearer(await make_key(tenant, "*"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import MakeKey, MakeTenant
 from tests.sms.helpers import (
     bearer,
     create_sender,
@@ -15,6 +18,8 @@ from tests.sms.helpers import (
     wait_message,
 )
 from tgo.channels.sms_sandbox import SandboxSmsChannel
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 
 MESSAGE_KEYS = [
     "id",
@@ -36,20 +41,22 @@ MESSAGE_KEYS = [
 
 
 @pytest.fixture
-async def auth(make_key, tenant):
+async def auth(make_key: MakeKey, tenant: Tenant) -> dict[str, str]:
     return bearer(await make_key(tenant, "*"))
 
 
 @pytest.fixture
-async def sender(client, auth):
+async def sender(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, Any]:
     return await verified_sender(client, auth)
 
 
-async def post(client, auth, **body):
+async def post(client: httpx.AsyncClient, auth: dict[str, str], **body: Any) -> httpx.Response:
     return await client.post("/v1/sms/messages", json=body, headers=auth)
 
 
-async def test_issue_example_is_queued_then_delivered_by_the_sandbox_carrier(client, auth, sender, runtime):
+async def test_issue_example_is_queued_then_delivered_by_the_sandbox_carrier(
+    client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
     r = await post(
         client,
         auth,
@@ -70,14 +77,18 @@ async def test_issue_example_is_queued_then_delivered_by_the_sandbox_carrier(cli
     assert isinstance(runtime.extras["sms_channel"], SandboxSmsChannel)
 
 
-async def test_arabic_is_ucs2_with_the_right_segments(client, auth, sender):
+async def test_arabic_is_ucs2_with_the_right_segments(
+    client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any]
+) -> None:
     text = "مرحبا " * 20  # 120 characters
     r = await post(client, auth, senderId=sender["id"], to="+61412345678", body=text)
     assert r.status_code == 201
     assert (r.json()["encoding"], r.json()["segments"], r.json()["characters"]) == ("UCS-2", 2, 120)
 
 
-async def test_message_type_defaults_to_the_senders_default(client, auth, sender):
+async def test_message_type_defaults_to_the_senders_default(
+    client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any]
+) -> None:
     r = await post(client, auth, senderId=sender["id"], to="+61412345678", body="hi")
     assert r.json()["messageType"] == "transactional"
     r = await post(
@@ -86,7 +97,7 @@ async def test_message_type_defaults_to_the_senders_default(client, auth, sender
     assert r.status_code == 201 and r.json()["messageType"] == "promotional"
 
 
-FIELD_CASES = [
+FIELD_CASES: list[tuple[dict[str, Any], str]] = [
     ({"senderId": None}, "senderId"),
     ({"senderId": "not-a-uuid"}, "senderId"),
     ({"senderId": str(uuid.uuid4())}, "senderId"),
@@ -103,7 +114,9 @@ FIELD_CASES = [
 ]
 
 
-async def test_fields_are_validated(client, auth, sender):
+async def test_fields_are_validated(
+    client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any]
+) -> None:
     for patch, field in FIELD_CASES:
         body = {"senderId": sender["id"], "to": "+61412345678", "body": "hi"} | patch
         body = {k: v for k, v in body.items() if v is not None}
@@ -112,7 +125,7 @@ async def test_fields_are_validated(client, auth, sender):
         assert list(r.json()["errors"]) == [field], (patch, r.text)
 
 
-async def test_only_an_active_sender_may_send(client, auth):
+async def test_only_an_active_sender_may_send(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     new = await create_sender(client, auth)
     r = await post(client, auth, senderId=new["id"], to="+61412345678", body="hi")
     assert r.status_code == 422 and r.json()["code"] == "sms_sender_not_active"
@@ -121,7 +134,9 @@ async def test_only_an_active_sender_may_send(client, auth):
     assert r.status_code == 422 and r.json()["code"] == "sms_sender_not_active"
 
 
-async def test_another_teams_sender_cannot_be_used(client, auth, make_tenant, make_key):
+async def test_another_teams_sender_cannot_be_used(
+    client: httpx.AsyncClient, auth: dict[str, str], make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     other = bearer(await make_key(await make_tenant("globex"), "*"))
     theirs = await verified_sender(client, other)
     r = await post(client, auth, senderId=theirs["id"], to="+61412345678", body="hi")
@@ -130,7 +145,9 @@ async def test_another_teams_sender_cannot_be_used(client, auth, make_tenant, ma
     assert missing.json() == r.json()
 
 
-async def test_promotional_traffic_from_a_transactional_only_sender_is_refused(client, auth):
+async def test_promotional_traffic_from_a_transactional_only_sender_is_refused(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     sender = await verified_sender(client, auth, country="AE")
     assert sender["transactionalOnly"] is True
     r = await post(
@@ -169,7 +186,9 @@ REACH_CASES = [
 ]
 
 
-async def test_recipient_country_must_be_reachable_by_the_sender_type(client, auth):
+async def test_recipient_country_must_be_reachable_by_the_sender_type(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     variants = [{}, {"senderType": "long_code", "senderId": "+61412345678"}]
     variants.append({"senderType": "short_code", "senderId": "12345", "country": "US"})
     senders = await verified_senders(client, auth, variants)
@@ -185,7 +204,9 @@ async def test_recipient_country_must_be_reachable_by_the_sender_type(client, au
             assert r.json()["code"] == "sms_recipient_not_allowed" and r.json()["reason"]
 
 
-async def test_sandbox_carrier_scripted_outcomes(client, auth, sender):
+async def test_sandbox_carrier_scripted_outcomes(
+    client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any]
+) -> None:
     ids = {}
     for to, status in [
         ("+61412340000", "undelivered"),
@@ -199,7 +220,13 @@ async def test_sandbox_carrier_scripted_outcomes(client, auth, sender):
         assert done["errorCode"] == {"undelivered": "UNDELIV", "failed": "REJECTD", "delivered": None}[status]
 
 
-async def test_list_and_get_messages_of_the_team_only(client, auth, sender, make_tenant, make_key):
+async def test_list_and_get_messages_of_the_team_only(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    sender: dict[str, Any],
+    make_tenant: MakeTenant,
+    make_key: MakeKey,
+) -> None:
     ids = [
         (await post(client, auth, senderId=sender["id"], to="+61412345678", body=f"m{i}")).json()["id"]
         for i in range(5)
@@ -226,7 +253,9 @@ async def test_list_and_get_messages_of_the_team_only(client, auth, sender, make
     assert (await client.get("/v1/sms/messages/not-a-uuid", headers=auth)).status_code == 404
 
 
-async def test_duplicate_jobs_send_a_message_once(client, auth, sender, runtime):
+async def test_duplicate_jobs_send_a_message_once(
+    client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
     from tgo.sms.delivery import deliver_sms, sms_channel
 
     channel = sms_channel(runtime)
@@ -235,4 +264,5 @@ async def test_duplicate_jobs_send_a_message_once(client, auth, sender, runtime)
     for _ in range(3):
         await deliver_sms(runtime, mid)  # the job published at commit may run too: claims make these no-ops
     await wait_message(client, auth, str(mid), "delivered")
+    assert isinstance(channel, SandboxSmsChannel)
     assert [s for s in channel.submitted if s[0] == str(mid)] == [(str(mid), 1)]

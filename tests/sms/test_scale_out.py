@@ -3,6 +3,8 @@ TGO_SMPP_* settings, verifies the sender, binds to the SMSC (the simulator) and 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -13,6 +15,7 @@ from tests.sms.smsc import Script, SmscSimulator
 from tgo.apikeys.service import create_api_key
 from tgo.app import create_app
 from tgo.channels.smpp import SmppClient
+from tgo.config import Settings
 from tgo.runtime import build_runtime
 from tgo.sms.delivery import sms_channel
 from tgo.tenants.service import create_tenant
@@ -22,7 +25,7 @@ ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أ�
 
 
 @pytest.mark.postgres_only
-async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(settings):
+async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(settings: Settings) -> None:
     sim = SmscSimulator(Script(password="pw"))
     port = await sim.start()
     queue = queue_name("tgo-test-sms")
@@ -49,7 +52,9 @@ async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(se
             _, key = await create_api_key(s, tenant.id, name="t", scopes="*")
         auth = bearer(key)
         app = create_app(scaled, api)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://x"
+        ) as client:
             r = await client.post(
                 "/v1/sms/senders",
                 json={"name": "Acme", "senderId": "Acme", "senderType": "alphanumeric_id", "country": "AU"},
@@ -58,7 +63,7 @@ async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(se
             sender = r.json()
             await client.post(f"/v1/sms/senders/{sender['id']}/verify", headers=auth)
 
-            async def active():
+            async def active() -> object:
                 body = (await client.get(f"/v1/sms/senders/{sender['id']}", headers=auth)).json()
                 return body["status"] == "active"
 
@@ -71,7 +76,7 @@ async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(se
             assert r.status_code == 201, r.text
             created = r.json()
 
-            async def delivered():
+            async def delivered() -> object:
                 body = (await client.get(f"/v1/sms/messages/{created['id']}", headers=auth)).json()
                 return body if body["status"] == "delivered" else None
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import Clock, MakeKey, MakeTenant
 from tests.sms.helpers import (
     SEED_REQUEST,
     bearer,
@@ -18,6 +23,8 @@ from tests.sms.helpers import (
     verified_senders,
 )
 from tgo import events
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.sms.rules import RULES, Alphanumeric
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -37,15 +44,15 @@ SEED_KEYS = [
 
 
 @pytest.fixture
-async def auth(make_key, tenant):
+async def auth(make_key: MakeKey, tenant: Tenant) -> dict[str, str]:
     return bearer(await make_key(tenant, "*"))
 
 
 @pytest.fixture
-def captured_events():
-    seen: list[tuple[int, str, dict]] = []
+def captured_events() -> Iterator[list[tuple[int, str, dict[str, Any]]]]:
+    seen: list[tuple[int, str, dict[str, Any]]] = []
 
-    async def capture(session, tenant_id, event_type, data):
+    async def capture(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
         seen.append((tenant_id, event_type, data))
 
     events.listener(capture)
@@ -55,7 +62,9 @@ def captured_events():
         events._LISTENERS.remove(capture)
 
 
-async def test_seed_example_request_gives_the_seed_example_response(client, auth, frozen_clock):
+async def test_seed_example_request_gives_the_seed_example_response(
+    client: httpx.AsyncClient, auth: dict[str, str], frozen_clock: Clock
+) -> None:
     frozen_clock.current = datetime.fromisoformat("2026-04-12T10:00:00+00:00")
     r = await client.post("/v1/sms/senders", json=SEED_REQUEST, headers=auth)
     assert r.status_code == 201, r.text
@@ -77,7 +86,7 @@ async def test_seed_example_request_gives_the_seed_example_response(client, auth
     assert r.headers["content-type"].startswith("application/json")
 
 
-async def test_get_and_list_return_the_same_shape(client, auth):
+async def test_get_and_list_return_the_same_shape(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     created = await create_sender(client, auth)
     got = await sender_status(client, auth, created["id"])
     assert got == created
@@ -89,7 +98,9 @@ async def test_get_and_list_return_the_same_shape(client, auth):
     assert ISO_Z.match(created["createdAt"]) and ISO_Z.match(created["updatedAt"])
 
 
-async def test_list_is_the_current_team_only_and_paginates(client, auth, make_tenant, make_key):
+async def test_list_is_the_current_team_only_and_paginates(
+    client: httpx.AsyncClient, auth: dict[str, str], make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     other = bearer(await make_key(await make_tenant("globex"), "*"))
     await create_sender(client, other, senderId="Globex")
     ids = [(await create_sender(client, auth, senderId=f"Acme {i}"))["id"] for i in range(5)]
@@ -111,7 +122,9 @@ async def test_list_is_the_current_team_only_and_paginates(client, auth, make_te
     assert (await client.get("/v1/sms/senders", params={"limit": 0}, headers=auth)).status_code == 422
 
 
-async def test_default_message_type_defaults_to_transactional(client, auth):
+async def test_default_message_type_defaults_to_transactional(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     body = {k: v for k, v in SEED_REQUEST.items() if k != "defaultMessageType"}
     r = await client.post("/v1/sms/senders", json=body, headers=auth)
     assert r.status_code == 201 and r.json()["defaultMessageType"] == "transactional"
@@ -123,7 +136,7 @@ async def test_default_message_type_defaults_to_transactional(client, auth):
     assert r.status_code == 201 and r.json()["defaultMessageType"] == "promotional"
 
 
-FIELD_CASES = [
+FIELD_CASES: list[tuple[str, Any]] = [
     ("name", None),
     ("name", ""),
     ("name", "   "),
@@ -143,9 +156,11 @@ FIELD_CASES = [
 ]
 
 
-async def test_each_field_is_validated_with_a_field_error(client, auth):
+async def test_each_field_is_validated_with_a_field_error(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     for field, value in FIELD_CASES:
-        body = dict(SEED_REQUEST)
+        body: dict[str, Any] = dict(SEED_REQUEST)
         if value is None:
             body.pop(field)
         else:
@@ -194,7 +209,7 @@ SENDER_ID_CASES = [
 ]
 
 
-async def test_sender_id_format_depends_on_type(client, auth):
+async def test_sender_id_format_depends_on_type(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     for sender_type, sender_id, country, ok in SENDER_ID_CASES:
         body = {**SEED_REQUEST, "senderType": sender_type, "senderId": sender_id, "country": country}
         r = await client.post("/v1/sms/senders", json=body, headers=auth)
@@ -206,15 +221,15 @@ async def test_sender_id_format_depends_on_type(client, auth):
             assert list(r.json()["errors"]) == ["senderId"]
 
 
-async def test_the_same_identity_twice_is_a_conflict(client, auth):
+async def test_the_same_identity_twice_is_a_conflict(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     await create_sender(client, auth)
     r = await client.post("/v1/sms/senders", json=SEED_REQUEST, headers=auth)
     assert r.status_code == 409 and r.json()["code"] == "sms_sender_exists"
 
 
 async def test_another_teams_sender_is_indistinguishable_from_a_missing_one(
-    client, auth, make_tenant, make_key
-):
+    client: httpx.AsyncClient, auth: dict[str, str], make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     other = bearer(await make_key(await make_tenant("globex"), "*"))
     theirs = await create_sender(client, other)
     missing = str(uuid.uuid4())
@@ -231,7 +246,9 @@ async def test_another_teams_sender_is_indistinguishable_from_a_missing_one(
     assert (await sender_status(client, other, theirs["id"]))["name"] == "Acme Alerts"
 
 
-async def test_update_changes_name_and_default_message_type_only(client, auth, frozen_clock):
+async def test_update_changes_name_and_default_message_type_only(
+    client: httpx.AsyncClient, auth: dict[str, str], frozen_clock: Clock
+) -> None:
     created = await create_sender(client, auth)
     frozen_clock.advance(seconds=5)
     r = await client.patch(
@@ -246,7 +263,7 @@ async def test_update_changes_name_and_default_message_type_only(client, auth, f
     assert body["senderId"] == "AcmeAlerts"
 
 
-async def test_identity_fields_cannot_be_changed(client, auth):
+async def test_identity_fields_cannot_be_changed(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     created = await create_sender(client, auth)
     for field, value in [("senderId", "Other"), ("senderType", "short_code"), ("country", "NZ")]:
         r = await client.patch(
@@ -257,21 +274,31 @@ async def test_identity_fields_cannot_be_changed(client, auth):
         assert (await sender_status(client, auth, created["id"])) == created  # nothing applied
 
 
-async def test_update_validates_its_fields(client, auth):
+async def test_update_validates_its_fields(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     created = await create_sender(client, auth)
-    for body in [{"name": ""}, {"name": None}, {"defaultMessageType": "spam"}, {"defaultMessageType": None}]:
+    bodies: list[dict[str, Any]] = [
+        {"name": ""},
+        {"name": None},
+        {"defaultMessageType": "spam"},
+        {"defaultMessageType": None},
+    ]
+    for body in bodies:
         r = await client.patch(f"/v1/sms/senders/{created['id']}", json=body, headers=auth)
         assert r.status_code == 422 and list(r.json()["errors"]) == list(body), (body, r.text)
 
 
-async def test_delete_answers_204_and_the_sender_is_gone(client, auth):
+async def test_delete_answers_204_and_the_sender_is_gone(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     created = await create_sender(client, auth)
     r = await client.delete(f"/v1/sms/senders/{created['id']}", headers=auth)
     assert r.status_code == 204 and r.content == b""
     assert (await client.get(f"/v1/sms/senders/{created['id']}", headers=auth)).status_code == 404
 
 
-async def test_a_sender_that_has_sent_a_message_cannot_be_deleted(client, auth):
+async def test_a_sender_that_has_sent_a_message_cannot_be_deleted(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     sender = await verified_sender(client, auth)
     r = await client.post(
         "/v1/sms/messages", json={"senderId": sender["id"], "to": "+61412345678", "body": "hi"}, headers=auth
@@ -282,13 +309,15 @@ async def test_a_sender_that_has_sent_a_message_cannot_be_deleted(client, auth):
     assert (await sender_status(client, auth, sender["id"]))["status"] == "active"
 
 
-async def test_lifecycle_not_started_pending_active_by_itself(client, auth, captured_events):
+async def test_lifecycle_not_started_pending_active_by_itself(
+    client: httpx.AsyncClient, auth: dict[str, str], captured_events: list[tuple[int, str, dict[str, Any]]]
+) -> None:
     created = await create_sender(client, auth)
     assert created["status"] == "not_started"
     r = await client.post(f"/v1/sms/senders/{created['id']}/verify", headers=auth)
     assert r.status_code == 200 and r.json()["status"] == "pending"
 
-    async def active():
+    async def active() -> object:
         body = await sender_status(client, auth, created["id"])
         return body if body["status"] == "active" else None
 
@@ -299,7 +328,9 @@ async def test_lifecycle_not_started_pending_active_by_itself(client, auth, capt
     assert captured_events[-1][2] == body  # the event carries the object as the API shows it
 
 
-async def test_verify_only_from_not_started_failed_or_rejected(client, auth, runtime, tenant):
+async def test_verify_only_from_not_started_failed_or_rejected(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, tenant: Tenant
+) -> None:
     from tgo.sms import service
 
     active, suspended = await verified_senders(
@@ -317,7 +348,9 @@ async def test_verify_only_from_not_started_failed_or_rejected(client, auth, run
         assert r.json()["code"] == "sms_sender_not_verifiable"
 
 
-async def test_rejected_in_us_with_a_reason_and_can_be_retried(client, auth):
+async def test_rejected_in_us_with_a_reason_and_can_be_retried(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     body = await verified_sender(client, auth, expect="rejected", country="US")
     assert "alphanumeric" in body["rejectionReason"].lower()
     r = await client.post(f"/v1/sms/senders/{body['id']}/verify", headers=auth)
@@ -325,7 +358,7 @@ async def test_rejected_in_us_with_a_reason_and_can_be_retried(client, auth):
     assert r.json()["rejectionReason"] is None
 
 
-async def test_failed_can_be_retried(client, auth):
+async def test_failed_can_be_retried(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body = await verified_sender(
         client, auth, expect="failed", senderType="long_code", senderId="+61298765432", country="AU"
     )
@@ -363,7 +396,9 @@ RULE_CASES = [
 ]
 
 
-async def test_sandbox_carrier_applies_the_country_rule_table(client, auth):
+async def test_sandbox_carrier_applies_the_country_rule_table(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
     settled = await verified_senders(client, auth, [overrides for overrides, *_ in RULE_CASES])
     for body, (overrides, status, transactional_only, reason_has) in zip(settled, RULE_CASES, strict=True):
         assert body["status"] == status, (overrides, body)
@@ -374,14 +409,16 @@ async def test_sandbox_carrier_applies_the_country_rule_table(client, auth):
             assert reason_has in body["rejectionReason"].lower(), (overrides, body)
 
 
-def test_rule_table_examples_hold():
+def test_rule_table_examples_hold() -> None:
     assert RULES["US"].alphanumeric is Alphanumeric.NOT_SUPPORTED
     assert RULES["CA"].alphanumeric is Alphanumeric.NOT_SUPPORTED
     assert RULES["AE"].alphanumeric is Alphanumeric.TRANSACTIONAL_ONLY
     assert RULES["US"].short_codes and not RULES["DE"].short_codes
 
 
-async def test_suspended_sender_cannot_send_and_unsuspend_restores_it(client, auth, runtime):
+async def test_suspended_sender_cannot_send_and_unsuspend_restores_it(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     from tgo.sms import service
 
     sender = await verified_sender(client, auth)
@@ -397,7 +434,9 @@ async def test_suspended_sender_cannot_send_and_unsuspend_restores_it(client, au
     assert (await sender_status(client, auth, sender["id"]))["status"] == "active"
 
 
-async def test_scopes_of_the_sms_surface(client, tenant, make_key):
+async def test_scopes_of_the_sms_surface(
+    client: httpx.AsyncClient, tenant: Tenant, make_key: MakeKey
+) -> None:
     for scope, method, path in [
         ("sms.senders", "POST", "/v1/sms/senders"),
         ("sms.senders", "GET", "/v1/sms/senders"),
@@ -412,14 +451,14 @@ async def test_scopes_of_the_sms_surface(client, tenant, make_key):
         assert r.status_code == 403 and r.json()["required_scope"] == scope
 
 
-async def test_errors_are_localised(client, auth):
+async def test_errors_are_localised(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     r = await client.get(f"/v1/sms/senders/{uuid.uuid4()}", headers={**auth, "Accept-Language": "ar"})
     assert r.status_code == 404 and r.json()["message"] == "لم يتم العثور على مُرسِل الرسائل القصيرة."
 
 
 async def test_an_alphanumeric_id_active_for_another_organization_is_rejected(
-    client, auth, make_tenant, make_key
-):
+    client: httpx.AsyncClient, auth: dict[str, str], make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     """An alphanumeric ID is a brand: the seed's AcmeAlerts in AU, active for acme, is rejected for globex
     (also spelt with other case and spaces), while globex may use it in another country; acme's own
     answers never mention globex's attempt."""
@@ -438,8 +477,8 @@ async def test_an_alphanumeric_id_active_for_another_organization_is_rejected(
 
 
 async def test_two_organizations_verifying_one_brand_at_once_get_one_active(
-    client, auth, make_tenant, make_key
-):
+    client: httpx.AsyncClient, auth: dict[str, str], make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     other = bearer(await make_key(await make_tenant("globex"), "*"))
     mine = await create_sender(client, auth)
     theirs = await create_sender(client, other)
@@ -447,7 +486,7 @@ async def test_two_organizations_verifying_one_brand_at_once_get_one_active(
         r = await client.post(f"/v1/sms/senders/{sender['id']}/verify", headers=headers)
         assert r.status_code == 200, r.text
 
-    async def settled():
+    async def settled() -> object:
         bodies = [
             await sender_status(client, auth, mine["id"]),
             await sender_status(client, other, theirs["id"]),

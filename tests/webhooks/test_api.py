@@ -3,10 +3,13 @@ encrypted, pagination, and tenant isolation."""
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 
+from tests.conftest import MakeKey, MakeTenant
 from tgo import events
-from tgo.models import WebhookEndpoint
+from tgo.models import Tenant, WebhookEndpoint
+from tgo.runtime import Runtime
 
 ALL_MESSAGE_EVENTS = [
     events.EventType.MESSAGE_QUEUED,
@@ -17,7 +20,9 @@ ALL_MESSAGE_EVENTS = [
 ]
 
 
-async def test_create_shows_the_secret_once_and_stores_it_encrypted(client, headers, runtime):
+async def test_create_shows_the_secret_once_and_stores_it_encrypted(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime
+) -> None:
     r = await client.post(
         "/api/v1/webhooks",
         headers=headers,
@@ -47,7 +52,9 @@ async def test_create_shows_the_secret_once_and_stores_it_encrypted(client, head
     assert secret.removeprefix("whsec_") not in row.secret_ciphertext
 
 
-async def test_every_event_type_is_accepted_including_sms_and_sender(client, headers):
+async def test_every_event_type_is_accepted_including_sms_and_sender(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
     names = [
         *ALL_MESSAGE_EVENTS,
         events.EventType.SENDER_NUMBER_STATUS_CHANGED,
@@ -61,7 +68,7 @@ async def test_every_event_type_is_accepted_including_sms_and_sender(client, hea
     assert r.json()["events"] == names
 
 
-async def test_validation_reports_every_bad_field(client, headers):
+async def test_validation_reports_every_bad_field(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     cases = [
         ({"url": "ftp://files.example.com/x", "events": ["message.sent"]}, "url"),
         ({"url": "https://user:pass@hooks.example.com/", "events": ["message.sent"]}, "url"),
@@ -102,7 +109,7 @@ async def test_validation_reports_every_bad_field(client, headers):
     assert r.status_code == 422 and r.json()["code"] == "validation_failed"
 
 
-async def test_update_and_delete(client, headers):
+async def test_update_and_delete(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     r = await client.post(
         "/api/v1/webhooks", headers=headers, json={"url": "https://a.example/h", "events": ["message.sent"]}
     )
@@ -134,7 +141,7 @@ async def test_update_and_delete(client, headers):
     assert r.status_code == 404 and r.json()["message"] != "Webhook not found."
 
 
-async def test_list_pages_with_a_cursor(client, headers):
+async def test_list_pages_with_a_cursor(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     ids = []
     for i in range(5):
         r = await client.post(
@@ -167,7 +174,7 @@ async def test_list_pages_with_a_cursor(client, headers):
         assert r.status_code == 422, (limit, r.text)
 
 
-async def test_out_of_range_ids_are_not_found(client, headers):
+async def test_out_of_range_ids_are_not_found(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     huge = 10**30
     for method, path in [
         ("GET", f"/api/v1/webhooks/{huge}"),
@@ -190,7 +197,9 @@ async def test_out_of_range_ids_are_not_found(client, headers):
     assert r.status_code == 404 and r.json()["code"] == "webhook_delivery_not_found"
 
 
-async def test_scope_webhooks_manage_is_required(client, tenant, make_key):
+async def test_scope_webhooks_manage_is_required(
+    client: httpx.AsyncClient, tenant: Tenant, make_key: MakeKey
+) -> None:
     key = await make_key(tenant, "messages.send,messages.read")
     r = await client.get("/api/v1/webhooks", headers={"X-Api-Key": key})
     assert r.status_code == 403 and r.json()["required_scope"] == "webhooks.manage"
@@ -199,8 +208,8 @@ async def test_scope_webhooks_manage_is_required(client, tenant, make_key):
 
 
 async def test_another_tenants_webhook_is_indistinguishable_from_a_missing_one(
-    client, headers, make_tenant, make_key
-):
+    client: httpx.AsyncClient, headers: dict[str, str], make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     r = await client.post(
         "/api/v1/webhooks", headers=headers, json={"url": "https://a.example/h", "events": ["message.sent"]}
     )

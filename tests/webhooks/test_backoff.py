@@ -13,7 +13,7 @@ from tgo.webhooks.service import attempt_outcome
 DEFAULTS = Settings(secret_key="x")
 
 
-def test_delays_double_up_to_the_cap_with_bounded_jitter():
+def test_delays_double_up_to_the_cap_with_bounded_jitter() -> None:
     base, cap = DEFAULTS.webhook_retry_base_seconds, DEFAULTS.webhook_retry_max_seconds
     assert [retry_delay(n, base=base, cap=cap, rand=lambda: 0.5) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert retry_delay(30, base=base, cap=cap, rand=lambda: 0.5) == cap
@@ -22,7 +22,7 @@ def test_delays_double_up_to_the_cap_with_bounded_jitter():
     assert retry_delay(3, base=base, cap=cap, rand=lambda: 0.999999) < 25
 
 
-def test_the_default_schedule_retries_for_at_least_a_day():
+def test_the_default_schedule_retries_for_at_least_a_day() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     deadline = start + timedelta(seconds=DEFAULTS.webhook_retry_window_seconds)
     failure = AttemptResult(status_code=500, latency_ms=3, response_body=None, error=None)
@@ -39,7 +39,7 @@ def test_the_default_schedule_retries_for_at_least_a_day():
     assert values["last_error"] == "HTTP 500" and values["completed_at"] == at
 
 
-def test_success_and_gone_end_the_delivery():
+def test_success_and_gone_end_the_delivery() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     ok = AttemptResult(status_code=204, latency_ms=1, response_body=None, error=None)
     values = attempt_outcome(ok, attempt=3, at=at, deadline=at + timedelta(hours=1), settings=DEFAULTS)

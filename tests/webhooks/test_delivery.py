@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from tests.conftest import MakeTenant
 from tests.webhooks.conftest import wait_for
+from tests.webhooks.receiver import Receiver
 from tgo import events
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.webhooks.service import attempt_delivery, sweep_due_deliveries
 
 MESSAGE_FLOW = [
@@ -23,7 +29,7 @@ MESSAGE_FLOW = [
 ]
 
 
-def message(status: str, message_id: int = 41) -> dict:
+def message(status: str, message_id: int = 41) -> dict[str, Any]:
     return {
         "id": message_id,
         "status": status,
@@ -33,7 +39,9 @@ def message(status: str, message_id: int = 41) -> dict:
     }
 
 
-async def register(client, headers, url: str, names: list[str] | None = None) -> dict:
+async def register(
+    client: httpx.AsyncClient, headers: dict[str, str], url: str, names: list[str] | None = None
+) -> Any:
     r = await client.post(
         "/api/v1/webhooks",
         headers=headers,
@@ -43,25 +51,29 @@ async def register(client, headers, url: str, names: list[str] | None = None) ->
     return r.json()
 
 
-async def emit(runtime, tenant, event_type: str, data: dict) -> None:
+async def emit(runtime: Runtime, tenant: Tenant, event_type: str, data: dict[str, Any]) -> None:
     async with runtime.db.session_scope() as session:
         await events.emit(session, tenant.id, event_type, data)
 
 
-async def deliveries(client, headers, webhook_id: int, **params) -> list[dict]:
+async def deliveries(
+    client: httpx.AsyncClient, headers: dict[str, str], webhook_id: int, **params: Any
+) -> Any:
     r = await client.get(f"/api/v1/webhooks/{webhook_id}/deliveries", headers=headers, params=params)
     assert r.status_code == 200, r.text
     return r.json()["data"]
 
 
-async def test_every_status_event_arrives_signed(client, headers, runtime, tenant, receiver):
+async def test_every_status_event_arrives_signed(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     hook = await register(client, headers, receiver.url)
     for name in MESSAGE_FLOW:
         await emit(runtime, tenant, name, message(name.split(".")[1]))
     # Not subscribed: never sent.
     await emit(runtime, tenant, events.EventType.SENDER_NUMBER_STATUS_CHANGED, {"id": 1, "status": "active"})
 
-    async def four():
+    async def four() -> bool:
         return len(receiver.delivered) >= 4
 
     await wait_for(four, what="four deliveries")
@@ -108,14 +120,14 @@ async def test_every_status_event_arrives_signed(client, headers, runtime, tenan
 
 
 async def test_receiver_down_then_back_loses_nothing_and_keeps_the_webhook_id(
-    client, headers, runtime, tenant, receiver
-):
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     hook = await register(client, headers, receiver.url)
     await receiver.stop()  # connection refused
     for i in range(5):
         await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent", message_id=100 + i))
 
-    async def all_refused_once():
+    async def all_refused_once() -> bool:
         log = await deliveries(client, headers, hook["id"])
         return len(log) == 5 and all(d["attempt_count"] >= 1 for d in log)
 
@@ -124,7 +136,7 @@ async def test_receiver_down_then_back_loses_nothing_and_keeps_the_webhook_id(
     receiver.then(500, "hang", "binary", 503)
     await receiver.start()
 
-    async def all_arrived():
+    async def all_arrived() -> bool:
         return len({r.json()["id"] for r in receiver.delivered}) == 5
 
     await wait_for(all_arrived, timeout=20, what="every event after the outage")
@@ -137,7 +149,7 @@ async def test_receiver_down_then_back_loses_nothing_and_keeps_the_webhook_id(
     assert all(ids == {event_id} for event_id, ids in ids_by_event.items())
     assert sorted(r.json()["data"]["id"] for r in receiver.delivered) == [100, 101, 102, 103, 104]
 
-    async def all_succeeded():
+    async def all_succeeded() -> object:
         log = await deliveries(client, headers, hook["id"])
         return all(d["status"] == "succeeded" for d in log) and log
 
@@ -154,12 +166,14 @@ async def test_receiver_down_then_back_loses_nothing_and_keeps_the_webhook_id(
     assert all(d["attempt_count"] == len(d["attempts"]) >= 2 for d in log)
 
 
-async def test_gone_disables_the_endpoint(client, headers, runtime, tenant, receiver):
+async def test_gone_disables_the_endpoint(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     hook = await register(client, headers, receiver.url)
     receiver.default = 410
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
-    async def disabled():
+    async def disabled() -> bool:
         body = (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=headers)).json()
         return not body["active"] and body
 
@@ -183,21 +197,21 @@ async def test_gone_disables_the_endpoint(client, headers, runtime, tenant, rece
     assert r.json()["active"] and r.json()["disabled_reason"] is None
     await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
 
-    async def one_delivered():
+    async def one_delivered() -> object:
         return receiver.delivered
 
     await wait_for(one_delivered, what="a delivery after re-enabling")
 
 
 async def test_failed_delivery_is_replayed_with_the_same_webhook_id(
-    client, headers, runtime, tenant, receiver
-):
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     runtime.settings.webhook_retry_window_seconds = 0  # the first failure is final
     hook = await register(client, headers, receiver.url)
     receiver.default = 500
     await emit(runtime, tenant, events.EventType.MESSAGE_FAILED, message("failed"))
 
-    async def failed():
+    async def failed() -> object:
         log = await deliveries(client, headers, hook["id"], status="failed")
         return log
 
@@ -213,7 +227,7 @@ async def test_failed_delivery_is_replayed_with_the_same_webhook_id(
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "pending" and r.json()["id"] == delivery["id"]
 
-    async def succeeded():
+    async def succeeded() -> object:
         r = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}", headers=headers)
         return r.json()["status"] == "succeeded" and r.json()
 
@@ -230,7 +244,9 @@ async def test_failed_delivery_is_replayed_with_the_same_webhook_id(
     assert r.status_code == 422
 
 
-async def test_a_pending_delivery_cannot_be_replayed(client, headers, runtime, tenant, receiver):
+async def test_a_pending_delivery_cannot_be_replayed(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     hook = await register(client, headers, receiver.url)
     await receiver.stop()
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
@@ -243,7 +259,7 @@ async def test_a_pending_delivery_cannot_be_replayed(client, headers, runtime, t
     # Deactivating fails what was pending (replayable later).
     await client.patch(f"/api/v1/webhooks/{hook['id']}", headers=headers, json={"active": False})
 
-    async def failed():
+    async def failed() -> object:
         [d] = await deliveries(client, headers, hook["id"])
         return d["status"] == "failed" and d
 
@@ -253,8 +269,8 @@ async def test_a_pending_delivery_cannot_be_replayed(client, headers, runtime, t
 
 
 async def test_rotation_signs_with_both_secrets_during_the_grace_period(
-    client, headers, runtime, tenant, receiver
-):
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     hook = await register(client, headers, receiver.url)
     old_secret = hook["secret"]
     r = await client.post(f"/api/v1/webhooks/{hook['id']}/rotate-secret", headers=headers)
@@ -265,7 +281,7 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
     assert rotated["secret_rotated_at"] and rotated["previous_secret_expires_at"]
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
-    async def one():
+    async def one() -> object:
         return receiver.delivered
 
     [req] = await wait_for(one, what="a delivery")
@@ -281,7 +297,7 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
     assert r.json()["previous_secret_expires_at"] is None
     await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
 
-    async def two():
+    async def two() -> object:
         return len(receiver.delivered) == 2 and receiver.delivered[1]
 
     req = await wait_for(two, what="a second delivery")
@@ -297,14 +313,19 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
 
 
 async def test_events_of_one_tenant_never_reach_another(
-    client, headers, runtime, tenant, receiver, make_tenant
-):
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    runtime: Runtime,
+    tenant: Tenant,
+    receiver: Receiver,
+    make_tenant: MakeTenant,
+) -> None:
     await register(client, headers, receiver.url)
     other = await make_tenant("globex")
     await emit(runtime, other, events.EventType.MESSAGE_SENT, message("sent"))
     await emit(runtime, tenant, events.EventType.MESSAGE_READ, message("read"))
 
-    async def one():
+    async def one() -> object:
         return receiver.delivered
 
     await wait_for(one, what="own tenant's event")
@@ -313,8 +334,8 @@ async def test_events_of_one_tenant_never_reach_another(
 
 
 async def test_no_endpoint_no_rows_and_duplicate_jobs_are_harmless(
-    client, headers, runtime, tenant, receiver
-):
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     from sqlalchemy import func, select
 
     from tgo.models import WebhookDelivery, WebhookEvent
@@ -330,7 +351,7 @@ async def test_no_endpoint_no_rows_and_duplicate_jobs_are_harmless(
         delivery_id = await s.scalar(select(WebhookDelivery.id))
     assert delivery_id is not None
 
-    async def in_flight():
+    async def in_flight() -> object:
         return receiver.requests
 
     await wait_for(in_flight, what="the first attempt in flight")
@@ -338,13 +359,13 @@ async def test_no_endpoint_no_rows_and_duplicate_jobs_are_harmless(
     assert await attempt_delivery(runtime, delivery_id) is None
     assert await sweep_due_deliveries(runtime) == 0
 
-    async def delivered():
+    async def delivered() -> object:
         return receiver.delivered
 
     await wait_for(delivered, what="delivery after the hung attempt")
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
 
-    async def finished():
+    async def finished() -> object:
         # The receiver has the body before the worker has stored the attempt's result.
         [d] = await deliveries(client, headers, hook["id"])
         return d if d["status"] != "pending" else None

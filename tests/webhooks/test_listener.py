@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 SCRIPT = """
 from tgo import cli, events
@@ -15,7 +16,7 @@ print(",".join(f.__module__ + "." + f.__name__ for f in events._LISTENERS))
 """
 
 
-def test_a_cli_process_records_webhook_events(tmp_path):
+def test_a_cli_process_records_webhook_events(tmp_path: Path) -> None:
     env = {**os.environ, "TGO_DATA_DIR": str(tmp_path), "TGO_LOG_LEVEL": "WARNING"}
     env.pop("TGO_DATABASE_URL", None)
     out = subprocess.run(

@@ -3,25 +3,37 @@ and recent ones stay."""
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import func, select
 
+from tests.conftest import Clock
 from tests.webhooks.conftest import wait_for
+from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import deliveries, emit, message, register
 from tgo import events
-from tgo.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEvent
+from tgo.models import Tenant, WebhookDelivery, WebhookDeliveryAttempt, WebhookEvent
+from tgo.models.base import Base
+from tgo.runtime import Runtime
 from tgo.webhooks.service import purge_old_deliveries
 
 
-async def _count(runtime, model) -> int:
+async def _count(runtime: Runtime, model: type[Base]) -> int:
     async with runtime.db.session_scope() as s:
         return int(await s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def test_old_finished_deliveries_are_purged(client, headers, runtime, tenant, receiver, frozen_clock):
+async def test_old_finished_deliveries_are_purged(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    runtime: Runtime,
+    tenant: Tenant,
+    receiver: Receiver,
+    frozen_clock: Clock,
+) -> None:
     hook = await register(client, headers, receiver.url)
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent", message_id=1))
 
-    async def delivered():
+    async def delivered() -> object:
         log = await deliveries(client, headers, hook["id"])
         return log and log[0]["status"] == "succeeded"
 
@@ -29,7 +41,7 @@ async def test_old_finished_deliveries_are_purged(client, headers, runtime, tena
     await receiver.stop()
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent", message_id=2))
 
-    async def attempted():
+    async def attempted() -> bool:
         log = await deliveries(client, headers, hook["id"])
         return len(log) == 2 and log[0]["attempt_count"] >= 1
 

@@ -8,15 +8,20 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.webhooks.conftest import wait_for
+from tests.webhooks.receiver import Receiver
 from tgo import events
+from tgo.config import Settings
 from tgo.db import Database
+from tgo.models import Tenant
 from tgo.runtime import build_runtime
 from tgo.webhooks.service import create_webhook
 from tgo.worker.broker import get_broker, start_background
 
 
 @pytest.mark.postgres_only
-async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiver):
+async def test_jobs_travel_through_rabbitmq_to_a_worker(
+    settings: Settings, tenant: Tenant, receiver: Receiver
+) -> None:
     queue = queue_name("tgo-test-webhooks")
     scaled = settings.model_copy(update={"broker_url": AMQP_URL, "queue_name": queue, "run_workers": False})
     api = build_runtime(scaled)
@@ -36,7 +41,7 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
         async with api.db.session_scope() as s:
             await events.emit(s, tenant.id, events.EventType.MESSAGE_SENT, {"id": 1, "status": "sent"})
 
-        async def first():
+        async def first() -> object:
             return receiver.delivered
 
         [req] = await wait_for(first, timeout=20, what="a delivery through RabbitMQ")
@@ -50,7 +55,7 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
         finally:
             await loose.dispose()
 
-        async def second():
+        async def second() -> bool:
             return len(receiver.delivered) == 2
 
         await wait_for(second, timeout=20, what="the swept delivery")

@@ -3,15 +3,20 @@ signed ``sender_number.status_changed`` events carrying the number as the API sh
 
 from __future__ import annotations
 
+import httpx
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from tests.fixtures.connect import ConnectHelper
 from tests.webhooks.conftest import wait_for
+from tests.webhooks.receiver import Receiver
+from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
 
 
-async def test_sender_number_becoming_active_is_pushed(client, headers, runtime, receiver):
+async def test_sender_number_becoming_active_is_pushed(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, receiver: Receiver
+) -> None:
     r = await client.post(
         "/api/v1/webhooks",
         headers=headers,
@@ -33,7 +38,7 @@ async def test_sender_number_becoming_active_is_pushed(client, headers, runtime,
     assert r.status_code == 200 and r.json()["can_send"] is True, r.text
     shown = (await client.get(f"/api/v1/sender-numbers/{number['id']}", headers=headers)).json()
 
-    async def active():
+    async def active() -> object:
         payloads = [verifier.verify(req.body, req.headers) for req in receiver.delivered]
         return [p for p in payloads if p["data"].get("status") == "active"]
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import ipaddress
 
+import httpx
 import pytest
 
 from tests.webhooks.conftest import wait_for
+from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import deliveries, emit, message, register
 from tgo import events
-from tgo.webhooks.delivery import address_refusal, build_client, post_webhook
+from tgo.models import Tenant
+from tgo.runtime import Runtime
+from tgo.webhooks.delivery import IPAddress, Resolver, address_refusal, build_client, post_webhook
 
 REFUSED = [
     "127.0.0.1",
@@ -41,23 +45,25 @@ PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff
 
 
 @pytest.mark.parametrize("address", REFUSED)
-def test_non_public_addresses_are_refused(address):
+def test_non_public_addresses_are_refused(address: str) -> None:
     assert address_refusal(ipaddress.ip_address(address), allow_private=False) is not None
 
 
 @pytest.mark.parametrize("address", PUBLIC)
-def test_public_addresses_are_allowed(address):
+def test_public_addresses_are_allowed(address: str) -> None:
     assert address_refusal(ipaddress.ip_address(address), allow_private=False) is None
 
 
-def test_allowing_private_networks_never_allows_metadata_or_multicast():
+def test_allowing_private_networks_never_allows_metadata_or_multicast() -> None:
     for address in ("127.0.0.1", "10.1.2.3", "fe80::1", "fd12::1"):
         assert address_refusal(ipaddress.ip_address(address), allow_private=True) is None
     for address in ("169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254", "224.0.0.1", "0.0.0.0"):
         assert address_refusal(ipaddress.ip_address(address), allow_private=True) is not None
 
 
-async def test_private_targets_are_refused_at_registration(client, headers, runtime):
+async def test_private_targets_are_refused_at_registration(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime
+) -> None:
     runtime.settings.webhook_allow_private_networks = False
     for url in [
         "http://127.0.0.1:8080/hook",
@@ -84,14 +90,14 @@ async def test_private_targets_are_refused_at_registration(client, headers, runt
 
 
 async def test_a_host_name_resolving_to_loopback_is_refused_at_delivery(
-    client, headers, runtime, tenant, receiver
-):
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     # Registered while allowed (as tests run), then the operator's default applies.
     hook = await register(client, headers, f"http://localhost:{receiver.port}/hooks/tgo")
     runtime.settings.webhook_allow_private_networks = False
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
-    async def attempted():
+    async def attempted() -> object:
         log = await deliveries(client, headers, hook["id"])
         return log and log[0]["attempts"] and log[0]
 
@@ -104,20 +110,20 @@ async def test_a_host_name_resolving_to_loopback_is_refused_at_delivery(
     # Allowed again: the same delivery arrives on its next try.
     runtime.settings.webhook_allow_private_networks = True
 
-    async def arrived():
+    async def arrived() -> object:
         return receiver.delivered
 
     await wait_for(arrived, what="delivery once allowed")
 
 
-async def _fake_dns(answers):
-    async def resolve(host: str, port: int):
+async def _fake_dns(answers: dict[str, list[str]]) -> Resolver:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
         return [ipaddress.ip_address(a) for a in answers[host]]
 
     return resolve
 
 
-async def test_dns_answers_are_vetted_and_the_vetted_address_is_used(receiver):
+async def test_dns_answers_are_vetted_and_the_vetted_address_is_used(receiver: Receiver) -> None:
     answers = {
         "internal.example": ["10.20.30.40"],
         "mixed.example": ["93.184.216.34", "127.0.0.1"],
@@ -154,7 +160,7 @@ async def test_dns_answers_are_vetted_and_the_vetted_address_is_used(receiver):
         await client.aclose()
 
 
-async def test_redirects_are_not_followed_and_bodies_are_cut(receiver):
+async def test_redirects_are_not_followed_and_bodies_are_cut(receiver: Receiver) -> None:
     client = build_client(allow_private=lambda: True, connect_timeout=1.0, read_timeout=1.0)
     try:
         receiver.then("redirect", "big")
@@ -168,7 +174,7 @@ async def test_redirects_are_not_followed_and_bodies_are_cut(receiver):
         await client.aclose()
 
 
-async def test_connection_refused_and_timeouts_are_reported(receiver):
+async def test_connection_refused_and_timeouts_are_reported(receiver: Receiver) -> None:
     client = build_client(allow_private=lambda: True, connect_timeout=1.0, read_timeout=0.3)
     try:
         receiver.then("hang")

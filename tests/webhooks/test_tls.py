@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.webhooks.receiver import Receiver
-from tgo.webhooks.delivery import build_client, post_webhook
+from tgo.webhooks.delivery import IPAddress, build_client, post_webhook
 
 
 def _usage(**on: bool) -> x509.KeyUsage:
@@ -31,7 +32,7 @@ def _usage(**on: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**{n: on.get(n, False) for n in names})
 
 
-def make_pki(tmp_path, hostname: str) -> tuple[str, str, str]:
+def make_pki(tmp_path: Path, hostname: str) -> tuple[str, str, str]:
     """A private CA and a server certificate for ``hostname``; returns (ca, cert, key) file paths."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -78,16 +79,16 @@ def make_pki(tmp_path, hostname: str) -> tuple[str, str, str]:
     return str(paths[0]), str(paths[1]), str(paths[2])
 
 
-async def test_https_uses_the_url_host_for_sni_and_certificate_checks(tmp_path):
+async def test_https_uses_the_url_host_for_sni_and_certificate_checks(tmp_path: Path) -> None:
     ca, cert, key = make_pki(tmp_path, "hooks.example")
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     sni: list[str | None] = []
-    server_ctx.sni_callback = lambda _sock, name, _ctx: sni.append(name)  # type: ignore[assignment]
+    server_ctx.sni_callback = lambda _sock, name, _ctx: sni.append(name)
     receiver = Receiver(tls=server_ctx)
     await receiver.start()
 
-    async def resolve(host: str, port: int):
+    async def resolve(host: str, port: int) -> list[IPAddress]:
         # Both names resolve to the receiver (as a DNS server would answer).
         return [ipaddress.ip_address("127.0.0.1")]
 

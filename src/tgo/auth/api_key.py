@@ -53,26 +53,23 @@ async def authenticate(db: Database, key: str, host: str | None) -> AuthContext:
         row = await auth_row(conn, key_hash, host)
         if row is None:
             raise Unauthenticated()
-        key_id, found_hash, scopes, revoked_at, expires_at, last_used_at = row[:6]
-        tenant_id, tenant_slug, tenant_name, tenant_domain = row[6:10]
-        host_tenant_id = row[10] if host else None
         current = now()
         if (
-            not hmac.compare_digest(found_hash, key_hash)
-            or revoked_at is not None
-            or (expires_at is not None and expires_at <= current)
-            or (host_tenant_id is not None and host_tenant_id != tenant_id)
+            not hmac.compare_digest(row.key_hash, key_hash)
+            or row.revoked_at is not None
+            or (row.expires_at is not None and row.expires_at <= current)
+            or (row.host_tenant_id is not None and row.host_tenant_id != row.tenant_id)
         ):
             raise Unauthenticated()
-        if last_used_at is None or last_used_at < current - TOUCH_EVERY:
-            await touch_key(conn, key_id, current, TOUCH_EVERY)
+        if row.last_used_at is None or row.last_used_at < current - TOUCH_EVERY:
+            await touch_key(conn, row.key_id, current, TOUCH_EVERY)
         return AuthContext(
-            tenant_id=tenant_id,
-            tenant_slug=tenant_slug,
-            tenant_name=tenant_name,
-            tenant_domain=tenant_domain,
-            api_key_id=key_id,
-            scopes=frozenset(scopes),
+            tenant_id=row.tenant_id,
+            tenant_slug=row.tenant_slug,
+            tenant_name=row.tenant_name,
+            tenant_domain=row.tenant_domain,
+            api_key_id=row.key_id,
+            scopes=frozenset(row.scopes),
         )
 
 

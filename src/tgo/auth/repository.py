@@ -4,7 +4,7 @@ throttled ``last_used_at`` stamp. The guard's own, so that ``auth`` needs nothin
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,14 +37,29 @@ _AUTH_BY_HASH_AND_HOST = (
 )
 
 
-async def auth_row(conn: AsyncConnection, key_hash: str, host: str | None) -> Any:
-    """(key id, key_hash, scopes, revoked_at, expires_at, last_used_at, tenant id, slug, name, domain[,
-    the host's tenant id]) for the key with this hash, or None."""
+class AuthRow(NamedTuple):
+    """What the guard reads for a presented key: the key's columns and its tenant's."""
+
+    key_id: int
+    key_hash: str
+    scopes: list[str]
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    tenant_id: int
+    tenant_slug: str
+    tenant_name: str
+    tenant_domain: str
+    host_tenant_id: int | None  # the tenant owning the request's host; None when no host is named
+
+
+async def auth_row(conn: AsyncConnection, key_hash: str, host: str | None) -> AuthRow | None:
+    """The key with this hash and its tenant (and, for a named host, the host's tenant), or None."""
     if host:
-        result = await conn.execute(_AUTH_BY_HASH_AND_HOST, {"h": key_hash, "host": host})
-    else:
-        result = await conn.execute(_AUTH_BY_HASH, {"h": key_hash})
-    return result.first()
+        row = (await conn.execute(_AUTH_BY_HASH_AND_HOST, {"h": key_hash, "host": host})).first()
+        return None if row is None else AuthRow(*row)
+    row = (await conn.execute(_AUTH_BY_HASH, {"h": key_hash})).first()
+    return None if row is None else AuthRow(*row[:10], None)
 
 
 async def touch_key(conn: AsyncConnection, key_id: int, at: datetime, every: timedelta) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,26 @@ class SmsChannel(Protocol):
     async def close(self) -> None: ...
 
 
+class VerificationDecision(Protocol):
+    """A carrier's answer to a sender verification (the sandbox's is ``tgo.sms.rules.Decision``)."""
+
+    @property
+    def status(self) -> str:
+        """``active``, ``failed`` or ``rejected``."""
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def transactional_only(self) -> bool: ...
+
+
 class SenderVerifier(Protocol):
     """A carrier/provider that verifies SMS sender identities (the sandbox carrier is the default)."""
 
     async def verify(
         self, sender_type: str, sender_id: str, country: str, *, brand_taken: bool = False
-    ) -> Any:
-        """A decision with ``status`` (active, failed, rejected), ``reason`` and ``transactional_only``.
-        ``brand_taken``: this platform already has the alphanumeric ID active for another organization in
-        ``country`` (what a carrier knows of the brands on its network; the sandbox cannot know it alone)."""
+    ) -> VerificationDecision:
+        """The carrier's decision. ``brand_taken``: this platform already has the alphanumeric ID active
+        for another organization in ``country`` (what a carrier knows of the brands on its network; the
+        sandbox cannot know it alone)."""

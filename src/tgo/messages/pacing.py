@@ -27,7 +27,7 @@ def _limiter(runtime: Runtime) -> tuple[MovingWindowRateLimiter, RateLimitItemPe
         rate = max(1, int(runtime.settings.sender_rate_per_second))
         found = (MovingWindowRateLimiter(storage), RateLimitItemPerSecond(rate))
         runtime.extras["sender_pacer"] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 async def pace(runtime: Runtime, sender_number_id: int) -> None:

@@ -223,8 +223,5 @@ class DeliveryQueue:
             .values(claimed_until=None, next_attempt_at=next_attempt_at, failure_reason=reason[:500])
         )
 
-    async def by_id(self, message_id: int) -> Message | None:
-        return await self.session.get(Message, message_id)
-
 
 __all__ = ["DeliveryQueue", "MessageRepository"]

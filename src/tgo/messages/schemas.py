@@ -1,24 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 
 from tgo.kit.schemas import Schema
 from tgo.models import Media, Message
-
-PhoneStr = Annotated[str, msgspec.Meta(min_length=1, max_length=32, description="E.164, e.g. +201010000000")]
-
-
-class TextMessageCreate(Schema, forbid_unknown_fields=False):
-    """The JSON body of a text message (media types are sent as multipart/form-data)."""
-
-    to_phone: PhoneStr
-    type: Literal["text", "image", "voice", "document"]
-    content: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
-    sender_phone: PhoneStr | None = None
-    sender_number_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class MediaInfo(Schema):

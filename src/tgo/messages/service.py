@@ -64,17 +64,21 @@ class RecipientUnreachable(Unprocessable):
     code = "recipient_unreachable"
 
 
+# What a field of a send can hold before it is checked: any JSON value, or a multipart text field.
+RawField = str | int | float | bool | list[Any] | dict[str, Any] | None
+
+
 @dataclass(frozen=True)
 class SendRequest:
     """A send, as parsed from JSON or multipart (values still unchecked)."""
 
-    to_phone: Any
-    type: Any
-    content: Any = None
-    caption: Any = None
-    duration: Any = None
-    sender_phone: Any = None
-    sender_number_id: Any = None
+    to_phone: RawField
+    type: RawField
+    content: RawField = None
+    caption: RawField = None
+    duration: RawField = None
+    sender_phone: RawField = None
+    sender_number_id: RawField = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class CheckedSend:
     sender_number_id: int | None
 
 
-def _int(value: Any) -> int | None:
+def _int(value: RawField) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
