@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "tgo"
         (4, 0.25, 7.0),
     ],
 )
-def test_doubling_capped_with_proportional_jitter(attempt, rand, expected):
+def test_doubling_capped_with_proportional_jitter(attempt: int, rand: float, expected: float) -> None:
     assert retry_delay(attempt, base=1.0, cap=300.0, rand=lambda: rand) == pytest.approx(expected)
 
 
-def test_the_jitter_stays_within_a_quarter():
+def test_the_jitter_stays_within_a_quarter() -> None:
     delays = [retry_delay(3, base=1.0, cap=300.0) for _ in range(2000)]
     assert min(delays) >= 3.0 and max(delays) < 5.0
     assert 3.7 < sum(delays) / len(delays) < 4.3  # the mean is the doubling schedule
@@ -46,7 +46,7 @@ def _defines_retry_delay(path: Path) -> bool:
     )
 
 
-def test_every_retry_schedule_is_the_one_helper():
+def test_every_retry_schedule_is_the_one_helper() -> None:
     defining = sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if _defines_retry_delay(p))
     assert defining == ["kit/backoff.py"]
     users = sorted(

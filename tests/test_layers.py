@@ -148,7 +148,7 @@ def graph() -> dict[str, set[str]]:
     return module_graph()
 
 
-def test_the_walk_sees_imports_at_every_level(tmp_path):
+def test_the_walk_sees_imports_at_every_level(tmp_path: Path) -> None:
     # Module level, inside functions (a lazy import), under TYPE_CHECKING, and relative imports all count.
     path = tmp_path / "service.py"
     path.write_text(
@@ -172,13 +172,13 @@ def test_the_walk_sees_imports_at_every_level(tmp_path):
     } <= found
 
 
-def test_the_graph_is_the_real_one(graph):
+def test_the_graph_is_the_real_one(graph: dict[str, set[str]]) -> None:
     assert "tgo.events" in graph["tgo.messages.state"]
     assert "tgo.auth.repository" in graph["tgo.auth.api_key"]
 
 
 @pytest.mark.parametrize(("source", "targets", "why"), FORBIDDEN, ids=[f[0] for f in FORBIDDEN])
-def test_no_forbidden_edge(graph, source, targets, why):
+def test_no_forbidden_edge(graph: dict[str, set[str]], source: str, targets: set[str], why: str) -> None:
     bad = sorted(
         f"{importer} -> {target}"
         for importer, imported in graph.items()
@@ -188,7 +188,7 @@ def test_no_forbidden_edge(graph, source, targets, why):
     assert not bad, f"{why}: {bad}"
 
 
-def test_no_cycle_between_parts(graph):
+def test_no_cycle_between_parts(graph: dict[str, set[str]]) -> None:
     edges = part_edges(graph)
     found = cycles(edges)
     detail = {
@@ -200,12 +200,12 @@ def test_no_cycle_between_parts(graph):
     assert not found, f"import cycles between parts of tgo: {detail}"
 
 
-def test_every_allowed_edge_still_exists(graph):
+def test_every_allowed_edge_still_exists(graph: dict[str, set[str]]) -> None:
     # An allowance outlives its reason only until the edge is gone: then it must be removed from the list.
     stale = sorted(f"{i} -> {t}" for i, t in ALLOWED if t not in graph.get(i, set()))
     assert not stale, f"remove these from ALLOWED, the imports are gone: {stale}"
 
 
-def test_the_cycle_check_catches_a_cycle():
+def test_the_cycle_check_catches_a_cycle() -> None:
     assert cycles([("auth", "apikeys"), ("apikeys", "auth"), ("messages", "auth")]) == [["apikeys", "auth"]]
     assert cycles([("messages", "media"), ("messages", "auth"), ("media", "auth")]) == []

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any, cast
 
 import httpx
+import pytest
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -15,20 +17,20 @@ from tgo.config import Settings
 from tgo.runtime import build_runtime
 
 
-async def test_metrics_content_type_names_its_charset_once(client):
+async def test_metrics_content_type_names_its_charset_once(client: httpx.AsyncClient) -> None:
     r = await client.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"] == CONTENT_TYPE_LATEST  # text/plain; version=...; charset=utf-8
     assert r.headers["content-type"].count("charset") == 1
 
 
-async def test_readyz_reports_the_in_process_broker(client):
+async def test_readyz_reports_the_in_process_broker(client: httpx.AsyncClient) -> None:
     r = await client.get("/readyz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
-async def test_readyz_reports_a_broker_outage_and_stays_ready(settings: Settings):
+async def test_readyz_reports_a_broker_outage_and_stays_ready(settings: Settings) -> None:
     """The API still accepts sends while the broker is down, so the outage is reported, not a 503."""
     down = settings.model_copy(
         update={"broker_url": "amqp://guest:guest@127.0.0.1:9/", "publish_timeout_seconds": 1.0}
@@ -36,7 +38,9 @@ async def test_readyz_reports_a_broker_outage_and_stays_ready(settings: Settings
     rt = build_runtime(down)
     app = create_app(down, rt)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t.local") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://t.local"
+        ) as c:
             r = await c.get("/readyz")
     finally:
         await rt.close()
@@ -46,7 +50,7 @@ async def test_readyz_reports_a_broker_outage_and_stays_ready(settings: Settings
     assert body["broker_error"]
 
 
-async def test_connect_serve_has_the_health_and_metrics_routes(settings: Settings):
+async def test_connect_serve_has_the_health_and_metrics_routes(settings: Settings) -> None:
     from tgo.connect.app import create_connect_app
     from tgo.connect.network import connect_database_url
     from tgo.db import Database
@@ -54,7 +58,9 @@ async def test_connect_serve_has_the_health_and_metrics_routes(settings: Setting
     db = Database(connect_database_url(settings), name="connect")
     app = create_connect_app(settings, db)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t.local") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://t.local"
+        ) as c:
             assert (await c.get("/healthz")).json() == {"status": "ok"}
             assert (await c.get("/connect/healthz")).json() == {"status": "ok"}
             ready = await c.get("/readyz")
@@ -67,7 +73,7 @@ async def test_connect_serve_has_the_health_and_metrics_routes(settings: Setting
         await db.dispose()
 
 
-def test_standard_library_records_are_the_same_json_lines(capsys):
+def test_standard_library_records_are_the_same_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     from tgo.observability import configure_logging
 
     configure_logging("INFO", json=True)

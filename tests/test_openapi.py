@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 import types
+from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from tests.conftest import MakeKey, MakeTenant
 from tgo.errors import AppError, Conflict
 from tgo.openapi import GUARD_ERRORS, error_responses
 
@@ -20,28 +24,28 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 
 
 @pytest.fixture
-async def spec(client) -> dict:
+async def spec(client: httpx.AsyncClient) -> Any:
     return (await client.get("/openapi.json")).json()
 
 
-def operations(spec: dict):
+def operations(spec: Any) -> Iterator[tuple[str, str, Any]]:
     for path, item in spec["paths"].items():
         for method in METHODS:
             if method in item:
                 yield path, method, item[method]
 
 
-def op(spec: dict, operation_id: str) -> dict:
+def op(spec: Any, operation_id: str) -> Any:
     return next(o for _, _, o in operations(spec) if o["operationId"] == operation_id)
 
 
 @sqlite_only
-async def test_the_document_validates(spec):
+async def test_the_document_validates(spec: Any) -> None:
     validate(spec)
 
 
 @sqlite_only
-async def test_operation_ids_are_names_a_client_library_would_use(spec):
+async def test_operation_ids_are_names_a_client_library_would_use(spec: Any) -> None:
     ids = [o["operationId"] for _, _, o in operations(spec)]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", i) for i in ids), ids
@@ -61,7 +65,7 @@ async def test_operation_ids_are_names_a_client_library_would_use(spec):
 
 
 @sqlite_only
-async def test_every_operation_declares_the_guards_errors_with_the_envelope(spec):
+async def test_every_operation_declares_the_guards_errors_with_the_envelope(spec: Any) -> None:
     guard = {str(cls.status_code) for cls in GUARD_ERRORS}
     assert guard == {"401", "403", "413", "415", "422", "429", "503"}
     for path, method, operation in operations(spec):
@@ -78,7 +82,7 @@ async def test_every_operation_declares_the_guards_errors_with_the_envelope(spec
 
 
 @sqlite_only
-async def test_each_operation_declares_the_errors_its_service_raises(spec):
+async def test_each_operation_declares_the_errors_its_service_raises(spec: Any) -> None:
     register = op(spec, "registerSenderNumber")["responses"]
     assert "sender_number_exists" in register["409"]["description"]
     assert "connect_account_not_found" in register["422"]["description"]
@@ -98,7 +102,7 @@ async def test_each_operation_declares_the_errors_its_service_raises(spec):
     assert "409" not in op(spec, "getMe")["responses"]
 
 
-def test_an_error_class_added_to_a_service_module_is_documented_where_the_module_is_named():
+def test_an_error_class_added_to_a_service_module_is_documented_where_the_module_is_named() -> None:
     service = types.ModuleType("tgo.some_part.service")
 
     class QuotaReached(AppError):
@@ -111,14 +115,15 @@ def test_an_error_class_added_to_a_service_module_is_documented_where_the_module
     for cls in (QuotaReached, AlreadyThere):
         cls.__module__ = service.__name__
         setattr(service, cls.__name__, cls)
-    service.Conflict = Conflict  # imported base classes are not the module's own errors
+    # Imported base classes are not the module's own errors. (A module object takes any attribute.)
+    service.Conflict = Conflict  # type: ignore[attr-defined]
     responses = error_responses(service)
     assert "quota_reached" in (responses[429].description or "")
     assert (responses[409].description or "").endswith("`code`: already_there")
 
 
 @sqlite_only
-async def test_send_declares_a_json_and_a_multipart_body_and_a_typed_201(spec):
+async def test_send_declares_a_json_and_a_multipart_body_and_a_typed_201(spec: Any) -> None:
     send = op(spec, "sendMessage")
     content = send["requestBody"]["content"]
     assert send["requestBody"]["required"] is True
@@ -132,7 +137,7 @@ async def test_send_declares_a_json_and_a_multipart_body_and_a_typed_201(spec):
 
 
 @sqlite_only
-async def test_media_download_is_binary_and_usage_is_typed(spec):
+async def test_media_download_is_binary_and_usage_is_typed(spec: Any) -> None:
     download = op(spec, "downloadMedia")["responses"]["200"]["content"]
     assert "application/json" not in download and {"image/png", "application/pdf"} <= set(download)
     assert all(m["schema"] == {"type": "string", "format": "binary"} for m in download.values())
@@ -143,7 +148,9 @@ async def test_media_download_is_binary_and_usage_is_typed(spec):
 
 
 @sqlite_only
-async def test_the_sms_surface_declares_bearer_and_x_api_key(spec, client, make_tenant, make_key):
+async def test_the_sms_surface_declares_bearer_and_x_api_key(
+    spec: Any, client: httpx.AsyncClient, make_tenant: MakeTenant, make_key: MakeKey
+) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {"type": "apiKey", "name": "X-Api-Key", "in": "header"}
     for path, _, operation in operations(spec):
@@ -156,7 +163,9 @@ async def test_the_sms_surface_declares_bearer_and_x_api_key(spec, client, make_
 
 
 @sqlite_only
-async def test_options_lists_every_method_the_document_declares_for_the_path(spec, client, headers):
+async def test_options_lists_every_method_the_document_declares_for_the_path(
+    spec: Any, client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
     for path in ("/api/v1/messages", "/api/v1/webhooks", "/api/v1/sender-numbers/{number_id}"):
         declared = {m.upper() for m in spec["paths"][path] if m in METHODS}
         r = await client.options(path.replace("{number_id}", "1"), headers=headers)

@@ -12,12 +12,15 @@ from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import pytest
+from litestar import Litestar
 
 from tests.fixtures.connect import ConnectHelper
 from tests.fixtures.media import png
+from tgo.runtime import Runtime
 
 OWNER, RECIPIENT = "+201001187188", "+201010000000"
 PACKAGE = "tgo_client"
@@ -62,8 +65,12 @@ def load(root: Path, name: str) -> ModuleType:
 
 
 async def test_a_generated_client_registers_verifies_sends_and_reads_typed_errors(
-    app, client, headers, runtime, tmp_path_factory
-):
+    app: Litestar,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    runtime: Runtime,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     root = generate((await client.get("/openapi.json")).json(), tmp_path_factory.mktemp("generated-client"))
     api = load(root, "client")
     models = load(root, "models")
@@ -85,7 +92,9 @@ async def test_a_generated_client_registers_verifies_sends_and_reads_typed_error
     # In process (the test's event loop and database); the client still sends its own auth header.
     tgo.set_async_httpx_client(
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local", headers=headers
+            transport=httpx.ASGITransport(app=cast(Any, app)),
+            base_url="http://testserver.local",
+            headers=headers,
         )
     )
 

@@ -5,6 +5,7 @@ are exercised in tests/e2e/test_operations.py."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,17 @@ from tgo.cli import app as cli_app
 from tgo.config import get_settings
 from tgo.metrics import MULTIPROC_ENV
 
+Serve = Callable[..., dict[str, Any]]  # served(*cli_args, **env) -> uvicorn.run's keyword arguments
+
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Serve]:
     calls: list[dict[str, Any]] = []
 
     def fake_run(target: Any, **kwargs: Any) -> None:
         directory = os.environ.get(MULTIPROC_ENV)
         calls.append(
-            kwargs | {"metrics_dir": directory, "dir_existed": bool(directory) and Path(directory).is_dir()}
+            kwargs | {"metrics_dir": directory, "dir_existed": bool(directory and Path(directory).is_dir())}
         )
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
@@ -52,13 +55,13 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
             os.environ[MULTIPROC_ENV] = saved
 
 
-def test_children_get_a_generous_start_timeout_and_a_setting_for_it(served):
+def test_children_get_a_generous_start_timeout_and_a_setting_for_it(served: Serve) -> None:
     assert served("--workers", "2")["timeout_worker_healthcheck"] == 60  # uvicorn's own default is 5
     call = served("--workers", "2", TGO_SERVE_START_TIMEOUT_SECONDS="180")
     assert call["timeout_worker_healthcheck"] == 180
 
 
-def test_several_children_share_a_fresh_metrics_dir_removed_at_exit(served):
+def test_several_children_share_a_fresh_metrics_dir_removed_at_exit(served: Serve) -> None:
     first = served("--workers", "2")
     second = served("--workers", "3")
     assert first["dir_existed"] and second["dir_existed"]
@@ -67,7 +70,7 @@ def test_several_children_share_a_fresh_metrics_dir_removed_at_exit(served):
     assert served("--workers", "1")["metrics_dir"] is None  # one process: its own registry
 
 
-def test_uvicorn_logs_through_our_formatter(served):
+def test_uvicorn_logs_through_our_formatter(served: Serve) -> None:
     config = served(TGO_LOG_JSON="true", TGO_LOG_LEVEL="INFO")["log_config"]
     assert config["formatters"]["tgo"]["()"] == "tgo.observability.stdlib_formatter"
     assert config["loggers"]["uvicorn.error"] == {"handlers": [], "level": "INFO", "propagate": True}

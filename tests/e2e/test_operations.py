@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +21,8 @@ from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
+from tgo.config import Settings
+from tgo.db import Database
 from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
 from tgo.worker.broker import get_broker
@@ -26,20 +31,22 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
 
 SENDS = 6
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]  # (name, sorted labels) -> value
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+def samples(text: str) -> Samples:
+    found: Samples = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             found[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return found
 
 
-def value(found: dict, name: str, **labels: str) -> float:
+def value(found: Samples, name: str, **labels: str) -> float:
     return found.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def scrape(url: str) -> dict:
+async def scrape(url: str) -> Samples:
     # A new connection per scrape, so that the API's children take turns answering.
     async with httpx.AsyncClient(timeout=10) as c:
         r = await c.get(url)
@@ -49,7 +56,7 @@ async def scrape(url: str) -> dict:
 
 
 @pytest.fixture
-async def ops(db_url, settings, tmp_path):
+async def ops(db_url: str, settings: Settings, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     runtime = build_runtime(settings)
     api_port, connect_port, worker_metrics = free_port(), free_port(), free_port()
     queue = queue_name("tgo_e2e_ops")
@@ -131,7 +138,7 @@ async def send(api_url: str, key: str, i: int) -> int:
     return int(r.json()["id"])
 
 
-async def wait_delivered(db, n: int, procs: list[Proc]) -> None:
+async def wait_delivered(db: Database, n: int, procs: list[Proc]) -> None:
     for _ in range(240):
         if (await counts(db)).get("delivered", 0) == n:
             return
@@ -139,7 +146,7 @@ async def wait_delivered(db, n: int, procs: list[Proc]) -> None:
     raise AssertionError(f"not all delivered: {await counts(db)}\n" + "\n".join(p.tail(20) for p in procs))
 
 
-async def test_metrics_health_and_logs_of_every_process(ops):
+async def test_metrics_health_and_logs_of_every_process(ops: dict[str, Any]) -> None:
     urls, key = ops["urls"], ops["key"]
     ids = [await send(urls["api"], key, i) for i in range(SENDS)]
     await wait_delivered(ops["db"], SENDS, [ops["worker"], ops["api"]])

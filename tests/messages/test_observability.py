@@ -4,17 +4,21 @@ each, and the accept's log line and every delivery line share the request id and
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.channels.connect import ConnectClient, get_connect_client
 from tgo.config import Settings
+from tgo.runtime import Runtime
 
 
 @pytest.fixture
-def settings(db_url, tmp_path) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=db_url,
@@ -46,7 +50,9 @@ def snapshot() -> dict[str, float]:
     return {key: sample(name, **labels) for key, (name, labels) in SERIES.items()}
 
 
-async def test_a_delivered_send_moves_each_counter_once(client, headers, sender):
+async def test_a_delivered_send_moves_each_counter_once(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any
+) -> None:
     before = snapshot()
     r = await client.post(
         "/api/v1/messages",
@@ -67,7 +73,9 @@ async def test_a_delivered_send_moves_each_counter_once(client, headers, sender)
     }
 
 
-async def test_a_failed_delivery_is_counted_by_its_failure_code(client, headers, sender, runtime):
+async def test_a_failed_delivery_is_counted_by_its_failure_code(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+) -> None:
     before = snapshot()
     working = get_connect_client(runtime)
     # Connect unreachable at send time (the recipient check is skipped); the recipient has no account.
@@ -90,7 +98,9 @@ async def test_a_failed_delivery_is_counted_by_its_failure_code(client, headers,
     assert after["accepted"] - before["accepted"] == 1
 
 
-async def test_the_accept_and_the_delivery_log_lines_share_the_request_id(client, headers, sender, capsys):
+async def test_the_accept_and_the_delivery_log_lines_share_the_request_id(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     r = await client.post(
         "/api/v1/messages",
@@ -110,8 +120,8 @@ async def test_the_accept_and_the_delivery_log_lines_share_the_request_id(client
 
 
 async def test_the_sweeper_measures_the_backlog_and_counts_what_it_republishes(
-    client, headers, sender, runtime
-):
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+) -> None:
     import asyncio
 
     from tgo.messages.sweeper import sweep

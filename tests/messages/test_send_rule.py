@@ -5,12 +5,15 @@ combination the API's ``can_send`` and the answer to a send agree, and match thi
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 
 from tests.messages.conftest import RECIPIENT
 from tgo.models import SenderNumber
+from tgo.runtime import Runtime
 from tgo.senders.state import SenderStatus as S
 from tgo.senders.state import SendRefusal, can_send, send_refusal
 from tgo.senders.state import VerificationStatus as V
@@ -29,19 +32,21 @@ EXPECTED: dict[tuple[S, V], SendRefusal | None] = {
 COMBINATIONS = list(itertools.product(S, V))
 
 
-def test_the_table_covers_every_combination():
+def test_the_table_covers_every_combination() -> None:
     assert set(EXPECTED) == set(COMBINATIONS)
 
 
 @pytest.mark.parametrize(("status", "verification"), COMBINATIONS, ids=[f"{s}+{v}" for s, v in COMBINATIONS])
-def test_the_rule(status, verification):
+def test_the_rule(status: S, verification: V) -> None:
     number = SenderNumber(status=status.value, verification_status=verification.value)
     assert send_refusal(status.value, verification.value) == EXPECTED[(status, verification)]
     assert can_send(number) is (EXPECTED[(status, verification)] is None)
 
 
-async def test_the_api_and_the_send_path_agree_for_every_combination(client, headers, sender, runtime):
-    seen = {}
+async def test_the_api_and_the_send_path_agree_for_every_combination(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+) -> None:
+    seen: dict[tuple[S, V], tuple[Any, Any]] = {}
     for status, verification in COMBINATIONS:
         async with runtime.db.session_scope() as s:
             await s.execute(

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 
+from tests.conftest import MakeKey
 from tests.sms.helpers import bearer, verified_sender, wait_message
 from tests.sms.smsc import SmscSimulator
 from tgo.channels.smpp import SmppClient
 from tgo.config import Settings
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.sms.delivery import install_channel
 
 
@@ -19,17 +25,19 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def auth(make_key, tenant):
+async def auth(make_key: MakeKey, tenant: Tenant) -> dict[str, str]:
     return bearer(await make_key(tenant, "*"))
 
 
-def test_the_setting_defaults_to_connects_limit(tmp_path, monkeypatch):
+def test_the_setting_defaults_to_connects_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings(data_dir=tmp_path).sms_delivery_max_attempts == 12
     monkeypatch.setenv("TGO_SMS_DELIVERY_MAX_ATTEMPTS", "4")
     assert Settings(data_dir=tmp_path).sms_delivery_max_attempts == 4
 
 
-async def test_the_sms_limit_fails_a_message_whose_smsc_stays_down(client, auth, runtime):
+async def test_the_sms_limit_fails_a_message_whose_smsc_stays_down(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim = SmscSimulator()
     port = await sim.start()
     await sim.stop()  # the port is closed now: the SMSC is down

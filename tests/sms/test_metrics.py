@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from tests.conftest import MakeKey
 from tests.sms.helpers import bearer, verified_sender, wait_message
 from tests.sms.test_delivery import LONG_GSM, send, start_smsc
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 
 
 @pytest.fixture
-async def auth(make_key, tenant):
+async def auth(make_key: MakeKey, tenant: Tenant) -> dict[str, str]:
     return bearer(await make_key(tenant, "*"))
 
 
@@ -18,7 +22,9 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_parts_and_receipts_are_counted(client, auth, runtime):
+async def test_parts_and_receipts_are_counted(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
     sim, _ = await start_smsc(runtime)
     sender = await verified_sender(client, auth)
     parts, delivered = (

@@ -51,7 +51,7 @@ async def register(
     return r.json()
 
 
-async def emit(runtime: Runtime, tenant: Tenant, event_type: str, data: dict[str, Any]) -> None:
+async def emit(runtime: Runtime, tenant: Tenant, event_type: events.EventType, data: dict[str, Any]) -> None:
     async with runtime.db.session_scope() as session:
         await events.emit(session, tenant.id, event_type, data)
 

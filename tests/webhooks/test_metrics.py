@@ -3,11 +3,17 @@ and the sweeper's backlog of pending deliveries."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 from prometheus_client import REGISTRY
 
 from tests.webhooks.conftest import wait_for
+from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import deliveries, emit, message, register
 from tgo import events
+from tgo.models import Tenant
+from tgo.runtime import Runtime
 from tgo.webhooks.service import sweep_due_deliveries
 
 
@@ -20,13 +26,15 @@ def outcomes() -> dict[str, float]:
     return found | {"latency_count": sample("tgo_webhook_delivery_duration_seconds_count")}
 
 
-async def test_attempts_are_counted_by_outcome_with_their_latency(client, headers, runtime, tenant, receiver):
+async def test_attempts_are_counted_by_outcome_with_their_latency(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     hook = await register(client, headers, receiver.url)
     before = outcomes()
     receiver.then(500)  # the first attempt fails and is retried, the second succeeds
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
 
-    async def succeeded():
+    async def succeeded() -> Any:
         found = await deliveries(client, headers, hook["id"])
         return found and found[0]["status"] == "succeeded"
 
@@ -40,7 +48,9 @@ async def test_attempts_are_counted_by_outcome_with_their_latency(client, header
     }
 
 
-async def test_the_sweeper_measures_the_pending_backlog(client, headers, runtime, tenant, receiver):
+async def test_the_sweeper_measures_the_pending_backlog(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant, receiver: Receiver
+) -> None:
     await register(client, headers, receiver.url)
     receiver.default = 503  # never succeeds: the delivery stays pending, retried
     await emit(runtime, tenant, events.EventType.MESSAGE_SENT, message("sent"))
@@ -49,7 +59,7 @@ async def test_the_sweeper_measures_the_pending_backlog(client, headers, runtime
     assert sample("tgo_backlog_oldest_age_seconds", queue="webhooks") >= 0
     receiver.default = 200
 
-    async def drained():
+    async def drained() -> bool:
         await sweep_due_deliveries(runtime)
         return sample("tgo_backlog", queue="webhooks") == 0
 
