@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 
 async def test_close_is_bounded_and_runs_every_hook(settings):

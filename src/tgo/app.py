@@ -28,12 +28,12 @@ from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
 from tgo.observability import configure_logging, request_id_middleware
 from tgo.request_body import request_class
-from tgo.runtime import Runtime, build_runtime
+from tgo.runtime import Runtime
 from tgo.senders.endpoints import SenderNumberController
 from tgo.sms.endpoints import SMS_CONTROLLERS
 from tgo.usage.endpoints import UsageController
 from tgo.webhooks.endpoints import WebhookController
-from tgo.worker import jobs as _jobs  # noqa: F401  (registers tasks and the worker startup hook)
+from tgo.wiring import build_runtime
 
 API_CONTROLLERS: list[Any] = [
     MeController,

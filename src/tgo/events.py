@@ -1,16 +1,18 @@
-"""Domain events: state machines call ``emit`` inside their transaction; listeners (webhooks, usage, ...)
-register with ``listener`` and write their own rows in the same transaction (an outbox), so an event is
-recorded exactly when the change it describes is committed."""
+"""Domain events: state machines call ``emit`` inside their transaction; listeners (webhooks, usage, ...) are
+contributed by their package's ``Part`` (installed in the runtime by ``tgo.wiring``) and write their own rows
+in the same transaction (an outbox), so an event is recorded exactly when the change it describes is
+committed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-Listener = Callable[[AsyncSession, int, str, dict[str, Any]], Awaitable[None]]
-_LISTENERS: list[Listener] = []
+from tgo.part import Listener
+from tgo.runtime import runtime_of
+
+__all__ = ["Listener", "emit"]
 
 # Event types (webhook-visible names).
 MESSAGE_QUEUED = "message.queued"
@@ -23,14 +25,11 @@ SMS_SENDER_STATUS_CHANGED = "sms_sender.status_changed"
 SMS_MESSAGE_STATUS_CHANGED = "sms_message.status_changed"
 
 
-def listener(fn: Listener) -> Listener:
-    """Register ``fn(session, tenant_id, event_type, data)``; called for every emitted event."""
-    if fn not in _LISTENERS:
-        _LISTENERS.append(fn)
-    return fn
-
-
 async def emit(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
-    """Record an event in the caller's transaction. ``data`` is the object as the API shows it."""
-    for fn in _LISTENERS:
+    """Record an event in the caller's transaction: every listener installed in the session's runtime runs
+    with it. ``data`` is the object as the API shows it."""
+    runtime = runtime_of(session)
+    if runtime is None:
+        return
+    for fn in runtime.registry.listeners:
         await fn(session, tenant_id, event_type, data)

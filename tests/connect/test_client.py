@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tgo.channels.connect import ConnectInvalidRequest, get_connect_client
+from tgo.channels.connect import ConnectInvalidRequest
 from tgo.channels.connect_types import (
     ConnectRejected,
     MediaRef,
@@ -32,8 +32,8 @@ def text(bid: str, to: str = RECIPIENT, sender: str = SENDER, content: str = "he
 
 
 async def test_accounts_create_get_verify(runtime):
-    c = get_connect_client(runtime)
-    assert c is get_connect_client(runtime)
+    c = runtime.connect.get()
+    assert c is runtime.connect.get()
     assert await c.get_account(OWNER) is None
     a = await c.create_account("00201001187188", name="Owner", language="ar")
     assert a.phone == OWNER and a.language == "ar" and a.name == "Owner"
@@ -60,7 +60,7 @@ async def test_accounts_create_get_verify(runtime):
 
 
 async def test_lookup_reason_codes(runtime):
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     missing = await c.lookup(RECIPIENT)
     assert (missing.exists, missing.can_receive, missing.reason_code) == (False, False, ReasonCode.NOT_FOUND)
     assert missing.recipient_id is None and missing.phone_verified_at is None and not missing.is_verified
@@ -99,7 +99,7 @@ async def test_lookup_reason_codes(runtime):
 
 
 async def test_deliver_is_idempotent_and_counts_attempts(runtime):
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(RECIPIENT)
     first = await c.deliver(text("acme:1"))
     again = await c.deliver(text("acme:1", content="changed on retry"))
@@ -121,7 +121,7 @@ async def test_deliver_is_idempotent_and_counts_attempts(runtime):
 
 
 async def test_deliver_refusals_carry_reason_codes(runtime):
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     with pytest.raises(ConnectRejected) as exc:
         await c.deliver(text("x:1"))
     assert exc.value.reason_code == "not_found"
@@ -159,7 +159,7 @@ async def test_deliver_refusals_carry_reason_codes(runtime):
 
 
 async def test_media_message_and_mark_read(runtime):
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(RECIPIENT)
     media = MediaRef(url="http://b/media/1?sig=x", content_type="image/png", size=10, filename="a.png")
     msg = OutboundMessage(
@@ -220,11 +220,10 @@ async def test_unreachable_slow_or_failing_connect_is_unavailable():
 
 async def test_delivered_events_and_old_receipts_are_pruned(runtime, frozen_clock):
     from tgo.channels.connect_events import prune_receipts
-    from tgo.connect.embedded import get_embedded_connect
 
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(OWNER, verified=True)
-    pump = get_embedded_connect(runtime).network.pump
+    pump = runtime.embedded_connect.get().network.pump
     await pump.run_once()
     assert await pump.prune() == 0
     assert await prune_receipts(runtime) == 0
@@ -236,7 +235,7 @@ async def test_delivered_events_and_old_receipts_are_pruned(runtime, frozen_cloc
 async def test_scripted_failures_are_unavailable_and_counted(runtime):
     from tgo.channels.connect_types import ConnectUnavailable
 
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(RECIPIENT)
     await c.fail_next_messages(2)
     for _ in range(2):
@@ -259,7 +258,7 @@ async def test_a_database_of_its_own(settings, backend):
     import asyncpg
     from sqlalchemy.engine import make_url
 
-    from tgo.runtime import build_runtime
+    from tgo.wiring import build_runtime
 
     main = make_url(settings.resolved_database_url)
     name = f"tgo_connect_{uuid.uuid4().hex[:8]}"
@@ -270,7 +269,7 @@ async def test_a_database_of_its_own(settings, backend):
     own = main.set(database=name).render_as_string(hide_password=False)
     rt = build_runtime(settings.model_copy(update={"connect_database_url": own}))
     try:
-        c = get_connect_client(rt)
+        c = rt.connect.get()
         await c.create_account(OWNER, verified=True)
         assert (await c.lookup(OWNER)).is_verified
         check = await asyncpg.connect(

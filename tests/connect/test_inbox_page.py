@@ -11,7 +11,6 @@ import re
 import httpx
 import pytest
 
-from tgo.channels.connect import get_connect_client
 from tgo.channels.connect_types import OutboundMessage
 from tgo.connect.inbox_grant import COOKIE_NAME
 
@@ -44,7 +43,7 @@ def assert_protected(page: httpx.Response) -> None:
 
 @pytest.fixture
 async def otp_inbox(runtime) -> str:
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(OWNER, language="ar")
     await c.create_account(OTHER)
     await c.deliver(
@@ -103,7 +102,7 @@ async def test_the_key_is_posted_once_and_never_in_a_url(client, runtime, otp_in
 
 
 async def test_mark_read_needs_the_grant_and_the_pages_token(client, runtime, otp_inbox):
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     [msg] = await c.inbox(OWNER)
     form = await client.get(f"/connect/inbox/{OWNER}")
     # Without having opened the inbox nothing is marked read, even with a token from the form page.

@@ -11,11 +11,10 @@ from typer.testing import CliRunner
 
 from tests.connect.servers import base_env
 from tests.connect.test_cli_and_processes import OWNER, SENDER, cli
-from tgo.channels.connect import get_connect_client
 from tgo.channels.connect_types import OutboundMessage
 from tgo.cli import app as cli_app
 from tgo.config import get_settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 N = 450  # more than two pages of 200
 
@@ -40,7 +39,7 @@ async def quiet_runtime(settings):
 
 
 async def _fill(runtime, n: int) -> None:
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(OWNER, name="Owner", verified=True)
     for i in range(n):
         await c.deliver(
@@ -94,7 +93,7 @@ async def test_inbox_pages_through_every_message(env, quiet_runtime):
 
 async def test_inbox_api_hands_out_a_cursor_to_the_older_messages(env, quiet_runtime):
     await _fill(quiet_runtime, 5)
-    c = get_connect_client(quiet_runtime)
+    c = quiet_runtime.connect.get()
     page = await c.inbox_page(OWNER, limit=2)
     assert [m.content for m in page.data] == ["m4", "m3"] and page.next_cursor
     page = await c.inbox_page(OWNER, limit=2, cursor=page.next_cursor)

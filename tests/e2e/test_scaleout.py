@@ -14,8 +14,8 @@ from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
-from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
+from tgo.wiring import build_runtime
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
 

@@ -3,13 +3,18 @@ with a reason after the attempt limit; repeated jobs are no-ops."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
 import pytest
 
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
-from tgo.channels.connect import ConnectClient, get_connect_client
+from tgo.channels.connect import ConnectClient
 from tgo.config import Settings
 from tgo.messages.service import deliver_message
 from tgo.messages.sweeper import sweep
+from tgo.runtime import Runtime
+from tgo.wiring import build_runtime
 
 TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "retry me"}
 
@@ -29,14 +34,41 @@ def settings(db_url, tmp_path) -> Settings:
     )
 
 
-def _unreachable(runtime) -> ConnectClient:
-    # A real client against a port nobody listens on: exactly what an outage looks like.
-    return ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
+class SwitchableConnect:
+    """The runtime's Connect client, passed to the wiring: the embedded network, or while ``down`` a real
+    client against a port nobody listens on — exactly what an outage looks like."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.down = False
+        self.unreachable = ConnectClient.over_http("http://127.0.0.1:9", settings.secret(), timeout=0.5)
+        self.working: ConnectClient | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.unreachable if self.down else self.working, name)
 
 
-async def test_connect_down_then_back_delivers(client, headers, sender, runtime, connect):
-    working = get_connect_client(runtime)
-    runtime.extras["connect_client"] = _unreachable(runtime)
+@pytest.fixture
+async def switch(settings) -> SwitchableConnect:
+    return SwitchableConnect(settings)
+
+
+@pytest.fixture
+async def runtime(settings, switch) -> AsyncIterator[Runtime]:
+    rt = build_runtime(settings, connect=cast(ConnectClient, switch))
+    switch.working = ConnectClient.over_asgi(
+        rt.embedded_connect.get().app, settings.secret(), timeout=settings.connect_timeout_seconds
+    )
+    await rt.start()
+    try:
+        yield rt
+    finally:
+        await switch.working.aclose()
+        await switch.unreachable.aclose()
+        await rt.close()
+
+
+async def test_connect_down_then_back_delivers(client, headers, sender, runtime, connect, switch):
+    switch.down = True
     try:
         r = await client.post("/api/v1/messages", json=TEXT, headers=headers)
         assert r.status_code == 201  # accepted while Connect is down: the database holds it
@@ -51,15 +83,13 @@ async def test_connect_down_then_back_delivers(client, headers, sender, runtime,
             await asyncio.sleep(0.05)
         assert body["status"] == "queued" and "retrying" in (body["failure_reason"] or "")
     finally:
-        runtime.extras["connect_client"] = working
+        switch.down = False
     try:
         delivered = await wait_status(client, headers, message_id, "delivered")
     except AssertionError:
         from sqlalchemy import text
 
-        from tgo.connect.embedded import get_embedded_connect
-
-        net = get_embedded_connect(runtime).network
+        net = runtime.embedded_connect.get().network
         async with net.db.session_scope() as s:
             for row in (
                 await s.execute(
@@ -79,14 +109,13 @@ async def test_connect_down_then_back_delivers(client, headers, sender, runtime,
     assert len(inbox) == 1
 
 
-async def test_attempt_limit_fails_with_reason(client, headers, sender, runtime):
-    working = get_connect_client(runtime)
-    runtime.extras["connect_client"] = _unreachable(runtime)
+async def test_attempt_limit_fails_with_reason(client, headers, sender, runtime, switch):
+    switch.down = True
     try:
         message_id = (await client.post("/api/v1/messages", json=TEXT, headers=headers)).json()["id"]
         failed = await wait_status(client, headers, message_id, "failed", timeout=15)
     finally:
-        runtime.extras["connect_client"] = working
+        switch.down = False
     assert failed["failure_code"] == "connect_unavailable" and "3 attempts" in failed["failure_reason"]
     assert failed["failed_at"]
 
@@ -102,15 +131,14 @@ async def test_repeated_jobs_are_no_ops_and_connect_dedupes(client, headers, sen
 
 
 async def test_recipient_gone_by_delivery_time_fails_with_its_reason(
-    client, headers, sender, runtime, connect
+    client, headers, sender, runtime, connect, switch
 ):
-    working = get_connect_client(runtime)
-    runtime.extras["connect_client"] = _unreachable(runtime)  # the send-time check is skipped while down
+    switch.down = True  # the send-time check is skipped while down
     try:
         r = await client.post("/api/v1/messages", json=TEXT | {"to_phone": "+201010000055"}, headers=headers)
         assert r.status_code == 201
     finally:
-        runtime.extras["connect_client"] = working
+        switch.down = False
     failed = await wait_status(client, headers, r.json()["id"], "failed")
     assert failed["failure_code"] == "not_found"
 

@@ -42,17 +42,17 @@ async def auth(make_key, tenant):
 
 
 @pytest.fixture
-def captured_events():
+def captured_events(runtime):
     seen: list[tuple[int, str, dict]] = []
 
     async def capture(session, tenant_id, event_type, data):
         seen.append((tenant_id, event_type, data))
 
-    events.listener(capture)
+    runtime.registry.listeners.append(capture)
     try:
         yield seen
     finally:
-        events._LISTENERS.remove(capture)
+        runtime.registry.listeners.remove(capture)
 
 
 async def test_seed_example_request_gives_the_seed_example_response(client, auth, frozen_clock):

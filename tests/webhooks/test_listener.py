@@ -7,11 +7,10 @@ import subprocess
 import sys
 
 SCRIPT = """
-from tgo import cli, events
-async def noop(rt):
-    return None
-cli.run(True, noop)
-print(",".join(f.__module__ + "." + f.__name__ for f in events._LISTENERS))
+from tgo import cli
+async def listeners(rt):
+    return [f.__module__ + "." + f.__name__ for f in rt.registry.listeners]
+print(",".join(cli.run(True, listeners)))
 """
 
 

@@ -10,9 +10,9 @@ from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.webhooks.conftest import wait_for
 from tgo import events
 from tgo.db import Database
-from tgo.runtime import build_runtime
 from tgo.webhooks.service import create_webhook
-from tgo.worker.broker import get_broker, start_background
+from tgo.wiring import build_runtime
+from tgo.worker.broker import start_background
 
 
 @pytest.mark.postgres_only
@@ -25,7 +25,7 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
         await api.start()
         # As a worker process: taskiq-aio-pika opens its consuming channel at startup only when the broker
         # is flagged as a worker (Broker.consume does not flag it before the runtime's startup).
-        get_broker(worker).taskiq.is_worker_process = True
+        worker.broker.get().taskiq.is_worker_process = True
         await worker.start()
         start_background(worker, consume=True)
 

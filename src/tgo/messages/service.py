@@ -228,10 +228,8 @@ async def send(
 
 
 async def _check_recipient(runtime: Runtime, to_phone: str, sender_phone: str) -> None:
-    from tgo.channels.connect import get_connect_client
-
     try:
-        lookup = await get_connect_client(runtime).lookup(to_phone, sender_phone)
+        lookup = await runtime.connect.get().lookup(to_phone, sender_phone)
     except ConnectUnavailable:
         # Accept while Connect is unreachable: delivery checks again and fails with the reason if it must.
         log.warning("recipient_check_skipped", reason="connect_unavailable")
@@ -312,7 +310,6 @@ def retry_delay(settings: Any, attempts: int) -> timedelta:
 
 async def deliver_message(runtime: Runtime, message_id: int) -> str:
     """One delivery attempt; idempotent (a repeated or late job finds nothing to claim). Returns what happened."""
-    from tgo.channels.connect import get_connect_client
     from tgo.messages.pacing import pace
 
     db = runtime.db
@@ -336,7 +333,7 @@ async def deliver_message(runtime: Runtime, message_id: int) -> str:
     )
     await pace(runtime, message.sender_number_id)
     try:
-        result = await get_connect_client(runtime).deliver(outbound)
+        result = await runtime.connect.get().deliver(outbound)
     except ConnectRejected as exc:
         async with db.session_scope() as s:
             await transition(
