@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tgo.dashboard.web import NavItem
+    from tgo.models import Tenant
     from tgo.runtime import Runtime
     from tgo.worker.registry import Periodic, TaskFn
 
@@ -20,12 +21,14 @@ Listener = Callable[["AsyncSession", int, str, dict[str, Any]], Awaitable[None]]
 ConnectHandler = Callable[["AsyncSession", "Runtime", dict[str, Any]], Awaitable[None]]
 # fn(runtime): started by ``Runtime.start`` (background parts; may call ``runtime.on_shutdown``).
 Hook = Callable[["Runtime"], Awaitable[None]]
+# fn(runtime, session, tenant, server_url) -> dict merged into `tgo demo`'s answer (server_url: --base-url).
+DemoStep = Callable[["Runtime", "AsyncSession", "Tenant", "str | None"], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Part:
     """One package's contributions: jobs by name, periodic jobs, domain-event listeners, Connect event
-    handlers (event type, handler), start-up hooks and dashboard navigation entries."""
+    handlers (event type, handler), start-up hooks, dashboard navigation entries and `tgo demo` steps."""
 
     name: str
     tasks: Mapping[str, TaskFn] = field(default_factory=dict)
@@ -34,6 +37,7 @@ class Part:
     connect_handlers: Sequence[tuple[str, ConnectHandler]] = ()
     startup: Sequence[Hook] = ()
     nav: Sequence[NavItem] = ()
+    demo_steps: Sequence[DemoStep] = ()
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Registry:
     connect_handlers: dict[str, list[ConnectHandler]] = field(default_factory=dict)
     startup: list[Hook] = field(default_factory=list)
     nav: list[NavItem] = field(default_factory=list)
+    demo_steps: list[DemoStep] = field(default_factory=list)
 
     def install(self, part: Part) -> None:
         """Add ``part``'s contributions; a task or periodic job name may be contributed only once."""
@@ -67,3 +72,4 @@ class Registry:
         self.startup.extend(part.startup)
         self.nav.extend(part.nav)
         self.nav.sort(key=lambda item: item.order)
+        self.demo_steps.extend(part.demo_steps)
