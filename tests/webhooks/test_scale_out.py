@@ -9,7 +9,6 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.webhooks.conftest import wait_for
 from tgo import events
-from tgo.db import Database
 from tgo.webhooks.service import create_webhook
 from tgo.wiring import build_runtime
 from tgo.worker.broker import start_background
@@ -42,13 +41,13 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(settings, tenant, receiv
         [req] = await wait_for(first, timeout=20, what="a delivery through RabbitMQ")
         assert StandardWebhook(secret).verify(req.body, req.headers)["data"] == {"id": 1, "status": "sent"}
 
-        # Written by a process with no started runtime (nothing published): the sweeper sends it.
-        loose = Database(scaled.resolved_database_url)
+        # Written by a process whose runtime never started (nothing published): the sweeper sends it.
+        loose = build_runtime(scaled)
         try:
-            async with loose.session_scope() as s:
+            async with loose.db.session_scope() as s:
                 await events.emit(s, tenant.id, events.MESSAGE_SENT, {"id": 2, "status": "sent"})
         finally:
-            await loose.dispose()
+            await loose.close()
 
         async def second():
             return len(receiver.delivered) == 2
