@@ -4,17 +4,15 @@ with a reason after the attempt limit; repeated jobs are no-ops."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, cast
 
 import pytest
 
+from tests.fixtures.connect import SwitchableConnect, switchable_runtime
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
-from tgo.channels.connect import ConnectClient
 from tgo.config import Settings
 from tgo.messages.service import deliver_message
 from tgo.messages.sweeper import sweep
 from tgo.runtime import Runtime
-from tgo.wiring import build_runtime
 
 TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "retry me"}
 
@@ -34,37 +32,15 @@ def settings(db_url, tmp_path) -> Settings:
     )
 
 
-class SwitchableConnect:
-    """The runtime's Connect client, passed to the wiring: the embedded network, or while ``down`` a real
-    client against a port nobody listens on — exactly what an outage looks like."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.down = False
-        self.unreachable = ConnectClient.over_http("http://127.0.0.1:9", settings.secret(), timeout=0.5)
-        self.working: ConnectClient | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.unreachable if self.down else self.working, name)
-
-
 @pytest.fixture
-async def switch(settings) -> SwitchableConnect:
+def switch(settings) -> SwitchableConnect:
     return SwitchableConnect(settings)
 
 
 @pytest.fixture
 async def runtime(settings, switch) -> AsyncIterator[Runtime]:
-    rt = build_runtime(settings, connect=cast(ConnectClient, switch))
-    switch.working = ConnectClient.over_asgi(
-        rt.embedded_connect.get().app, settings.secret(), timeout=settings.connect_timeout_seconds
-    )
-    await rt.start()
-    try:
+    async with switchable_runtime(settings, switch) as rt:
         yield rt
-    finally:
-        await switch.working.aclose()
-        await switch.unreachable.aclose()
-        await rt.close()
 
 
 async def test_connect_down_then_back_delivers(client, headers, sender, runtime, connect, switch):
