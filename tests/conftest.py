@@ -19,8 +19,9 @@ from tgo.app import create_app
 from tgo.config import Settings
 from tgo.kit import clock
 from tgo.models import Tenant
-from tgo.runtime import Runtime, build_runtime
+from tgo.runtime import Runtime
 from tgo.tenants.service import create_tenant
+from tgo.wiring import build_runtime
 
 BACKENDS = ["sqlite", "postgres"]
 

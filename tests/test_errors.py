@@ -58,7 +58,7 @@ async def test_readyz_reports_a_dead_database(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", secret_key="x" * 32
     )
-    from tgo.runtime import build_runtime
+    from tgo.wiring import build_runtime
 
     rt = build_runtime(settings)
     app = create_app(settings, rt)

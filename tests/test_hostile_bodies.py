@@ -23,7 +23,6 @@ from litestar.handlers import HTTPRouteHandler
 from tests.hostile_bodies import deep_json, non_utf8_form, non_utf8_json
 from tgo.channels.connect_protocol import API_PATH, EVENTS_PATH, api_token, sign_event
 from tgo.config import Settings
-from tgo.connect.embedded import get_embedded_connect
 from tgo.kit.json_input import decode_json, nesting_exceeds
 from tgo.openapi import finish_document
 from tgo.runtime import Runtime
@@ -116,7 +115,7 @@ def document_operations(app: Litestar) -> list[Operation]:
 
 def connect_operations(runtime: Runtime) -> list[Operation]:
     """Every route of the Connect app that takes a body (from the app itself: it has no OpenAPI document)."""
-    app = get_embedded_connect(runtime).app
+    app = runtime.embedded_connect.get().app
     found = []
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):

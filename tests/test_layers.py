@@ -37,18 +37,21 @@ FORBIDDEN: list[tuple[str, set[str], str]] = [
 
 # Module-level edges (importer, imported module) that close a cycle between parts and are still allowed.
 ALLOWED: dict[tuple[str, str], str] = {
-    # The worker imports every part's task module for its registrations, and the Connect event receiver
-    # imports that list for the Connect event handlers: registration by import side effect, which the
-    # explicit installation of each part's contributions replaces (issue 14.2).
-    ("tgo.worker.jobs", "tgo.connect.tasks"): "registration by import (issue 14.2)",
-    ("tgo.worker.jobs", "tgo.messages.tasks"): "registration by import (issue 14.2)",
-    ("tgo.worker.jobs", "tgo.senders.tasks"): "registration by import (issue 14.2)",
-    ("tgo.worker.jobs", "tgo.sms.tasks"): "registration by import (issue 14.2)",
-    ("tgo.worker.jobs", "tgo.webhooks.tasks"): "registration by import (issue 14.2)",
-    ("tgo.channels.connect_events", "tgo.worker.jobs"): "registration by import (issue 14.2)",
-    # The Connect client chooses the embedded reference network itself; the wiring module will choose it
-    # (issue 14.1), leaving channels/ with no import of tgo.connect.
-    ("tgo.channels.connect", "tgo.connect.embedded"): "embedded network chosen by the channel (issue 14.1)",
+    # Type-only edges (under TYPE_CHECKING): the runtime's typed fields name the classes of the parts it
+    # holds, and a Part names the types of what it contributes; at run time nothing here is imported — the
+    # wiring (tgo.wiring), above every package, builds the parts and installs the contributions (issue 14.1).
+    ("tgo.runtime", "tgo.auth.rate_limit"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.channels.connect"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.channels.sms_types"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.connect.embedded"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.media.storage"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.sms.tasks"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.webhooks.delivery"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.worker.broker"): "the runtime's typed fields (type-only)",
+    ("tgo.part", "tgo.runtime"): "a contribution's signature names the runtime (type-only)",
+    ("tgo.part", "tgo.dashboard.web"): "a Part's navigation entries (type-only)",
+    ("tgo.part", "tgo.worker.registry"): "a Part's tasks and periodic jobs (type-only)",
     # A part's CLI sub-app uses the CLI's shared options and output helpers from tgo.cli, which mounts it.
     ("tgo.sms.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
     ("tgo.connect.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
@@ -159,7 +162,7 @@ def test_the_walk_sees_imports_at_every_level(tmp_path: Path) -> None:
         "if TYPE_CHECKING:\n"
         "    from tgo.runtime import Runtime\n"
         "def deliver():\n"
-        "    from tgo.channels.connect import get_connect_client\n",
+        "    from tgo.channels.connect import ConnectClient\n",
         encoding="utf-8",
     )
     found = set(_imports(path, "tgo.messages.service"))

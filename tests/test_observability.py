@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from tgo.app import create_app
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 
 async def test_metrics_content_type_names_its_charset_once(client: httpx.AsyncClient) -> None:

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from tests.conftest import MakeKey, MakeTenant
 from tgo.app import create_app
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

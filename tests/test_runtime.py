@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 
 async def test_close_is_bounded_and_runs_every_hook(settings: Settings) -> None:

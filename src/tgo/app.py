@@ -32,12 +32,12 @@ from tgo.metrics import mark_process_dead
 from tgo.observability import configure_logging, request_id_middleware
 from tgo.openapi import finish_document
 from tgo.request_body import request_class
-from tgo.runtime import Runtime, build_runtime
+from tgo.runtime import Runtime
 from tgo.senders.endpoints import SenderNumberController
 from tgo.sms.endpoints import SMS_CONTROLLERS
 from tgo.usage.endpoints import UsageController
 from tgo.webhooks.endpoints import WebhookController
-from tgo.worker import jobs as _jobs  # noqa: F401  (registers tasks and the worker startup hook)
+from tgo.wiring import build_runtime
 
 API_CONTROLLERS: list[Any] = [
     MeController,

@@ -16,7 +16,8 @@ from rich.table import Table
 from tgo.config import ConfigError, get_settings
 from tgo.errors import AppError
 from tgo.i18n import translate
-from tgo.runtime import Runtime, build_runtime
+from tgo.runtime import Runtime
+from tgo.wiring import build_runtime
 
 T = TypeVar("T")
 
@@ -57,9 +58,6 @@ def fail(message: str, as_json: bool, code: str = "error", status: int = 1) -> N
 
 def run(as_json: bool, fn: Callable[[Runtime], Awaitable[T]]) -> T:
     """Build the runtime, run one async operation, translate domain errors to a clear exit."""
-
-    # Every part's tasks and domain-event listeners (webhooks), so events emitted here are recorded.
-    from tgo.worker import jobs  # noqa: F401
 
     async def main() -> T:
         runtime = build_runtime(get_settings())
@@ -189,8 +187,7 @@ def worker(
     import signal
 
     from tgo.observability import announce, configure_logging
-    from tgo.worker import jobs  # noqa: F401
-    from tgo.worker.broker import get_broker, start_background
+    from tgo.worker.broker import start_background
     from tgo.worker.metrics_server import serve_metrics
 
     settings = get_settings()
@@ -204,7 +201,7 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        broker = get_broker(rt)
+        broker = rt.broker.get()
         try:
             # Fail nothing on a broker that is down or wedged at start: the consumer keeps retrying with
             # back-off (and a bad URL still says so, in the log, on every try).

@@ -79,7 +79,8 @@ async def ensure_demo(runtime: Runtime, base_url: str | None = None) -> dict[str
             else:
                 await set_password(session, user, password)
         extra: dict[str, Any] = {}
-        for step in DEMO_STEPS:
+        # Parts (Connect accounts, ...) contribute steps (``Part.demo_steps``) whose results are merged.
+        for step in runtime.registry.demo_steps:
             extra.update(await step(runtime, session, tenant, server_url))
         result = {
             "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name, "domain": tenant.domain},
@@ -92,13 +93,3 @@ async def ensure_demo(runtime: Runtime, base_url: str | None = None) -> dict[str
         }
     _save(path, {"api_key": key, "api_key_id": key_row.id, "password": password})
     return result
-
-
-# Later parts (Connect accounts, ...) add steps: async (runtime, session, tenant, server_url) -> dict to
-# merge; server_url is --base-url (None when not given).
-DEMO_STEPS: list[Any] = []
-
-# Steps registered by parts (imported last: they only need DEMO_STEPS to exist).
-from tgo.connect.demo import connect_demo_step  # noqa: E402
-
-DEMO_STEPS.append(connect_demo_step)

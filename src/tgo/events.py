@@ -1,20 +1,35 @@
 """Domain events: state machines call ``emit`` inside their transaction; listeners (webhooks, ...) are
-installed with ``listener`` and write their own rows in the same transaction (an outbox), so an event is
-recorded exactly when the change it describes is committed.
+contributed by their package's ``Part`` (installed in the runtime by ``tgo.wiring``) and write their own rows
+in the same transaction (an outbox), so an event is recorded exactly when the change it describes is
+committed.
 
-A listener may also declare an *interest*: a SQL condition on a tenant id, true when the listener may
-have work for that tenant's events (webhooks: the tenant has an active endpoint). Hot paths add
-``interest(tenant_id)`` to a query they run anyway and ``note_interest`` the answer, so that listeners can
-skip their own lookup (``known_uninterested``) — without the emitting package knowing who listens."""
+A part that contributes a listener may also contribute its *interest*: a SQL condition on a tenant id, true
+when the listener may have work for that tenant's events (webhooks: the tenant has an active endpoint). Hot
+paths add ``interest(session, tenant_id)`` to a query they run anyway and ``note_interest`` the answer, so
+that listeners can skip their own lookup (``known_uninterested``) — without the emitting package knowing
+who listens."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo.part import Interest, Listener
+from tgo.runtime import runtime_of
+
+__all__ = [
+    "EVENT_TYPES",
+    "EventType",
+    "Interest",
+    "Listener",
+    "emit",
+    "interest",
+    "known_uninterested",
+    "note_interest",
+]
 
 
 class EventType(StrEnum):
@@ -33,45 +48,37 @@ class EventType(StrEnum):
 # Every event type the platform emits, sorted (what a webhook endpoint may subscribe to).
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(EventType))
 
-Listener = Callable[[AsyncSession, int, str, dict[str, Any]], Awaitable[None]]
-Interest = Callable[[Any], ColumnElement[bool]]
-_LISTENERS: list[Listener] = []
-_INTERESTS: list[Interest] = []
 _NOTED = "tgo_event_interest"
 
 
-def listener(fn: Listener, *, interest: Interest | None = None) -> Listener:
-    """Install ``fn(session, tenant_id, event_type, data)``, called for every emitted event; with
-    ``interest``, the condition under which it may have work for a tenant (see the module docstring)."""
-    if fn not in _LISTENERS:
-        _LISTENERS.append(fn)
-    if interest is not None and interest not in _INTERESTS:
-        _INTERESTS.append(interest)
-    return fn
-
-
 async def emit(session: AsyncSession, tenant_id: int, event_type: EventType, data: dict[str, Any]) -> None:
-    """Record an event in the caller's transaction. ``data`` is the object as the API shows it."""
-    for fn in _LISTENERS:
+    """Record an event in the caller's transaction: every listener installed in the session's runtime runs
+    with it. ``data`` is the object as the API shows it."""
+    runtime = runtime_of(session)
+    if runtime is None:
+        return
+    for fn in runtime.registry.listeners:
         await fn(session, tenant_id, event_type, data)
 
 
-def interest(tenant_id: Any) -> ColumnElement[bool]:
-    """True when some listener declared an interest that holds for ``tenant_id`` (a value or a column).
-    With no interest declared it is ``true()``: nothing is known, so no listener skips its lookup."""
-    if not _INTERESTS:
+def interest(session: AsyncSession, tenant_id: Any) -> ColumnElement[bool]:
+    """True when some interest installed in the session's runtime holds for ``tenant_id`` (a value or a
+    column). With none installed it is ``true()``: nothing is known, so no listener skips its lookup."""
+    runtime = runtime_of(session)
+    interests = runtime.registry.interests if runtime is not None else []
+    if not interests:
         return true()
-    if len(_INTERESTS) == 1:
-        return _INTERESTS[0](tenant_id)
-    return or_(*(fn(tenant_id) for fn in _INTERESTS))
+    if len(interests) == 1:
+        return interests[0](tenant_id)
+    return or_(*(fn(tenant_id) for fn in interests))
 
 
 def note_interest(session: AsyncSession, tenant_id: int, present: bool) -> None:
-    """Record, for this transaction, what ``interest(tenant_id)`` was when last read in it."""
+    """Record, for this transaction, what ``interest(session, tenant_id)`` was when last read in it."""
     session.info.setdefault(_NOTED, {})[tenant_id] = present
 
 
 def known_uninterested(session: AsyncSession, tenant_id: int) -> bool:
-    """True when this transaction already read that no declared interest holds for the tenant, so a
-    listener that declared one has nothing to do for it."""
+    """True when this transaction already read that no installed interest holds for the tenant, so a
+    listener whose part contributed one has nothing to do for it."""
     return session.info.get(_NOTED, {}).get(tenant_id) is False

@@ -33,9 +33,7 @@ async def readyz(state: State) -> Response[Any]:
         body.update(status="unavailable", database=type(exc).__name__)
     runtime = state.get("runtime")
     if runtime is not None:
-        from tgo.worker.broker import get_broker
-
-        body.update(await get_broker(runtime).check(BROKER_CHECK_SECONDS))
+        body.update(await runtime.broker.get().check(BROKER_CHECK_SECONDS))
     return Response(body, status_code=200 if body["database"] == "ok" else 503)
 
 

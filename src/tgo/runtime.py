@@ -1,30 +1,67 @@
-"""The process-wide components (database, clients, broker), built once per app or CLI command."""
+"""The process-wide components (database, clients, broker), built once per app or CLI command by
+``tgo.wiring.build_runtime`` (the one composition root)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tgo.config import Settings
 from tgo.db import Database
-from tgo.kit.private_files import warn_if_shared
 from tgo.kit.tasks import bounded
+from tgo.part import Hook, Registry
 
-Hook = Callable[["Runtime"], Awaitable[None]]
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tgo.auth.rate_limit import ApiRateLimiter
+    from tgo.channels.connect import ConnectClient
+    from tgo.channels.sms_types import SenderVerifier, SmsChannel
+    from tgo.connect.embedded import EmbeddedConnect
+    from tgo.kit.lazy import Lazy
+    from tgo.media.storage import MediaStorage
+    from tgo.messages.pacing import SenderPacer
+    from tgo.sms.tasks import SmsJobs
+    from tgo.webhooks.delivery import Resolver
+    from tgo.worker.broker import Broker
+
+__all__ = ["Hook", "Runtime", "runtime_of"]
+
+# The key under which every session of a runtime's database carries its runtime (set by the wiring), so
+# code that is handed only a session (domain-event listeners) reaches the runtime it belongs to.
+SESSION_INFO_KEY = "tgo.runtime"
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    db: Database
-    # Filled by the parts that need them (Connect client, broker, storage, ...).
-    extras: dict[str, Any] = field(default_factory=dict)
-    _shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """The typed parts of one process. ``Lazy`` parts are built on first use (and closed with the runtime);
+    every part is set by ``tgo.wiring.build_runtime``, where tests pass their fakes. (A plain class, not a
+    dataclass: Litestar's msgspec signature models would resolve a dataclass's annotations, and these name
+    the parts' own modules, which import this one.)"""
+
+    connect: Lazy[ConnectClient]
+    embedded_connect: Lazy[EmbeddedConnect]
+    sms_channel: Lazy[SmsChannel]
+    sms_verifier: SenderVerifier
+    sms_jobs: SmsJobs
+    media_storage: Lazy[MediaStorage]
+    broker: Lazy[Broker]
+    webhook_client: Lazy[httpx.AsyncClient]
+    webhook_resolver: Resolver
+    sender_pacer: Lazy[SenderPacer]
+    api_rate_limiter: Lazy[ApiRateLimiter]
+
+    def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
+        self.settings = settings
+        self.db = db
+        self.registry = registry
+        self.started = False
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
-        """Start background parts (broker, in-process workers, event pumps) registered by STARTUP."""
-        for hook in STARTUP:
+        """Start background parts (broker, in-process workers, event pumps): the parts' start-up hooks."""
+        self.started = True
+        for hook in self.registry.startup:
             await hook(self)
 
     def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> None:
@@ -40,14 +77,7 @@ class Runtime:
         await self.db.dispose()
 
 
-# Parts that run in the background register here: async (runtime) -> None, may call on_shutdown.
-STARTUP: list[Hook] = []
-
-
-def build_runtime(settings: Settings) -> Runtime:
-    settings.secret()  # fail early and clearly when the secret key is required but missing
-    warn_if_shared(settings.data_dir)
-    return Runtime(
-        settings=settings,
-        db=Database(settings.resolved_database_url, pool_size=settings.database_pool_size),
-    )
+def runtime_of(session: AsyncSession) -> Runtime | None:
+    """The runtime whose database opened ``session`` (``None`` for a session of a bare ``Database``)."""
+    found = session.info.get(SESSION_INFO_KEY)
+    return found if isinstance(found, Runtime) else None

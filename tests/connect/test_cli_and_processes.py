@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 from tests.connect.servers import base_env, connect_process, free_port, run_cli, serve_in_loop
 from tests.connect.test_events import Recorder
 from tgo.app import create_app
-from tgo.channels.connect import get_connect_client
 from tgo.channels.connect_types import (
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
     OutboundMessage,
@@ -27,7 +26,8 @@ from tgo.channels.connect_types import (
 )
 from tgo.cli import app as cli_app
 from tgo.config import Settings, get_settings
-from tgo.runtime import Runtime, build_runtime
+from tgo.runtime import Runtime
+from tgo.wiring import build_runtime
 
 OWNER = "+201001187188"
 RECIPIENT = "+201010000000"
@@ -86,7 +86,7 @@ async def test_cli_commands(env: dict[str, str], quiet_runtime: Runtime) -> None
     assert blocked["phone"] == RECIPIENT and blocked["sender_phone"] == SENDER
 
     # The CLI and this runtime see one network.
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     assert (await c.lookup(RECIPIENT, SENDER)).reason_code is ReasonCode.BLOCKED_SENDER
     await c.deliver(
         OutboundMessage(
@@ -119,7 +119,7 @@ async def test_cli_commands(env: dict[str, str], quiet_runtime: Runtime) -> None
 
 
 async def test_inbox_page_in_the_business_app(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(OWNER, language="ar")
     await c.deliver(
         OutboundMessage(
@@ -162,6 +162,7 @@ async def test_cross_process_account_verification_reaches_business_within_5s(
     connect_url = f"http://127.0.0.1:{connect_port}"
     business_settings = settings.model_copy(update={"connect_url": connect_url})
     runtime = build_runtime(business_settings)
+    recorder.attach(runtime.registry)
     await runtime.start()
     try:
         async with serve_in_loop(create_app(business_settings, runtime), business_port) as business_url:
@@ -177,7 +178,7 @@ async def test_cross_process_account_verification_reaches_business_within_5s(
                 assert json.loads(out)["account_verified"] is False
 
                 # The Business side's client talks to the other process over HTTP.
-                client = get_connect_client(runtime)
+                client = runtime.connect.get()
                 found = await client.get_account(OWNER)
                 assert found is not None and not found.account_verified
                 assert (await client.lookup(OWNER)).reason_code is ReasonCode.OK
@@ -213,7 +214,7 @@ async def test_demo_creates_the_seed_accounts_once(env: dict[str, str], quiet_ru
     assert accounts[OWNER]["language"] == "ar" and accounts[OWNER]["account_verified"] is True
     assert accounts[RECIPIENT]["language"] == "en" and accounts[RECIPIENT]["account_verified"] is True
     assert accounts["+201001187189"]["account_verified"] is False
-    c = get_connect_client(quiet_runtime)
+    c = quiet_runtime.connect.get()
     await c.set_account_verified("+201001187189", True)
     second = await asyncio.to_thread(cli, env, "demo")
     # Existing accounts are shown as they are, never reset.

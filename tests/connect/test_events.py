@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import Clock
 from tests.connect.servers import free_port, serve_in_loop
 from tgo.app import create_app
-from tgo.channels import connect_events
-from tgo.channels.connect import ConnectClient, get_connect_client
+from tgo.channels.connect import ConnectClient
 from tgo.channels.connect_protocol import EVENTS_PATH, sign_event
 from tgo.channels.connect_types import (
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
@@ -30,13 +29,15 @@ from tgo.connect.app import create_connect_app
 from tgo.connect.network import ConnectNetwork, connect_database_url, http_events_target
 from tgo.db import Database
 from tgo.kit.clock import now
-from tgo.runtime import Runtime, build_runtime
+from tgo.part import Registry
+from tgo.runtime import Runtime
+from tgo.wiring import build_runtime
 
 OWNER = "+201001187188"
 
 
 class Recorder:
-    """A handler registered for the test; records every call."""
+    """Handlers of the given event types that record every call (installed in a runtime's registry)."""
 
     def __init__(self, *types: str) -> None:
         self.types = types
@@ -54,12 +55,19 @@ class Recorder:
                 self.calls.append((_t, data))
                 self.arrived.set()
 
-            connect_events.on(t)(handler)
             self._fns.append((t, handler))
+        self._registry: Registry | None = None
+
+    def attach(self, registry: Registry) -> Recorder:
+        self._registry = registry
+        for t, fn in self._fns:
+            registry.connect_handlers.setdefault(t, []).append(fn)
+        return self
 
     def close(self) -> None:
-        for t, fn in self._fns:
-            connect_events.off(t, fn)
+        if self._registry is not None:
+            for t, fn in self._fns:
+                self._registry.connect_handlers[t].remove(fn)
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -68,9 +76,13 @@ class Recorder:
             await asyncio.sleep(0.02)
 
 
+def _recorder() -> Recorder:
+    return Recorder(EVENT_ACCOUNT_VERIFICATION_CHANGED, EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ)
+
+
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    r = Recorder(EVENT_ACCOUNT_VERIFICATION_CHANGED, EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ)
+def recorder(runtime: Runtime) -> Iterator[Recorder]:
+    r = _recorder().attach(runtime.registry)
     yield r
     r.close()
 
@@ -154,7 +166,7 @@ async def test_handler_failure_rolls_back_so_redelivery_applies(
 
 
 async def test_embedded_events_reach_handlers_in_process(runtime: Runtime, recorder: Recorder) -> None:
-    c = get_connect_client(runtime)
+    c = runtime.connect.get()
     await c.create_account(OWNER)
     await c.set_account_verified(OWNER, True)
     await recorder.wait_for(1)
@@ -191,13 +203,12 @@ async def test_embedded_events_reach_handlers_in_process(runtime: Runtime, recor
     assert recorder.calls[3][1]["account_verified"] is False
 
 
-async def test_events_wait_and_retry_while_business_is_down(
-    settings: Settings, recorder: Recorder, frozen_clock: Clock
-) -> None:
+async def test_events_wait_and_retry_while_business_is_down(settings: Settings, frozen_clock: Clock) -> None:
     """A standalone Connect posting over HTTP to a Business side that is not there yet."""
     # A Business runtime without background work: on PostgreSQL its embedded network would share this
     # outbox and deliver in process (a standalone Connect pairs with TGO_CONNECT_URL on the Business side).
     runtime = build_runtime(settings)
+    recorder = _recorder().attach(runtime.registry)
     port = free_port()
     connect_settings = settings.model_copy(update={"business_url": f"http://127.0.0.1:{port}"})
     db = Database(connect_database_url(connect_settings))
@@ -226,6 +237,7 @@ async def test_events_wait_and_retry_while_business_is_down(
         await client.aclose()
         await network.close()
         await db.dispose()
+        recorder.close()
         await runtime.close()
 
 
@@ -242,12 +254,11 @@ async def test_a_failing_subject_holds_only_its_own_later_events(
             raise RuntimeError("not today")
         seen.append((data["phone"], data["account_verified"]))
 
-    connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)(handler)
+    handlers = runtime.registry.connect_handlers[EVENT_ACCOUNT_VERIFICATION_CHANGED]
+    handlers.append(handler)
     try:
-        from tgo.connect.embedded import get_embedded_connect
-
-        pump = get_embedded_connect(runtime).network.pump
-        c = get_connect_client(runtime)
+        pump = runtime.embedded_connect.get().network.pump
+        c = runtime.connect.get()
         await c.create_account(OWNER)
         await c.create_account(other)
         await c.set_account_verified(OWNER, True)
@@ -264,7 +275,7 @@ async def test_a_failing_subject_holds_only_its_own_later_events(
         await pump.run_once()
         assert seen[2:] == [(OWNER, True), (OWNER, False)]
     finally:
-        connect_events.off(EVENT_ACCOUNT_VERIFICATION_CHANGED, handler)
+        handlers.remove(handler)
 
 
 # PostgreSQL only: on SQLite the receiving transactions queue on the one writer lock whatever the pump does.
@@ -289,12 +300,11 @@ async def test_independent_subjects_are_posted_concurrently_each_in_order(runtim
         finally:
             running -= 1
 
-    connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)(handler)
+    handlers = runtime.registry.connect_handlers[EVENT_ACCOUNT_VERIFICATION_CHANGED]
+    handlers.append(handler)
     try:
-        from tgo.connect.embedded import get_embedded_connect
-
-        pump = get_embedded_connect(runtime).network.pump
-        c = get_connect_client(runtime)
+        pump = runtime.embedded_connect.get().network.pump
+        c = runtime.connect.get()
         for phone in phones:
             await c.create_account(phone)
             await c.set_account_verified(phone, True)
@@ -307,7 +317,7 @@ async def test_independent_subjects_are_posted_concurrently_each_in_order(runtim
             await asyncio.sleep(0.1)
         took = time.monotonic() - started
     finally:
-        connect_events.off(EVENT_ACCOUNT_VERIFICATION_CHANGED, handler)
+        handlers.remove(handler)
     assert len(seen) == 2 * len(phones)
     for phone in phones:
         assert [v for p, v in seen if p == phone] == [True, False], phone

@@ -23,9 +23,8 @@ from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.config import Settings
 from tgo.db import Database
-from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
-from tgo.worker.broker import get_broker
+from tgo.wiring import build_runtime
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
 
@@ -188,7 +187,7 @@ async def test_metrics_health_and_logs_of_every_process(ops: dict[str, Any]) -> 
         assert ready.status_code == 200 and ready.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
     # A job that fails in the worker: its exception is one JSON line with the traceback.
-    await get_broker(ops["publisher"]).publish("messages.deliver", {"id": "not-a-number"})
+    await ops["publisher"].broker.get().publish("messages.deliver", {"id": "not-a-number"})
     for _ in range(80):
         if "task_failed" in ops["worker"].log.read_text():
             break

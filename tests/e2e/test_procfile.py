@@ -31,8 +31,8 @@ from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.config import Settings
 from tgo.migrate import upgrade
-from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
+from tgo.wiring import build_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

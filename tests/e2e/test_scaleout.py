@@ -19,8 +19,8 @@ from tgo.apikeys.service import create_api_key
 from tgo.channels.connect import ConnectClient
 from tgo.config import Settings
 from tgo.db import Database
-from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
+from tgo.wiring import build_runtime
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
 

@@ -14,7 +14,7 @@ from tests.fixtures.amqp import AMQP_URL, delete_queues, queue_name
 from tests.fixtures.processes import Proc, process_env
 from tests.fixtures.tcp import FreezableRelay
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.e2e]
 

@@ -18,7 +18,7 @@ from tests.fixtures.connect import ConnectHelper
 from tests.fixtures.tcp import FreezableRelay
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 PUBLISH_TIMEOUT = 0.5
 

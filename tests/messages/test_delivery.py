@@ -3,15 +3,15 @@ with a reason after the attempt limit; repeated jobs are no-ops."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fixtures.connect import ConnectHelper
+from tests.fixtures.connect import ConnectHelper, SwitchableConnect, switchable_runtime
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
-from tgo.channels.connect import ConnectClient, get_connect_client
 from tgo.config import Settings
 from tgo.messages.service import deliver_message
 from tgo.messages.sweeper import sweep
@@ -35,9 +35,15 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def _unreachable(runtime: Runtime) -> ConnectClient:
-    # A real client against a port nobody listens on: exactly what an outage looks like.
-    return ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
+@pytest.fixture
+def switch(settings: Settings) -> SwitchableConnect:
+    return SwitchableConnect(settings)
+
+
+@pytest.fixture
+async def runtime(settings: Settings, switch: SwitchableConnect) -> AsyncIterator[Runtime]:
+    async with switchable_runtime(settings, switch) as rt:
+        yield rt
 
 
 async def test_connect_down_then_back_delivers(
@@ -46,9 +52,9 @@ async def test_connect_down_then_back_delivers(
     sender: dict[str, Any],
     runtime: Runtime,
     connect: ConnectHelper,
+    switch: SwitchableConnect,
 ) -> None:
-    working = get_connect_client(runtime)
-    runtime.extras["connect_client"] = _unreachable(runtime)
+    switch.down = True
     try:
         r = await client.post("/api/v1/messages", json=TEXT, headers=headers)
         assert r.status_code == 201  # accepted while Connect is down: the database holds it
@@ -63,15 +69,13 @@ async def test_connect_down_then_back_delivers(
             await asyncio.sleep(0.05)
         assert body["status"] == "queued" and "retrying" in (body["failure_reason"] or "")
     finally:
-        runtime.extras["connect_client"] = working
+        switch.down = False
     try:
         delivered = await wait_status(client, headers, message_id, "delivered")
     except AssertionError:
         from sqlalchemy import text
 
-        from tgo.connect.embedded import get_embedded_connect
-
-        net = get_embedded_connect(runtime).network
+        net = runtime.embedded_connect.get().network
         async with net.db.session_scope() as s:
             for row in (
                 await s.execute(
@@ -92,15 +96,18 @@ async def test_connect_down_then_back_delivers(
 
 
 async def test_attempt_limit_fails_with_reason(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    runtime: Runtime,
+    switch: SwitchableConnect,
 ) -> None:
-    working = get_connect_client(runtime)
-    runtime.extras["connect_client"] = _unreachable(runtime)
+    switch.down = True
     try:
         message_id = (await client.post("/api/v1/messages", json=TEXT, headers=headers)).json()["id"]
         failed = await wait_status(client, headers, message_id, "failed", timeout=15)
     finally:
-        runtime.extras["connect_client"] = working
+        switch.down = False
     assert failed["failure_code"] == "connect_unavailable" and "3 attempts" in failed["failure_reason"]
     assert failed["failed_at"]
 
@@ -127,14 +134,14 @@ async def test_recipient_gone_by_delivery_time_fails_with_its_reason(
     sender: dict[str, Any],
     runtime: Runtime,
     connect: ConnectHelper,
+    switch: SwitchableConnect,
 ) -> None:
-    working = get_connect_client(runtime)
-    runtime.extras["connect_client"] = _unreachable(runtime)  # the send-time check is skipped while down
+    switch.down = True  # the send-time check is skipped while down
     try:
         r = await client.post("/api/v1/messages", json=TEXT | {"to_phone": "+201010000055"}, headers=headers)
         assert r.status_code == 201
     finally:
-        runtime.extras["connect_client"] = working
+        switch.down = False
     failed = await wait_status(client, headers, r.json()["id"], "failed")
     assert failed["failure_code"] == "not_found"
 

@@ -4,6 +4,7 @@ each, and the accept's log line and every delivery line share the request id and
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from tests.fixtures.connect import SwitchableConnect, switchable_runtime
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
-from tgo.channels.connect import ConnectClient, get_connect_client
 from tgo.config import Settings
 from tgo.runtime import Runtime
 
@@ -30,6 +31,17 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         connect_timeout_seconds=1.0,
         log_level="INFO",  # the tests' default is WARNING; these read the info lines
     )
+
+
+@pytest.fixture
+def switch(settings: Settings) -> SwitchableConnect:
+    return SwitchableConnect(settings)
+
+
+@pytest.fixture
+async def runtime(settings: Settings, switch: SwitchableConnect) -> AsyncIterator[Runtime]:
+    async with switchable_runtime(settings, switch) as rt:
+        yield rt
 
 
 def sample(name: str, **labels: str) -> float:
@@ -74,13 +86,11 @@ async def test_a_delivered_send_moves_each_counter_once(
 
 
 async def test_a_failed_delivery_is_counted_by_its_failure_code(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, switch: SwitchableConnect
 ) -> None:
     before = snapshot()
-    working = get_connect_client(runtime)
     # Connect unreachable at send time (the recipient check is skipped); the recipient has no account.
-    down = ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
-    runtime.extras["connect_client"] = down
+    switch.down = True
     try:
         r = await client.post(
             "/api/v1/messages",
@@ -89,8 +99,7 @@ async def test_a_failed_delivery_is_counted_by_its_failure_code(
         )
         assert r.status_code == 201
     finally:
-        runtime.extras["connect_client"] = working
-        await down.aclose()
+        switch.down = False
     await wait_status(client, headers, r.json()["id"], "failed")
     after = snapshot()
     assert after["failed_not_found"] - before["failed_not_found"] == 1
@@ -120,16 +129,18 @@ async def test_the_accept_and_the_delivery_log_lines_share_the_request_id(
 
 
 async def test_the_sweeper_measures_the_backlog_and_counts_what_it_republishes(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: Any,
+    runtime: Runtime,
+    switch: SwitchableConnect,
 ) -> None:
     import asyncio
 
     from tgo.messages.sweeper import sweep
 
     republished = sample("tgo_sweeper_republished_total", queue="messages")
-    working = get_connect_client(runtime)
-    down = ConnectClient.over_http("http://127.0.0.1:9", runtime.settings.secret(), timeout=0.5)
-    runtime.extras["connect_client"] = down
+    switch.down = True
     try:
         r = await client.post(
             "/api/v1/messages",
@@ -147,8 +158,7 @@ async def test_the_sweeper_measures_the_backlog_and_counts_what_it_republishes(
         assert sample("tgo_backlog", queue="messages") == 1
         assert sample("tgo_backlog_oldest_age_seconds", queue="messages") > 0
     finally:
-        runtime.extras["connect_client"] = working
-        await down.aclose()
+        switch.down = False
     await wait_status(client, headers, r.json()["id"], "delivered")
     await sweep(runtime)
     assert sample("tgo_backlog", queue="messages") == 0

@@ -16,8 +16,8 @@ from pathlib import Path
 from tests.fixtures.processes import Proc, free_port, process_env, wait_http
 from tgo.apikeys.service import create_api_key
 from tgo.config import Settings
-from tgo.runtime import build_runtime
 from tgo.tenants.service import create_tenant
+from tgo.wiring import build_runtime
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 

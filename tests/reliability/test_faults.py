@@ -22,7 +22,7 @@ import pytest
 from tests.reliability.report import record
 from tests.reliability.stack import SendLog, Stack, build_stack, outcome, send_until_accepted, wait_final
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 FULL_N = int(os.environ.get("RELIABILITY_MESSAGES", "10000"))
 KILL_EVERY, MIN_WORKER_AGE = 5.0, 10.0

@@ -14,7 +14,7 @@ import pytest
 from tests.reliability.report import record
 from tgo.config import Settings
 from tgo.messages.pacing import pace
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 BURST = 400
 

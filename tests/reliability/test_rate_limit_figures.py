@@ -13,7 +13,7 @@ from tests.conftest import MakeKey, MakeTenant
 from tests.reliability.report import record
 from tgo.app import create_app
 from tgo.config import Settings
-from tgo.runtime import build_runtime
+from tgo.wiring import build_runtime
 
 
 @pytest.fixture

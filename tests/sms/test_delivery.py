@@ -104,7 +104,7 @@ async def test_happy_path_arabic_concatenated_with_receipts(
         if event_type == events.EventType.SMS_MESSAGE_STATUS_CHANGED:
             captured.append(data["status"])
 
-    events.listener(capture)
+    runtime.registry.listeners.append(capture)
     try:
         created = await send(client, auth, sender, body=ARABIC)
         assert created["status"] == "queued"
@@ -113,7 +113,7 @@ async def test_happy_path_arabic_concatenated_with_receipts(
         assert created["segments"] == -(-len(ARABIC) // 67)
         done = await wait_message(client, auth, created["id"], "delivered", "undelivered", "failed")
     finally:
-        events._LISTENERS.remove(capture)
+        runtime.registry.listeners.remove(capture)
     assert done["status"] == "delivered", done
     assert done["sentAt"] and done["doneAt"]
     assert captured == ["sent", "delivered"]

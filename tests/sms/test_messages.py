@@ -74,7 +74,7 @@ async def test_issue_example_is_queued_then_delivered_by_the_sandbox_carrier(
     assert body["senderId"] == sender["id"] and body["to"] == "+61412345678"
     done = await wait_message(client, auth, body["id"], "delivered", "undelivered", "failed")
     assert done["status"] == "delivered" and done["sentAt"] and done["doneAt"]
-    assert isinstance(runtime.extras["sms_channel"], SandboxSmsChannel)
+    assert runtime.sms_channel.built and isinstance(runtime.sms_channel.get(), SandboxSmsChannel)
 
 
 async def test_arabic_is_ucs2_with_the_right_segments(
@@ -256,9 +256,9 @@ async def test_list_and_get_messages_of_the_team_only(
 async def test_duplicate_jobs_send_a_message_once(
     client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any], runtime: Runtime
 ) -> None:
-    from tgo.sms.delivery import deliver_sms, sms_channel
+    from tgo.sms.delivery import deliver_sms
 
-    channel = sms_channel(runtime)
+    channel = runtime.sms_channel.get()
     r = await post(client, auth, senderId=sender["id"], to="+61412345678", body="once")
     mid = uuid.UUID(r.json()["id"])
     for _ in range(3):

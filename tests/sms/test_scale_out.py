@@ -16,10 +16,9 @@ from tgo.apikeys.service import create_api_key
 from tgo.app import create_app
 from tgo.channels.smpp import SmppClient
 from tgo.config import Settings
-from tgo.runtime import build_runtime
-from tgo.sms.delivery import sms_channel
 from tgo.tenants.service import create_tenant
-from tgo.worker.broker import get_broker, start_background
+from tgo.wiring import build_runtime
+from tgo.worker.broker import start_background
 
 ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أكمي. رمز التحقق الخاص بك هو ١٢٣٤٥٦. لا تشاركه مع أي شخص. " * 2
 
@@ -44,7 +43,7 @@ async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(se
     worker = build_runtime(scaled)
     try:
         await api.start()
-        get_broker(worker).taskiq.is_worker_process = True
+        worker.broker.get().taskiq.is_worker_process = True
         await worker.start()
         start_background(worker, consume=True)
         async with api.db.session_scope() as s:
@@ -82,7 +81,7 @@ async def test_sms_jobs_travel_through_rabbitmq_to_a_worker_bound_to_the_smsc(se
 
             await eventually(delivered, timeout=20)
         assert len(sim.accepted) == created["segments"] == 3
-        assert isinstance(sms_channel(worker), SmppClient) and "sms_channel" not in api.extras
+        assert isinstance(worker.sms_channel.get(), SmppClient) and not api.sms_channel.built
     finally:
         await worker.close()
         await api.close()

@@ -49,17 +49,17 @@ async def auth(make_key: MakeKey, tenant: Tenant) -> dict[str, str]:
 
 
 @pytest.fixture
-def captured_events() -> Iterator[list[tuple[int, str, dict[str, Any]]]]:
+def captured_events(runtime: Runtime) -> Iterator[list[tuple[int, str, dict[str, Any]]]]:
     seen: list[tuple[int, str, dict[str, Any]]] = []
 
     async def capture(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
         seen.append((tenant_id, event_type, data))
 
-    events.listener(capture)
+    runtime.registry.listeners.append(capture)
     try:
         yield seen
     finally:
-        events._LISTENERS.remove(capture)
+        runtime.registry.listeners.remove(capture)
 
 
 async def test_seed_example_request_gives_the_seed_example_response(

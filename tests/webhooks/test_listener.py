@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 SCRIPT = """
-from tgo import cli, events
-async def noop(rt):
-    return None
-cli.run(True, noop)
-print(",".join(f.__module__ + "." + f.__name__ for f in events._LISTENERS))
+from tgo import cli
+async def listeners(rt):
+    return [f.__module__ + "." + f.__name__ for f in rt.registry.listeners]
+print(",".join(cli.run(True, listeners)))
 """
 
 

@@ -11,11 +11,10 @@ from tests.webhooks.conftest import wait_for
 from tests.webhooks.receiver import Receiver
 from tgo import events
 from tgo.config import Settings
-from tgo.db import Database
 from tgo.models import Tenant
-from tgo.runtime import build_runtime
 from tgo.webhooks.service import create_webhook
-from tgo.worker.broker import get_broker, start_background
+from tgo.wiring import build_runtime
+from tgo.worker.broker import start_background
 
 
 @pytest.mark.postgres_only
@@ -30,7 +29,7 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(
         await api.start()
         # As a worker process: taskiq-aio-pika opens its consuming channel at startup only when the broker
         # is flagged as a worker (Broker.consume does not flag it before the runtime's startup).
-        get_broker(worker).taskiq.is_worker_process = True
+        worker.broker.get().taskiq.is_worker_process = True
         await worker.start()
         start_background(worker, consume=True)
 
@@ -47,13 +46,13 @@ async def test_jobs_travel_through_rabbitmq_to_a_worker(
         [req] = await wait_for(first, timeout=20, what="a delivery through RabbitMQ")
         assert StandardWebhook(secret).verify(req.body, req.headers)["data"] == {"id": 1, "status": "sent"}
 
-        # Written by a process with no started runtime (nothing published): the sweeper sends it.
-        loose = Database(scaled.resolved_database_url)
+        # Written by a process whose runtime never started (nothing published): the sweeper sends it.
+        loose = build_runtime(scaled)
         try:
-            async with loose.session_scope() as s:
+            async with loose.db.session_scope() as s:
                 await events.emit(s, tenant.id, events.EventType.MESSAGE_SENT, {"id": 2, "status": "sent"})
         finally:
-            await loose.dispose()
+            await loose.close()
 
         async def second() -> bool:
             return len(receiver.delivered) == 2

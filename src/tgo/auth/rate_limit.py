@@ -24,6 +24,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 
 from tgo.auth.context import AuthContext
+from tgo.config import Settings
 from tgo.errors import RateLimited
 from tgo.observability import add_response_headers
 from tgo.runtime import Runtime
@@ -77,16 +78,10 @@ class ApiRateLimiter:
             self._script = self._redis.register_script(_LUA)
 
     @classmethod
-    def for_runtime(cls, runtime: Runtime) -> ApiRateLimiter:
-        found = runtime.extras.get("api_rate_limiter")
-        if found is None:
-            s = runtime.settings
-            found = cls(
-                s.api_rate_limit_per_key, s.api_rate_limit_per_tenant, s.redis_url, f"{s.queue_name}:api-rl"
-            )
-            runtime.extras["api_rate_limiter"] = found
-        assert isinstance(found, ApiRateLimiter)
-        return found
+    def from_settings(cls, s: Settings) -> ApiRateLimiter:
+        return cls(
+            s.api_rate_limit_per_key, s.api_rate_limit_per_tenant, s.redis_url, f"{s.queue_name}:api-rl"
+        )
 
     def _keys(self, auth: AuthContext) -> tuple[str, str]:
         return (
@@ -147,7 +142,7 @@ def ratelimit_headers(window: Window) -> dict[str, str]:
 async def enforce(runtime: Runtime, auth: AuthContext) -> None:
     """Raise 429 when this request takes the key or its tenant over the limit; otherwise the response
     carries the RateLimit headers of the limit closer to running out."""
-    windows = await ApiRateLimiter.for_runtime(runtime).hit(auth)
+    windows = await runtime.api_rate_limiter.get().hit(auth)
     if windows is None:
         return
     closest = min(windows, key=lambda w: (w.remaining, w.reset_seconds))

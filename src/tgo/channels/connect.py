@@ -1,14 +1,14 @@
 """ConnectClient: the only way Business code talks to a TGO Connect network (HTTP, with timeouts).
 
-``get_connect_client(runtime)`` gives the runtime's client: over real HTTP to TGO_CONNECT_URL, or, when
-that is unset, over an in-process ASGI transport to the embedded reference network."""
+``runtime.connect`` is the runtime's client, chosen by ``tgo.wiring``: over real HTTP to TGO_CONNECT_URL, or,
+when that is unset, over an in-process ASGI transport to the embedded reference network."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -33,11 +33,7 @@ from tgo.channels.connect_types import (
     SendResult,
 )
 
-if TYPE_CHECKING:
-    from tgo.runtime import Runtime
-
 T = TypeVar("T")
-_KEY = "connect_client"
 
 # httpx logs every request at INFO: one line per Connect call (and per CLI command) is noise.
 if logging.getLogger("httpx").level == logging.NOTSET:
@@ -285,28 +281,6 @@ class ConnectClient:
         return f"{base}/connect/inbox/{e164}"
 
 
-def get_connect_client(runtime: Runtime) -> ConnectClient:
-    """The runtime's ConnectClient (cached in ``runtime.extras``; closed with the runtime)."""
-    client: ConnectClient | None = runtime.extras.get(_KEY)
-    if client is not None:
-        return client
-    settings = runtime.settings
-    if settings.connect_url:
-        client = ConnectClient.over_http(
-            settings.connect_url, settings.secret(), timeout=settings.connect_timeout_seconds
-        )
-    else:
-        from tgo.connect.embedded import get_embedded_connect
-
-        embedded = get_embedded_connect(runtime)
-        client = ConnectClient.over_asgi(
-            embedded.app, settings.secret(), timeout=settings.connect_timeout_seconds
-        )
-    runtime.extras[_KEY] = client
-    runtime.on_shutdown(client.aclose)
-    return client
-
-
 __all__ = [
     "ConnectAccount",
     "ConnectBlock",
@@ -319,5 +293,4 @@ __all__ = [
     "Lookup",
     "OutboundMessage",
     "SendResult",
-    "get_connect_client",
 ]

@@ -1,11 +1,6 @@
-"""The Business side's receiver of Connect events (``POST /internal/connect/events``) and the registry
-other parts use to react to them::
-
-    from tgo.channels import connect_events
-    from tgo.channels.connect_types import EVENT_ACCOUNT_VERIFICATION_CHANGED
-
-    @connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)
-    async def apply(session, runtime, data): ...
+"""The Business side's receiver of Connect events (``POST /internal/connect/events``). Other parts react to
+them with handlers they declare in their package's ``Part`` (``connect_handlers``), which ``tgo.wiring``
+installs in the runtime: a process that applies an event always has every handler.
 
 Every handler of one event runs in one transaction, with the event recorded as received in that same
 transaction: a redelivered event (Connect delivers at least once) is acknowledged without running the
@@ -14,7 +9,6 @@ still be idempotent (two processes can receive the same event at the same moment
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +29,7 @@ from tgo.errors import Unauthenticated, ValidationFailed, exception_handler
 from tgo.kit.clock import now
 from tgo.kit.json_input import decode_json
 from tgo.models.connect import ReceivedConnectEvent
+from tgo.part import ConnectHandler
 from tgo.request_body import request_class
 
 if TYPE_CHECKING:
@@ -43,32 +38,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tgo.connect.receiver")
 
 RECEIPT_RETENTION = timedelta(days=7)
-Handler = Callable[[AsyncSession, "Runtime", dict[str, Any]], Awaitable[None]]
-_HANDLERS: dict[str, list[Handler]] = {}
-
-
-def on(event_type: str) -> Callable[[Handler], Handler]:
-    """Register ``fn(session, runtime, data)`` for a Connect event type (see connect_types)."""
-
-    def register(fn: Handler) -> Handler:
-        handlers = _HANDLERS.setdefault(event_type, [])
-        if fn not in handlers:
-            handlers.append(fn)
-        return fn
-
-    return register
-
-
-def off(event_type: str, fn: Handler) -> None:
-    """Unregister a handler (tests)."""
-    handlers = _HANDLERS.get(event_type, [])
-    if fn in handlers:
-        handlers.remove(fn)
+Handler = ConnectHandler
 
 
 async def dispatch(session: AsyncSession, runtime: Runtime, event_type: str, data: dict[str, Any]) -> int:
     """Run every handler of ``event_type`` in the caller's transaction; returns how many ran."""
-    handlers = list(_HANDLERS.get(event_type, []))
+    handlers = list(runtime.registry.connect_handlers.get(event_type, ()))
     for fn in handlers:
         await fn(session, runtime, data)
     return len(handlers)
@@ -145,10 +120,6 @@ class ConnectEventsController(Controller):
 
 def create_receiver_app(runtime: Runtime) -> Litestar:
     """Just the receiver, for the embedded Connect to post to in process (same code as the mounted one)."""
-    # Every part registers its handlers on import of its tasks module; an event applied by a process
-    # that had not imported them would be acknowledged with nothing done.
-    import tgo.worker.jobs  # noqa: F401
-
     app = Litestar(
         route_handlers=[ConnectEventsController],
         exception_handlers={Exception: exception_handler},

@@ -11,7 +11,7 @@ import msgspec
 import typer
 from rich.table import Table
 
-from tgo.channels.connect import ConnectClient, ConnectInvalidRequest, get_connect_client
+from tgo.channels.connect import ConnectClient, ConnectInvalidRequest
 from tgo.channels.connect_types import ConnectAccount, ConnectError, ConnectRejected
 from tgo.cli import JsonOpt, emit, err, fail, out, run
 from tgo.config import ConfigError, get_settings
@@ -29,7 +29,7 @@ def _call(as_json: bool, fn: Callable[[ConnectClient], Awaitable[Any]]) -> Any:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def op(rt: Runtime) -> Any:
-        return await fn(get_connect_client(rt))
+        return await fn(rt.connect.get())
 
     try:
         return run(as_json, op)

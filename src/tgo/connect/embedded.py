@@ -18,8 +18,6 @@ from .network import ConnectNetwork, connect_database_url, http_events_target
 if TYPE_CHECKING:
     from tgo.runtime import Runtime
 
-_KEY = "connect_network"
-
 
 class EmbeddedConnect:
     def __init__(self, network: ConnectNetwork, app: Litestar) -> None:
@@ -27,11 +25,9 @@ class EmbeddedConnect:
         self.app = app
 
 
-def get_embedded_connect(runtime: Runtime) -> EmbeddedConnect:
-    """The runtime's in-process Connect network (built once, closed with the runtime)."""
-    found: EmbeddedConnect | None = runtime.extras.get(_KEY)
-    if found is not None:
-        return found
+def build_embedded_connect(runtime: Runtime) -> EmbeddedConnect:
+    """The runtime's in-process Connect network (``runtime.embedded_connect`` builds it on first use; closed
+    with the runtime)."""
     from tgo.channels.connect_events import create_receiver_app
 
     settings = runtime.settings
@@ -48,6 +44,5 @@ def get_embedded_connect(runtime: Runtime) -> EmbeddedConnect:
     )
     network = ConnectNetwork(settings, db, target)
     embedded = EmbeddedConnect(network, create_connect_app(settings, db, network=network, run_pump=False))
-    runtime.extras[_KEY] = embedded
     runtime.on_shutdown(network.close)
     return embedded

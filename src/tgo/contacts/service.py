@@ -37,9 +37,7 @@ async def lookup(runtime: Runtime, tenant_id: int, phone: str, sender_phone: str
         async with runtime.db.read_scope() as conn, AsyncSession(bind=conn) as session:
             if not await SenderNumberRepository(session, tenant_id).proven_phone(sender_e164):
                 raise SenderNotFound()
-    from tgo.channels.connect import get_connect_client
-
     try:
-        return await get_connect_client(runtime).lookup(normalize_phone(phone), sender_e164)
+        return await runtime.connect.get().lookup(normalize_phone(phone), sender_e164)
     except ConnectError as exc:
         raise ServiceUnavailable("connect_unavailable", headers={"Retry-After": "5"}) from exc

@@ -30,6 +30,7 @@ from tgo.dashboard.throttle import LoginThrottle
 from tgo.errors import AppError
 from tgo.i18n import LANGUAGES, negotiate, translate
 from tgo.models import User
+from tgo.runtime import Runtime
 
 PREFIX = "/dashboard"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -53,12 +54,10 @@ class NavItem:
     order: int = 50
 
 
-# Pages register themselves here (in the order they appear in the navigation).
-NAV: list[NavItem] = []
-
-
-def nav_items() -> list[NavItem]:
-    return sorted(NAV, key=lambda item: item.order)
+def nav_items(request: Request[Any, Any, Any]) -> list[NavItem]:
+    """The navigation the runtime's parts contribute (``Part.nav``), in order."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.registry.nav
 
 
 @dataclass
@@ -177,7 +176,7 @@ class Web:
             viewer=self.viewer,
             csrf_token=self.session.csrf,
             csrf_field=CSRF_FIELD,
-            nav=nav_items() if self.viewer is not None else [],
+            nav=nav_items(self.request) if self.viewer is not None else [],
             current_path=self.request.url.path,
             current_url=self.request.url.path
             + (f"?{self.request.url.query}" if self.request.url.query else ""),

@@ -10,7 +10,7 @@ from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.errors import NotFound
 from tgo.media.filenames import content_disposition
-from tgo.media.service import get_media, get_media_by_token, get_storage
+from tgo.media.service import get_media, get_media_by_token
 from tgo.media.sniff import ALLOWED
 from tgo.models import Media
 from tgo.openapi import documented_operation, error_responses
@@ -22,7 +22,7 @@ DOWNLOAD_TYPES = sorted({t for types in ALLOWED.values() for t in types})
 def _download(runtime: Runtime, media: Media) -> Stream:
     # Always an attachment with our sniffed type and nosniff: an uploaded HTML/SVG never renders inline.
     return Stream(
-        get_storage(runtime).open(media.storage_key),
+        runtime.media_storage.get().open(media.storage_key),
         media_type=media.content_type,
         headers={
             "Content-Disposition": content_disposition("attachment", media.filename, f"media-{media.id}"),

@@ -15,7 +15,7 @@ from tgo.kit.clock import now
 from tgo.media import sniff
 from tgo.media.filenames import clean_filename
 from tgo.media.repository import MediaRepository
-from tgo.media.storage import LocalStorage, MediaStorage, TooLarge
+from tgo.media.storage import TooLarge
 from tgo.models import Media
 from tgo.runtime import Runtime
 
@@ -31,14 +31,6 @@ class MediaTypeMismatch(Unprocessable):
 
 class MediaRejected(Unprocessable):
     code = "media_rejected"
-
-
-def get_storage(runtime: Runtime) -> MediaStorage:
-    storage: MediaStorage | None = runtime.extras.get("media_storage")
-    if storage is None:
-        storage = LocalStorage(runtime.settings.resolved_media_dir)
-        runtime.extras["media_storage"] = storage
-    return storage
 
 
 async def _size(upload: UploadFile) -> int:
@@ -96,7 +88,7 @@ async def store(
     max_duration: int | None = None,
 ) -> Media:
     """Stream the upload into storage and record it; removes the file again if a check fails."""
-    storage = get_storage(runtime)
+    storage = runtime.media_storage.get()
     try:
         stored = await storage.save(_chunks(upload), max_size=sniff.LIMITS[kind])
     except TooLarge as exc:

@@ -11,31 +11,30 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from tgo.config import Settings
 from tgo.runtime import Runtime
 
 log = structlog.get_logger("tgo.messages.pacing")
 
 
-def _limiter(runtime: Runtime) -> tuple[MovingWindowRateLimiter, RateLimitItemPerSecond]:
-    found = runtime.extras.get("sender_pacer")
-    if found is None:
+class SenderPacer:
+    """The moving-window limiter of one runtime, its rate, and one lock per sender its waiters queue on."""
+
+    def __init__(self, settings: Settings) -> None:
         storage: Storage = (
-            RedisStorage(f"async+{runtime.settings.redis_url}")
-            if runtime.settings.redis_url
-            else MemoryStorage()
+            RedisStorage(f"async+{settings.redis_url}") if settings.redis_url else MemoryStorage()
         )
-        rate = max(1, int(runtime.settings.sender_rate_per_second))
-        found = (MovingWindowRateLimiter(storage), RateLimitItemPerSecond(rate))
-        runtime.extras["sender_pacer"] = found
-    return found
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.item = RateLimitItemPerSecond(max(1, int(settings.sender_rate_per_second)))
+        self.locks: dict[int, asyncio.Lock] = {}
 
 
 async def pace(runtime: Runtime, sender_number_id: int) -> None:
     """Wait until ``sender_number_id`` may send one more message."""
-    limiter, item = _limiter(runtime)
+    pacer = runtime.sender_pacer.get()
+    limiter, item = pacer.limiter, pacer.item
     key = f"{runtime.settings.queue_name}:sender:{sender_number_id}"
-    locks: dict[int, asyncio.Lock] = runtime.extras.setdefault("sender_pace_locks", {})
-    lock = locks.setdefault(sender_number_id, asyncio.Lock())
+    lock = pacer.locks.setdefault(sender_number_id, asyncio.Lock())
     loop = asyncio.get_running_loop()
     # The caller holds a claim on the message for delivery_claim_seconds; past half of it, send anyway
     # rather than let the claim expire and another worker deliver the same message too.

@@ -173,7 +173,7 @@ async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: Checke
     number = await SenderNumberRepository(session, tenant_id).send_check(
         number_id=checked.sender_number_id,
         phone=checked.sender_phone,
-        extra=events.interest(tenant_id).label("interested"),
+        extra=events.interest(session, tenant_id).label("interested"),
     )
     if number is None:
         raise SenderNotFound()
@@ -241,10 +241,8 @@ async def send(
 
 
 async def _check_recipient(runtime: Runtime, to_phone: str, sender_phone: str) -> None:
-    from tgo.channels.connect import get_connect_client
-
     try:
-        lookup = await get_connect_client(runtime).lookup(to_phone, sender_phone)
+        lookup = await runtime.connect.get().lookup(to_phone, sender_phone)
     except ConnectUnavailable:
         # Accept while Connect is unreachable: delivery checks again and fails with the reason if it must.
         log.warning("recipient_check_skipped", reason="connect_unavailable")
@@ -331,7 +329,6 @@ async def deliver_message(runtime: Runtime, message_id: int) -> str:
 
 
 async def _deliver(runtime: Runtime, message_id: int) -> str:
-    from tgo.channels.connect import get_connect_client
     from tgo.messages.pacing import pace
 
     db = runtime.db
@@ -355,7 +352,7 @@ async def _deliver(runtime: Runtime, message_id: int) -> str:
     )
     await pace(runtime, message.sender_number_id)
     try:
-        result = await get_connect_client(runtime).deliver(outbound)
+        result = await runtime.connect.get().deliver(outbound)
     except ConnectRejected as exc:
         async with db.session_scope() as s:
             await transition(

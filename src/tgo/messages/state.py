@@ -131,7 +131,7 @@ async def transition(
             update(Message)
             .where(Message.id == message_id, Message.status == current)
             .values(**values)
-            .returning(Message, events.interest(Message.tenant_id))
+            .returning(Message, events.interest(session, Message.tenant_id))
             .execution_options(synchronize_session=False)
         )
         updated = result.first()

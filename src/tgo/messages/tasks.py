@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tgo.channels import connect_events
-from tgo.channels.connect_types import EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ
 from tgo.kit.clock import ensure_utc, now
 from tgo.messages.service import apply_receipt, deliver_message
 from tgo.messages.state import MessageStatus
 from tgo.messages.sweeper import sweep
 from tgo.runtime import Runtime
-from tgo.worker.registry import periodic, task
 
 
-@task("messages.deliver")
 async def deliver_task(runtime: Runtime, payload: dict[str, Any]) -> None:
     await deliver_message(runtime, int(payload["id"]))
 
 
-@periodic("messages.sweep", every="sweeper_interval_seconds")
 async def sweep_job(runtime: Runtime) -> None:
     await sweep(runtime)
 
@@ -36,11 +31,9 @@ def _at(data: dict[str, Any]) -> Any:
     return now()
 
 
-@connect_events.on(EVENT_MESSAGE_DELIVERED)
 async def on_delivered(session: Any, runtime: Runtime, data: dict[str, Any]) -> None:
     await apply_receipt(session, str(data.get("business_message_id", "")), MessageStatus.DELIVERED, _at(data))
 
 
-@connect_events.on(EVENT_MESSAGE_READ)
 async def on_read(session: Any, runtime: Runtime, data: dict[str, Any]) -> None:
     await apply_receipt(session, str(data.get("business_message_id", "")), MessageStatus.READ, _at(data))

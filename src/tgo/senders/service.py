@@ -40,10 +40,8 @@ class SenderNumberNotFound(NotFound):
 
 
 async def _connect_account(runtime: Runtime, phone: str) -> ConnectAccount | None:
-    from tgo.channels.connect import get_connect_client
-
     try:
-        return await get_connect_client(runtime).get_account(phone)
+        return await runtime.connect.get().get_account(phone)
     except ConnectError as exc:
         log.warning("connect_unavailable", op="get_account", error=type(exc).__name__)
         raise ServiceUnavailable("connect_unavailable", headers={"Retry-After": "5"}) from exc
@@ -116,11 +114,9 @@ async def _send_otp(
 
     async def deliver() -> None:
         # After commit: the OTP row exists before its code can reach anyone.
-        from tgo.channels.connect import get_connect_client
-
         ok = True
         try:
-            await get_connect_client(runtime).deliver(message)
+            await runtime.connect.get().deliver(message)
         except ConnectError as exc:
             ok = False
             log.warning("otp_delivery_failed", sender_number_id=number.id, error=type(exc).__name__)
@@ -190,12 +186,10 @@ def _tell_owner_of_lockout(
 ) -> None:
     """After commit, a system message in the owner's Connect inbox (the OTP's channel, in their language):
     this organization entered too many wrong codes for their phone and may not ask for codes today."""
-    from tgo.channels.connect import get_connect_client
-
     lockout_id = f"otp-locked-{number.tenant_id}-{number.id}-{int(now().timestamp())}"
 
     async def deliver() -> None:
-        client = get_connect_client(runtime)
+        client = runtime.connect.get()
         try:
             account = await client.get_account(number.phone)
             language = account.language if account is not None else "en"

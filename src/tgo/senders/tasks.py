@@ -6,14 +6,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.channels import connect_events
-from tgo.channels.connect_types import EVENT_ACCOUNT_VERIFICATION_CHANGED
 from tgo.kit.phones import parse_e164
 from tgo.runtime import Runtime
 from tgo.senders.service import apply_account_verification
 
 
-@connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)
 async def on_account_verification_changed(
     session: AsyncSession, runtime: Runtime, data: dict[str, Any]
 ) -> None:

@@ -15,16 +15,17 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
-from tgo.channels.sms_types import OutboundSms, Receipt, SenderVerifier, SmsChannel
+from tgo.channels.sms_sandbox import SandboxSmsChannel
+from tgo.channels.sms_types import OutboundSms, Receipt, SmsChannel
 from tgo.db import after_commit
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
+from tgo.kit.lazy import Lazy
 from tgo.metrics import SMS_PARTS_SUBMITTED, SMS_RECEIPTS, SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
-from tgo.sms.rules import SenderType, decide_verification
+from tgo.sms.rules import SenderType
 from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
 from tgo.worker.registry import publish
 
@@ -46,41 +47,37 @@ FINAL_STATES = DELIVERED_STATES | UNDELIVERED_STATES | FAILED_STATES
 # -- the channel and the carrier of this process ------------------------------------------------------
 
 
-def sms_channel(runtime: Runtime) -> SmsChannel:
-    """The process's SMS channel: SMPP to TGO_SMPP_HOST, else the sandbox carrier."""
-    channel: SmsChannel | None = runtime.extras.get("sms_channel")
-    if channel is None:
-        settings = runtime.settings
-        if settings.smpp_host:
-            from tgo.channels.smpp import SmppClient
+def default_channel(runtime: Runtime) -> SmsChannel:
+    """The process's SMS channel when none is passed to the wiring: SMPP to TGO_SMPP_HOST, else the sandbox."""
+    settings = runtime.settings
+    if settings.smpp_host:
+        from tgo.channels.smpp import SmppClient
 
-            channel = SmppClient(
-                settings.smpp_host,
-                settings.smpp_port,
-                settings.smpp_system_id,
-                settings.smpp_password.get_secret_value(),
-            )
-        else:
-            channel = SandboxSmsChannel()
-        install_channel(runtime, channel)
-    return channel
+        return SmppClient(
+            settings.smpp_host,
+            settings.smpp_port,
+            settings.smpp_system_id,
+            settings.smpp_password.get_secret_value(),
+        )
+    return SandboxSmsChannel()
 
 
-def install_channel(runtime: Runtime, channel: SmsChannel) -> None:
-    """Use ``channel`` for this runtime (tests install an SMPP client bound to their simulator)."""
+def connect_channel(runtime: Runtime, channel: SmsChannel) -> SmsChannel:
+    """Make ``channel`` this runtime's: its receipts are applied here and it closes with the runtime."""
 
     async def on_receipt(receipt: Receipt) -> bool:
         return await apply_receipt(runtime, receipt)
 
     channel.set_receipt_handler(on_receipt)
-    runtime.extras["sms_channel"] = channel
     runtime.on_shutdown(channel.close)
+    return channel
 
 
-def verifier(runtime: Runtime) -> SenderVerifier:
-    """The carrier that verifies sender identities (``runtime.extras["sms_verifier"]``, else the sandbox)."""
-    found: SenderVerifier | None = runtime.extras.get("sms_verifier")
-    return found or SandboxVerifier(decide_verification)
+def install_channel(runtime: Runtime, channel: SmsChannel) -> None:
+    """Use ``channel`` for this runtime from now on (tests bind an SMPP client to a simulator they start
+    after the runtime; a channel known up front is passed to ``tgo.wiring.build_runtime`` instead)."""
+    bound = connect_channel(runtime, channel)
+    runtime.sms_channel = Lazy(lambda: bound)
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -122,7 +119,7 @@ async def decide_sender(runtime: Runtime, sender_id: uuid.UUID) -> str | None:
         brand_taken = sender.sender_type == SenderType.ALPHANUMERIC_ID and await ops.brand_active_elsewhere(
             sender.tenant_id, sender.sender_id, sender.country
         )
-        decision = await verifier(runtime).verify(
+        decision = await runtime.sms_verifier.verify(
             sender.sender_type, sender.sender_id, sender.country, brand_taken=brand_taken
         )
         await transition_sender(
@@ -171,7 +168,7 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
             skip_parts=frozenset(p.part_number for p in await ops.parts(message.id)),
         )
     try:
-        result = await sms_channel(runtime).submit(outbound)
+        result = await runtime.sms_channel.get().submit(outbound)
     except Exception as exc:  # a channel bug must not strand the claim for the whole lease
         log.exception("sms_submit_crashed", message_id=str(message_id))
         from tgo.channels.sms_types import SubmitResult
@@ -292,5 +289,5 @@ async def sweep(runtime: Runtime) -> dict[str, int]:
         await publish_delivery(runtime, message_id)
         SWEEPER_REPUBLISHED.labels("sms").inc()
     if runtime.settings.smpp_host:
-        await sms_channel(runtime).keepalive()
+        await runtime.sms_channel.get().keepalive()
     return {"senders": len(senders), "messages": len(messages)}

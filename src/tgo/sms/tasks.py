@@ -14,54 +14,58 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tgo.runtime import Runtime
-from tgo.sms.delivery import DELIVER_TASK, VERIFY_TASK, deliver_sms, sweep, verify_sender
-from tgo.worker.registry import periodic, task
+from tgo.sms.delivery import deliver_sms, sweep, verify_sender
 
 T = TypeVar("T")
 
 
+class SmsJobs:
+    """The SMS jobs running in one runtime; closing the runtime cancels them (the first job registers that)."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[Any]] = set()
+        self.closed = False
+        self._hooked = False
+
+    async def track(self, runtime: Runtime, work: Awaitable[T]) -> T | None:
+        """Run ``work`` as a job of ``runtime`` (or not at all once the runtime is closing)."""
+        if not self._hooked:
+            self._hooked = True
+            runtime.on_shutdown(self.stop)
+        if self.closed:
+            if asyncio.iscoroutine(work):
+                work.close()
+            return None
+        current = asyncio.current_task()
+        assert current is not None
+        self.running.add(current)
+        try:
+            return await work
+        finally:
+            self.running.discard(current)
+
+    async def stop(self) -> None:
+        self.closed = True
+        for t in list(self.running):
+            t.cancel()
+        for t in list(self.running):
+            with contextlib.suppress(BaseException):
+                await t
+
+
 async def _tracked(runtime: Runtime, work: Awaitable[T]) -> T | None:
-    state: dict[str, Any] | None = runtime.extras.get("sms_jobs")
-    if state is None:
-        state = {"running": set(), "closed": False}
-        runtime.extras["sms_jobs"] = state
-
-        async def stop() -> None:
-            assert state is not None
-            state["closed"] = True
-            running: set[asyncio.Task[Any]] = state["running"]
-            for t in list(running):
-                t.cancel()
-            for t in list(running):
-                with contextlib.suppress(BaseException):
-                    await t
-
-        runtime.on_shutdown(stop)
-    if state["closed"]:
-        if asyncio.iscoroutine(work):
-            work.close()
-        return None
-    current = asyncio.current_task()
-    assert current is not None
-    state["running"].add(current)
-    try:
-        return await work
-    finally:
-        state["running"].discard(current)
+    return await runtime.sms_jobs.track(runtime, work)
 
 
-@task(DELIVER_TASK)
 async def deliver_sms_task(runtime: Runtime, payload: dict[str, Any]) -> None:
     await _tracked(runtime, deliver_sms(runtime, uuid.UUID(payload["message_id"])))
 
 
-@task(VERIFY_TASK)
 async def verify_sender_task(runtime: Runtime, payload: dict[str, Any]) -> None:
     due = payload.get("due_at")
     at = datetime.fromisoformat(due) if due else None
     await _tracked(runtime, verify_sender(runtime, uuid.UUID(payload["sender_id"]), at))
 
 
-@periodic("sms.sweep", every="sweeper_interval_seconds")
 async def sweep_sms(runtime: Runtime) -> None:
     await _tracked(runtime, sweep(runtime))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,7 @@ import httpx
 import msgspec
 import structlog
 from msgspec import UNSET, UnsetType
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.config import Settings
@@ -29,21 +28,19 @@ from tgo.kit.clock import now
 from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.metrics import SWEEPER_REPUBLISHED, WEBHOOK_DELIVERIES, WEBHOOK_LATENCY, observe_backlog
 from tgo.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
-from tgo.runtime import STARTUP, Runtime
+from tgo.runtime import Runtime, runtime_of
 from tgo.webhooks.delivery import (
     AttemptResult,
     address_refusal,
     build_client,
     literal_address,
     post_webhook,
-    system_resolve,
 )
 from tgo.webhooks.repository import (
     DeliveryStatus,
     DeliveryWork,
     WebhookDeliveryRepository,
     WebhookEndpointRepository,
-    any_active_endpoint,
 )
 from tgo.webhooks.signing import SecretBox, generate_secret, signature_header
 from tgo.worker.registry import publish
@@ -398,7 +395,7 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
             "data": data,
         }
     ).decode()
-    publishable = _runtime_of(session) is not None
+    publishable = _publishing_runtime(session) is not None
     deliveries = [
         WebhookDelivery(
             endpoint_id=endpoint.id,
@@ -416,28 +413,15 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
     _publish_after_commit(session, [d.id for d in deliveries])
 
 
-# The listener and its interest (an active endpoint); to be installed by the wiring instead of on import.
-events.listener(record_event, interest=any_active_endpoint)
-
-
-# The runtime of each database engine, so the listener (which gets only a session) can publish jobs.
-_RUNTIMES: weakref.WeakKeyDictionary[AsyncEngine, Runtime] = weakref.WeakKeyDictionary()
-
-
-async def _remember_runtime(runtime: Runtime) -> None:
-    _RUNTIMES[runtime.db.engine] = runtime
-
-
-STARTUP.append(_remember_runtime)
-
-
-def _runtime_of(session: AsyncSession) -> Runtime | None:
-    bind = session.bind
-    return _RUNTIMES.get(bind) if isinstance(bind, AsyncEngine) else None
+def _publishing_runtime(session: AsyncSession) -> Runtime | None:
+    """The started runtime that opened ``session`` (the wiring puts it in the session's info), through which
+    the listener publishes jobs; without one (a runtime never started) the sweeper sends the deliveries."""
+    runtime = runtime_of(session)
+    return runtime if runtime is not None and runtime.started else None
 
 
 def _publish_after_commit(session: AsyncSession, delivery_ids: list[int]) -> None:
-    runtime = _runtime_of(session)
+    runtime = _publishing_runtime(session)
     if runtime is None or not delivery_ids:
         return
 
@@ -495,19 +479,17 @@ def _error_text(result: AttemptResult) -> str | None:
     return f"HTTP {result.status_code}"
 
 
-def _client(runtime: Runtime) -> httpx.AsyncClient:
-    client: httpx.AsyncClient | None = runtime.extras.get("webhook_client")
-    if client is None:
-        settings = runtime.settings
-        client = build_client(
-            allow_private=lambda: runtime.settings.webhook_allow_private_networks,
-            connect_timeout=settings.webhook_connect_timeout_seconds,
-            read_timeout=settings.webhook_read_timeout_seconds,
-            # Tests may place a resolver here to exercise DNS answers they cannot get from the system.
-            resolver=runtime.extras.get("webhook_resolver", system_resolve),
-        )
-        runtime.extras["webhook_client"] = client
-        runtime.on_shutdown(client.aclose)
+def webhook_client(runtime: Runtime) -> httpx.AsyncClient:
+    """The runtime's SSRF-vetted webhook client (``runtime.webhook_client`` builds it on first use; tests
+    pass ``webhook_resolver`` to the wiring to exercise DNS answers they cannot get from the system)."""
+    settings = runtime.settings
+    client = build_client(
+        allow_private=lambda: runtime.settings.webhook_allow_private_networks,
+        connect_timeout=settings.webhook_connect_timeout_seconds,
+        read_timeout=settings.webhook_read_timeout_seconds,
+        resolver=runtime.webhook_resolver,
+    )
+    runtime.on_shutdown(client.aclose)
     return client
 
 
@@ -561,7 +543,7 @@ async def attempt_delivery(runtime: Runtime, delivery_id: int) -> AttemptResult 
             "webhook-signature": signature_header(signing_secrets, msg_id, timestamp, body),
         }
         result = await post_webhook(
-            _client(runtime),
+            runtime.webhook_client.get(),
             url,
             body,
             headers,

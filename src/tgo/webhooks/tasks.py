@@ -6,20 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from tgo.runtime import Runtime
-from tgo.webhooks.service import TASK_DELIVER, attempt_delivery, purge_old_deliveries, sweep_due_deliveries
-from tgo.worker.registry import periodic, task
+from tgo.webhooks.service import attempt_delivery, purge_old_deliveries, sweep_due_deliveries
 
 
-@task(TASK_DELIVER)
 async def deliver_webhook(runtime: Runtime, payload: dict[str, Any]) -> None:
     await attempt_delivery(runtime, int(payload["delivery_id"]))
 
 
-@periodic("webhooks.sweep", every="webhook_sweeper_interval_seconds")
 async def sweep_webhooks(runtime: Runtime) -> None:
     await sweep_due_deliveries(runtime)
 
 
-@periodic("webhooks.purge", every=3600)
 async def purge_webhooks(runtime: Runtime) -> None:
     await purge_old_deliveries(runtime)

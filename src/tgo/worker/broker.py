@@ -1,5 +1,5 @@
-"""The broker named by TGO_BROKER_URL (memory, RabbitMQ, Redis streams), with every registered task bound to
-a runtime, and the loops that run periodic jobs."""
+"""The broker named by TGO_BROKER_URL (memory, RabbitMQ, Redis streams), with every task installed in a
+runtime bound to it, and the loops that run periodic jobs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from taskiq.acks import AcknowledgeType
 from taskiq.api.receiver import run_receiver_task
 
 from tgo.kit.tasks import stop_tasks
-from tgo.runtime import STARTUP, Runtime
-from tgo.worker.registry import PERIODIC, TASKS, Periodic
+from tgo.runtime import Runtime
+from tgo.worker.registry import Periodic
 
 log = structlog.get_logger("tgo.worker")
 
@@ -47,14 +47,14 @@ def _make_taskiq_broker(url: str, queue_name: str) -> AsyncBroker:
 
 
 class Broker:
-    """A taskiq broker whose tasks call our registered functions with this runtime."""
+    """A taskiq broker whose tasks call the runtime's installed task functions with this runtime."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         settings = runtime.settings
         self.taskiq = _make_taskiq_broker(settings.broker_url, settings.queue_name)
         self.is_memory = isinstance(self.taskiq, InMemoryBroker)
-        for name, fn in TASKS.items():
+        for name, fn in runtime.registry.tasks.items():
             self.taskiq.register_task(self._bind(name, fn), task_name=name)
         self._started = False
 
@@ -170,12 +170,10 @@ def _raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-def get_broker(runtime: Runtime) -> Broker:
-    broker: Broker | None = runtime.extras.get("broker")
-    if broker is None:
-        broker = Broker(runtime)
-        runtime.extras["broker"] = broker
-        runtime.on_shutdown(broker.stop)
+def build_broker(runtime: Runtime) -> Broker:
+    """The runtime's broker (``runtime.broker`` builds it on first use; stopped with the runtime)."""
+    broker = Broker(runtime)
+    runtime.on_shutdown(broker.stop)
     return broker
 
 
@@ -210,9 +208,9 @@ def start_background(runtime: Runtime, *, consume: bool) -> None:
     """Run every periodic job (and, for a real broker, the consumer) as tasks owned by the runtime."""
     tasks = [
         asyncio.create_task(_periodic_loop(runtime, job), name=f"periodic:{job.name}")
-        for job in PERIODIC.values()
+        for job in runtime.registry.periodic.values()
     ]
-    broker = get_broker(runtime)
+    broker = runtime.broker.get()
     if consume and not broker.is_memory:
         tasks.append(asyncio.create_task(broker.consume(), name="consumer"))
 
@@ -222,11 +220,9 @@ def start_background(runtime: Runtime, *, consume: bool) -> None:
     runtime.on_shutdown(stop)
 
 
-async def _start_in_process_workers(runtime: Runtime) -> None:
-    broker = get_broker(runtime)
+async def start_in_process_workers(runtime: Runtime) -> None:
+    """Start-up hook: connect the broker and, unless workers run apart, work in this process too."""
+    broker = runtime.broker.get()
     await broker.start()
     if runtime.settings.workers_in_process:
         start_background(runtime, consume=True)
-
-
-STARTUP.append(_start_in_process_workers)

@@ -1,5 +1,6 @@
-"""Tasks and periodic jobs, registered by name. Tasks are plain async functions ``(runtime, payload)`` so
-tests call them directly; ``publish`` sends one through the runtime's broker (after commit)."""
+"""Tasks and periodic jobs. Tasks are plain async functions ``(runtime, payload)`` so tests call them
+directly; each package names its own in its ``Part`` (``tasks={name: fn}``, ``periodic=[Periodic(...)]``)
+and ``publish`` sends one through the runtime's broker (after commit)."""
 
 from __future__ import annotations
 
@@ -22,33 +23,6 @@ class Periodic:
     every: str | float
 
 
-TASKS: dict[str, TaskFn] = {}
-PERIODIC: dict[str, Periodic] = {}
-
-
-def task(name: str) -> Callable[[TaskFn], TaskFn]:
-    """Register ``fn(runtime, payload)`` as the job ``name``."""
-
-    def register(fn: TaskFn) -> TaskFn:
-        TASKS[name] = fn
-        return fn
-
-    return register
-
-
-def periodic(name: str, every: str | float) -> Callable[[PeriodicFn], PeriodicFn]:
-    """Register ``fn(runtime)`` to run in every worker process every ``every`` seconds."""
-
-    def register(fn: PeriodicFn) -> PeriodicFn:
-        PERIODIC[name] = Periodic(name, fn, every)
-        return fn
-
-    return register
-
-
 async def publish(runtime: Runtime, name: str, payload: dict[str, Any]) -> None:
     """Send the job ``name`` to the broker. Call after commit (``db.after_commit``)."""
-    from tgo.worker.broker import get_broker
-
-    broker = get_broker(runtime)
-    await broker.publish(name, payload)
+    await runtime.broker.get().publish(name, payload)

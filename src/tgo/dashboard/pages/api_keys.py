@@ -9,11 +9,11 @@ from litestar import Response, get, post
 
 from tgo.apikeys.service import create_api_key, list_api_keys, revoke_api_key
 from tgo.auth.scopes import ALL_SCOPES
-from tgo.dashboard.web import NAV, NavItem, Web, error_messages, url
+from tgo.dashboard.web import NavItem, Web, error_messages, url
 from tgo.errors import AppError
 from tgo.kit.clock import now
 
-NAV.append(NavItem("/api-keys", "dash.nav.api_keys", 80))
+NAV_ITEM = NavItem("/api-keys", "dash.nav.api_keys", 80)
 
 
 async def _page(

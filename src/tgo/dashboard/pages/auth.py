@@ -24,7 +24,7 @@ def _field(form: Any, name: str) -> str:
 async def home(web: Web) -> Response[Any]:
     if web.user is None:
         return web.redirect(url("/login"))
-    items = nav_items()
+    items = nav_items(web.request)
     return web.redirect(url(items[0].path) if items else url("/api-keys"))
 
 

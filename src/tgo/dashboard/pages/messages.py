@@ -10,16 +10,16 @@ from litestar import Response, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from tgo.dashboard.web import NAV, NavItem, Web, error_messages
+from tgo.dashboard.web import NavItem, Web, error_messages
 from tgo.errors import AppError
 from tgo.media.filenames import content_disposition
-from tgo.media.service import get_media, get_storage
+from tgo.media.service import get_media
 from tgo.messages import service as messages
 from tgo.messages.state import MessageStatus
 from tgo.runtime import Runtime
 from tgo.senders import service as senders
 
-NAV.append(NavItem("/messages", "dash.nav.messages", 20))
+NAV_ITEM = NavItem("/messages", "dash.nav.messages", 20)
 
 TYPES = ("text", "image", "voice", "document")
 STATUS_TONE = {"queued": "info", "sent": "info", "delivered": "good", "read": "good", "failed": "bad"}
@@ -107,7 +107,7 @@ async def media_file(
     media = await get_media(me.db, me.tenant_id, media_id)
     disposition = "inline" if media.content_type.startswith(INLINE_TYPES) and not download else "attachment"
     return Stream(
-        get_storage(runtime).open(media.storage_key),
+        runtime.media_storage.get().open(media.storage_key),
         media_type=media.content_type,
         headers={
             "Content-Disposition": content_disposition(disposition, media.filename, f"media-{media.id}"),

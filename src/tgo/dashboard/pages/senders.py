@@ -7,14 +7,14 @@ from typing import Any
 
 from litestar import Response, get, post
 
-from tgo.dashboard.web import NAV, NavItem, Web, error_messages, url
+from tgo.dashboard.web import NavItem, Web, error_messages, url
 from tgo.errors import AppError
 from tgo.models import SenderNumber
 from tgo.runtime import Runtime
 from tgo.senders import service as senders
 from tgo.senders.state import SenderStatus, VerificationStatus, can_send
 
-NAV.append(NavItem("/sender-numbers", "dash.nav.senders", 10))
+NAV_ITEM = NavItem("/sender-numbers", "dash.nav.senders", 10)
 
 # Statuses that change by themselves (events from Connect): their page refreshes its status block.
 _MOVING = {SenderStatus.PENDING_ACCOUNT_VERIFICATION, SenderStatus.PENDING_VERIFICATION}

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Response, get, post
 
-from tgo.dashboard.web import NAV, NavItem, Web, error_messages, url
+from tgo.dashboard.web import NavItem, Web, error_messages, url
 from tgo.errors import AppError
 from tgo.models import SmsSender
 from tgo.runtime import Runtime
@@ -15,7 +15,7 @@ from tgo.sms.delivery import publish_verification_after_commit
 from tgo.sms.rules import MessageType, SenderType
 from tgo.sms.schemas import SmsSenderCreate
 
-NAV.append(NavItem("/sms-senders", "dash.nav.sms_senders", 40))
+NAV_ITEM = NavItem("/sms-senders", "dash.nav.sms_senders", 40)
 
 STATUS_TONE = {
     "not_started": "info",

@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 from litestar import Response, get
 from litestar.params import Parameter
 
-from tgo.dashboard.web import NAV, NavItem, Web, error_messages
+from tgo.dashboard.web import NavItem, Web, error_messages
 from tgo.errors import AppError
 from tgo.kit.clock import now
 from tgo.senders import service as senders
 from tgo.usage.service import STATUSES, TYPES, usage
 
-NAV.append(NavItem("/usage", "dash.nav.usage", 30))
+NAV_ITEM = NavItem("/usage", "dash.nav.usage", 30)
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

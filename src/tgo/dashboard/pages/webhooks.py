@@ -8,13 +8,13 @@ from typing import Any
 from litestar import Response, get, post
 from litestar.params import Parameter
 
-from tgo.dashboard.web import NAV, NavItem, Web, error_messages, url
+from tgo.dashboard.web import NavItem, Web, error_messages, url
 from tgo.errors import AppError
 from tgo.runtime import Runtime
 from tgo.webhooks import service as webhooks
 from tgo.webhooks.repository import DeliveryStatus
 
-NAV.append(NavItem("/webhooks", "dash.nav.webhooks", 60))
+NAV_ITEM = NavItem("/webhooks", "dash.nav.webhooks", 60)
 
 DELIVERY_TONE = {"pending": "wait", "succeeded": "good", "failed": "bad"}
 

@@ -1,0 +1,92 @@
+"""The composition root: ``build_runtime`` builds every process-wide part of a runtime and installs every
+package's contributions (``PARTS``) in it. The app, the CLI, the workers and the tests build a runtime only
+here; tests pass their fakes by keyword. Nothing is registered anywhere by importing a module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tgo.auth.rate_limit import ApiRateLimiter
+from tgo.channels.connect import ConnectClient
+from tgo.channels.sms_sandbox import SandboxVerifier
+from tgo.channels.sms_types import SenderVerifier, SmsChannel
+from tgo.config import Settings
+from tgo.connect.contributions import PART as CONNECT
+from tgo.connect.embedded import build_embedded_connect
+from tgo.dashboard.contributions import PART as DASHBOARD
+from tgo.db import Database
+from tgo.kit.lazy import Lazy
+from tgo.kit.private_files import warn_if_shared
+from tgo.media.storage import LocalStorage, MediaStorage
+from tgo.messages.contributions import PART as MESSAGES
+from tgo.messages.pacing import SenderPacer
+from tgo.part import Part, Registry
+from tgo.runtime import SESSION_INFO_KEY, Runtime
+from tgo.senders.contributions import PART as SENDERS
+from tgo.sms.contributions import PART as SMS
+from tgo.sms.delivery import connect_channel, default_channel
+from tgo.sms.rules import decide_verification
+from tgo.sms.tasks import SmsJobs
+from tgo.webhooks.contributions import PART as WEBHOOKS
+from tgo.webhooks.delivery import Resolver, system_resolve
+from tgo.webhooks.service import webhook_client
+from tgo.worker.broker import build_broker
+from tgo.worker.contributions import PART as WORKER
+
+# Every package that contributes tasks, periodic jobs, listeners, Connect handlers, start-up hooks or
+# dashboard navigation (start-up hooks run in this order).
+PARTS: tuple[Part, ...] = (CONNECT, MESSAGES, SENDERS, SMS, WEBHOOKS, WORKER, DASHBOARD)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    connect: ConnectClient | None = None,
+    sms_channel: SmsChannel | None = None,
+    sms_verifier: SenderVerifier | None = None,
+    media_storage: MediaStorage | None = None,
+    webhook_resolver: Resolver | None = None,
+    parts: Sequence[Part] = PARTS,
+) -> Runtime:
+    """A runtime for ``settings`` with every part of ``parts`` installed. A part passed in (a test's fake)
+    is used instead of the one the settings name; the caller owns its closing, except an SMS channel, which
+    is bound to the runtime (its receipts are applied here) and closed with it."""
+    settings.secret()  # fail early and clearly when the secret key is required but missing
+    warn_if_shared(settings.data_dir)
+    registry = Registry()
+    for part in parts:
+        registry.install(part)
+    rt = Runtime(
+        settings=settings,
+        db=Database(settings.resolved_database_url, pool_size=settings.database_pool_size),
+        registry=registry,
+    )
+    # Code handed only a session (domain-event listeners) finds its runtime in the session's info.
+    rt.db.sessionmaker.configure(info={SESSION_INFO_KEY: rt})
+    rt.embedded_connect = Lazy(lambda: build_embedded_connect(rt))
+    rt.connect = Lazy(lambda: connect or _connect_client(rt))
+    rt.sms_channel = Lazy(lambda: connect_channel(rt, sms_channel or default_channel(rt)))
+    rt.sms_verifier = sms_verifier or SandboxVerifier(decide_verification)
+    rt.sms_jobs = SmsJobs()
+    rt.media_storage = Lazy(lambda: media_storage or LocalStorage(settings.resolved_media_dir))
+    rt.broker = Lazy(lambda: build_broker(rt))
+    rt.webhook_resolver = webhook_resolver or system_resolve
+    rt.webhook_client = Lazy(lambda: webhook_client(rt))
+    rt.sender_pacer = Lazy(lambda: SenderPacer(settings))
+    rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
+    return rt
+
+
+def _connect_client(rt: Runtime) -> ConnectClient:
+    """Over HTTP to TGO_CONNECT_URL, else over an in-process transport to the embedded network."""
+    settings = rt.settings
+    if settings.connect_url:
+        client = ConnectClient.over_http(
+            settings.connect_url, settings.secret(), timeout=settings.connect_timeout_seconds
+        )
+    else:
+        client = ConnectClient.over_asgi(
+            rt.embedded_connect.get().app, settings.secret(), timeout=settings.connect_timeout_seconds
+        )
+    rt.on_shutdown(client.aclose)
+    return client
