@@ -22,6 +22,8 @@ MESSAGE_FAILED = "message.failed"
 SENDER_NUMBER_STATUS_CHANGED = "sender_number.status_changed"
 SMS_SENDER_STATUS_CHANGED = "sms_sender.status_changed"
 SMS_MESSAGE_STATUS_CHANGED = "sms_message.status_changed"
+# Sent only when asked for (the dashboard's "Send test event"), to that one endpoint, whatever its events.
+WEBHOOK_TEST = "webhook.test"
 
 # Every event type the platform emits: the constants above.
 EVENT_TYPES: tuple[str, ...] = tuple(
