@@ -28,6 +28,7 @@ NAV.append(NavItem("/messages", "dash.nav.messages", 20))
 TYPES = ("text", "image", "voice", "document")
 STATUS_TONE = {"queued": "info", "sent": "info", "delivered": "good", "read": "good", "failed": "bad"}
 PAGE_SIZE = 25
+EXPORT_PAGE_SIZE = 200  # rows per keyset page of the CSV export (what it holds in memory at once)
 # Shown inline in the preview (sniffed types only); anything else is a download.
 INLINE_TYPES = ("image/jpeg", "image/png", "image/webp", "audio/")
 
@@ -190,7 +191,9 @@ async def message_log_csv(
 
     async def lines() -> AsyncIterator[str]:
         yield "\ufeff" + ",".join(CSV_COLUMNS) + "\r\n"  # the BOM: spreadsheets then read UTF-8 (Arabic)
-        async for page in messages.iter_messages(runtime.db, tenant_id, filters=filters):
+        async for page in messages.iter_messages(
+            runtime.db, tenant_id, filters=filters, page_size=EXPORT_PAGE_SIZE
+        ):
             yield "".join(_csv_line(message, media) for message, media in page)
 
     stamp = now().strftime("%Y%m%d-%H%M%S")
