@@ -138,7 +138,7 @@ async def test_send_a_message_and_an_sms_end_to_end(
         await expect(page.locator("#recipient-check")).to_have_attribute("data-state", "good")
         await expect(page.locator("#recipient-check")).to_contain_text(translate("dash.send.check.ok", lang))
         await page.locator("#send-content").fill(TEXT[lang])
-        await check_quality(page, axe_script, f"send-new-{lang}-desktop")
+        await check_quality(page, axe_script, f"send-typed-{lang}-desktop")
         await page.locator("#send-submit").click()
         await expect(page).to_have_url(re.compile(r"/dashboard/messages/\d+$"))
         await expect(page.locator(".message-content")).to_have_text(TEXT[lang])
@@ -159,7 +159,7 @@ async def test_send_a_message_and_an_sms_end_to_end(
         await page.locator("#sms-send-body").press_sequentially(SMS_TEXT[lang], delay=5)
         await expect(page.locator("#sms-preview-encoding")).to_contain_text(SMS_ENCODING[lang])
         await expect(page.locator("#sms-preview-text")).to_contain_text(str(len(SMS_TEXT[lang])))
-        await check_quality(page, axe_script, f"sms-new-{lang}-desktop")
+        await check_quality(page, axe_script, f"sms-typed-{lang}-desktop")
         await page.locator("#sms-send-submit").click()
         await expect(page).to_have_url(re.compile(r"/dashboard/sms-messages/[0-9a-f-]{36}$"))
         detail_url = page.url
@@ -168,12 +168,12 @@ async def test_send_a_message_and_an_sms_end_to_end(
             "data-status", "delivered", timeout=30_000
         )
         await expect(page.locator("#sms-encoding")).to_contain_text(SMS_ENCODING[lang])
-        await check_quality(page, axe_script, f"sms-message-{lang}-desktop")
+        await check_quality(page, axe_script, f"sms-delivered-{lang}-desktop")
         await page.goto("/dashboard/sms-messages")
         await expect(
             page.locator(f'tr[data-sms-id="{detail_url.rsplit("/", 1)[1]}"] .sms-status')
         ).to_have_text(translate("dash.smslog.status.delivered", lang))
-        await check_quality(page, axe_script, f"sms-messages-{lang}-desktop")
+        await check_quality(page, axe_script, f"sms-log-{lang}-desktop")
         await page.goto("/dashboard/usage")
         await expect(
             page.locator(f'#usage-sms tr[data-sms-sender-id="{senders["sms_sender_id"]}"]')
