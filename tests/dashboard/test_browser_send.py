@@ -81,7 +81,12 @@ def senders(live_server: LiveServer) -> dict[str, Any]:
                 await asyncio.sleep(0.2)
             else:
                 raise AssertionError("the SMS sender never became active")
-            return {"number_id": number_id, "sms_sender_id": sms_id}
+            hook = await api.post(
+                "/api/v1/webhooks",
+                json={"url": "https://hooks.example.invalid/tgo/events", "events": ["message.delivered"]},
+            )
+            assert hook.status_code == 201, hook.text
+            return {"number_id": number_id, "sms_sender_id": sms_id, "webhook_id": hook.json()["id"]}
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, make()).result()
@@ -101,6 +106,8 @@ async def desktop(browser: Browser, live_server: LiveServer) -> AsyncIterator[Br
 
 
 async def use_language(page: Page, lang: str) -> None:
+    if not page.url.endswith("/dashboard/"):
+        await page.goto("/dashboard/")
     if await page.locator("html").get_attribute("lang") != lang:
         await page.locator("#language-switch").click()
         await expect(page.locator("html")).to_have_attribute("lang", lang)
@@ -215,6 +222,10 @@ async def test_new_pages_meet_the_quality_bar(
         for name, path in pages.items():
             await page.goto(path)
             await check_quality(page, axe_script, f"{name}-{lang}-{viewport}")
+        await page.goto(f"/dashboard/webhooks/{senders['webhook_id']}")
+        await page.locator("#send-test-event").click()
+        await expect(page.locator("#test-payload")).to_contain_text('"type": "webhook.test"')
+        await check_quality(page, axe_script, f"webhook-test-{lang}-{viewport}")
     finally:
         await use_language(page, "en")
         await ctx.close()
