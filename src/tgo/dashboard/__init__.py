@@ -12,7 +12,18 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from tgo.config import Settings
-from tgo.dashboard.pages import api_keys, auth, connect_inbox, messages, senders, sms_senders, usage, webhooks
+from tgo.dashboard.pages import (
+    api_keys,
+    auth,
+    connect_inbox,
+    messages,
+    send,
+    senders,
+    sms_messages,
+    sms_senders,
+    usage,
+    webhooks,
+)
 from tgo.dashboard.web import (
     PREFIX,
     CsrfRefused,
@@ -29,7 +40,7 @@ from tgo.errors import AppError, exception_handler
 from tgo.i18n import negotiate
 
 STATIC = Path(__file__).parent / "static"
-PAGES = [auth, senders, messages, usage, sms_senders, webhooks, api_keys, connect_inbox]
+PAGES = [auth, senders, send, messages, sms_messages, usage, sms_senders, webhooks, api_keys, connect_inbox]
 
 
 def create_dashboard_router(settings: Settings) -> Router:

@@ -169,4 +169,44 @@ async def resend(me: Web, runtime: Runtime, number_id: int) -> Response[Any]:
     return me.redirect(url(f"/sender-numbers/{number.id}"))
 
 
-HANDLERS = [list_senders, register, sender_detail, sender_status, verify, resend]
+@post("/sender-numbers/{number_id:int}/rename", name="dashboard:sender-rename")
+async def rename(me: Web, number_id: int) -> Response[Any]:
+    form = await me.request.form()
+    display_name = str(form.get("display_name") or "")
+    try:
+        await senders.rename(me.db, me.tenant_id, number_id, display_name)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await me.discard_failed(exc)
+        return await _detail(me, number_id, errors=_messages(me, exc), status_code=exc.status_code)
+    me.flash("success", "dash.senders.renamed")
+    return me.redirect(url(f"/sender-numbers/{number_id}"))
+
+
+@get("/sender-numbers/{number_id:int}/delete", name="dashboard:sender-delete-confirm")
+async def delete_confirm(me: Web, number_id: int) -> Response[Any]:
+    number = await senders.get(me.db, me.tenant_id, number_id)
+    return me.render("sender_delete.html", number=number)
+
+
+@post("/sender-numbers/{number_id:int}/delete", name="dashboard:sender-delete")
+async def delete(me: Web, number_id: int) -> Response[Any]:
+    number = await senders.get(me.db, me.tenant_id, number_id)
+    phone = number.phone
+    await senders.delete(me.db, me.tenant_id, number_id)
+    me.flash("success", "dash.senders.deleted", phone=phone)
+    return me.redirect(url("/sender-numbers"))
+
+
+HANDLERS = [
+    list_senders,
+    register,
+    sender_detail,
+    sender_status,
+    verify,
+    resend,
+    rename,
+    delete_confirm,
+    delete,
+]

@@ -3,6 +3,7 @@ each endpoint's delivery log with every attempt and a replay button."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from litestar import Response, get, post
@@ -140,7 +141,25 @@ async def replay(me: Web, webhook_id: int, delivery_id: int) -> Response[Any]:
     return me.redirect(url(f"/webhooks/{webhook_id}"))
 
 
+@post("/webhooks/{webhook_id:int}/test", name="dashboard:webhook-test")
+async def send_test_event(me: Web, webhook_id: int) -> Response[Any]:
+    """A signed ``webhook.test`` delivery to this endpoint, and the body it carries."""
+    try:
+        record = await webhooks.send_test_event(me.db, me.tenant_id, webhook_id)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await me.discard_failed(exc)
+        me.session.flash("error", error_messages(me, exc)[0])
+        return me.redirect(url(f"/webhooks/{webhook_id}"))
+    payload = json.dumps(json.loads(record.event.body), indent=2, ensure_ascii=False)
+    return me.render(
+        "webhook_test.html", status_code=202, endpoint_id=webhook_id, record=record, payload=payload
+    )
+
+
 HANDLERS = [
+    send_test_event,
     list_endpoints,
     create_endpoint,
     endpoint_detail,
