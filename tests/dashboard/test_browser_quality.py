@@ -474,3 +474,43 @@ async def test_times_in_the_browsers_zone_then_the_profiles(
         await expect(page.locator("#status-history time").first).to_contain_text("+03")
     finally:
         await ctx.close()
+
+
+CONTROLS = """() => [...document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]')]
+  .filter(e => !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+  .filter(e => !e.closest('details:not([open])') || e.tagName === 'SUMMARY')
+  .map(e => e.outerHTML.slice(0, 80))"""
+
+FOCUSED = """() => { const e = document.activeElement; const s = getComputedStyle(e);
+  return [e.outerHTML.slice(0, 80), parseFloat(s.outlineWidth), s.outlineStyle]; }"""
+
+
+async def test_keyboard_walk_reaches_every_control_with_a_visible_ring(
+    signed_in: BrowserContext, world: dict[str, Any]
+) -> None:
+    page = await signed_in.new_page()
+    await page.set_viewport_size(SIZES["desktop"])
+    problems: list[str] = []
+    for lang in ("en", "ar"):
+        await set_language(page, lang)
+        for name, path in pages(world):
+            await page.goto(path)
+            await page.wait_for_load_state("networkidle")
+            wanted = set(await page.evaluate(CONTROLS))
+            reached: set[str] = set()
+            for _ in range(3 * len(wanted) + 5):  # a date field takes one Tab per part
+                if wanted <= reached:
+                    break
+                await page.keyboard.press("Tab")
+                html, width, style = await page.evaluate(FOCUSED)
+                if html.startswith("<body"):
+                    continue
+                reached.add(html)
+                if width < 3 or style != "solid":
+                    problems.append(f"{name} {lang}: no visible ring on {html}")
+            if missed := wanted - reached:
+                problems.append(f"{name} {lang}: Tab never reaches {sorted(missed)[:3]}")
+    await set_language(page, "en")
+    (ARTIFACTS / "keyboard-problems.txt").write_text("\n".join(problems))
+    assert problems == []
