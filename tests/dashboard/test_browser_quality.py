@@ -118,6 +118,7 @@ def pages(world: dict[str, Any]) -> list[tuple[str, str]]:
         ("api-keys", "/dashboard/api-keys"),
         ("api-key-revoke", f"/dashboard/api-keys/{world['key']}/revoke"),
         ("connect", f"/dashboard/connect?phone={RECIPIENT.replace('+', '%2B')}"),
+        ("profile", "/dashboard/profile"),
         ("not-found", "/dashboard/no-such-page"),
     ]
 
