@@ -1,34 +1,22 @@
-"""axe-core for the browser tests: installed from npm (pinned) into the git-ignored ``var/axe`` on first
-use, injected into a page, run, and its violations returned."""
+"""axe-core for the browser tests: installed from npm (pinned in browser.py) into the git-ignored ``var/axe``
+on first use, injected into a page, run, and its violations returned."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page
 
-AXE_VERSION = "4.10.2"
-AXE_DIR = Path(__file__).resolve().parents[2] / "var" / "axe"
+from tests.dashboard.browser import AXE_DIR, axe_source
+
 AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="session")
 def axe_script() -> Path:
-    installed = AXE_DIR / "node_modules" / "axe-core" / "package.json"
-    if not installed.exists() or f'"version": "{AXE_VERSION}"' not in installed.read_text():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is missing: install nodejs and npm (apt-get install npm) for axe-core")
-        subprocess.run(
-            [npm, "install", "--prefix", str(AXE_DIR), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    axe_source()  # installs the pinned version into var/axe on first use (one pin: tests/dashboard/browser.py)
     return AXE_JS
 
 

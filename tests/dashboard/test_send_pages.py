@@ -13,7 +13,9 @@ from tests.fixtures.connect import ConnectHelper
 
 
 async def send(
-    client: httpx.AsyncClient, files: dict[str, tuple[str, bytes] | tuple[str, bytes, str]] | None = None, **fields: object
+    client: httpx.AsyncClient,
+    files: dict[str, tuple[str, bytes] | tuple[str, bytes, str]] | None = None,
+    **fields: object,
 ) -> httpx.Response:
     page = await client.get("/dashboard/messages/new")
     data = {"type": "text", **fields, "_csrf": csrf_of(page.text)}
