@@ -40,6 +40,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# axe-core (browser tests only; pinned, as in tests/dashboard/browser.py) into the git-ignored var/axe.
+if [ ! -f var/axe/node_modules/axe-core/axe.min.js ]; then
+  npm install --no-audit --no-fund --prefix var/axe axe-core@4.10.3 >/dev/null
+fi
+
 # The Jasmin SMS gateway (SMPP interop test, benchmarks) in its own venv (idempotent).
 venv="$(bash bench/jasmin/setup.sh)"
 echo "setup: services up, chromium and wrk installed, Jasmin venv $venv" >&2

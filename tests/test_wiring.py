@@ -138,6 +138,7 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
         assert [item.path for item in registry.nav] == [
             "/sender-numbers",
             "/messages",
+            "/sms-messages",
             "/usage",
             "/sms-senders",
             "/webhooks",

@@ -383,7 +383,9 @@ def user_create(
     tenant: Annotated[str, typer.Option(help="Tenant slug.")],
     email: Annotated[str, typer.Option(help="Login e-mail.")],
     password: Annotated[str, typer.Option(help="At least 8 characters.")],
-    lang: Annotated[str, typer.Option(help="en or ar.")] = "en",
+    lang: Annotated[
+        str | None, typer.Option(help="en or ar; left out, the user's first login page's language.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a dashboard login."""

@@ -43,6 +43,8 @@ class EventType(StrEnum):
     SENDER_NUMBER_STATUS_CHANGED = "sender_number.status_changed"
     SMS_SENDER_STATUS_CHANGED = "sms_sender.status_changed"
     SMS_MESSAGE_STATUS_CHANGED = "sms_message.status_changed"
+    # Sent only when asked for (the dashboard's "Send test event"), to that one endpoint, whatever its events.
+    WEBHOOK_TEST = "webhook.test"
 
 
 # Every event type the platform emits, sorted (what a webhook endpoint may subscribe to).

@@ -174,3 +174,30 @@ async def send_text(api: httpx.AsyncClient, sender: str, recipient: str, content
     )
     assert sent.status_code == 201, sent.text
     return int(sent.json()["id"])
+
+
+AXE_VERSION = "4.10.3"  # axe-core from npm, for the tests only (scripts/setup.sh installs it into var/axe)
+AXE_DIR = Path(__file__).resolve().parents[2] / "var" / "axe"
+
+
+def axe_source() -> str:
+    """axe-core's script, installed on first use into the git-ignored var/axe (pinned version)."""
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    package = AXE_DIR / "node_modules" / "axe-core" / "package.json"
+    if not script.exists() or f'"version": "{AXE_VERSION}"' not in package.read_text():
+        done = subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(AXE_DIR),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"npm could not install axe-core: {done.stderr}"
+    return script.read_text()

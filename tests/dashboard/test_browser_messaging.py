@@ -88,7 +88,8 @@ async def test_unverified_owner_then_verified_in_connect(page: Page, live_server
     # The owner verifies inside Connect; the open page follows by itself (no reload, no new OTP).
     live_server.tgo("connect", "account", "verify", phone)
     await expect(badge).to_have_text("Active", timeout=30_000)
-    await expect(page.locator("#verification-status")).to_have_text("verified")
+    await expect(page.locator("#verification-status")).to_have_text("Verified")
+    await expect(page.locator("#verification-status")).to_have_attribute("data-verification", "verified")
     await screenshot(page, "sender-verified-later")
 
 

@@ -51,7 +51,9 @@ async def test_rejected_with_reason_and_delete(signed_in: httpx.AsyncClient) -> 
     detail_url = added.headers["location"]
     status = await verify_and_wait(signed_in, detail_url)
     assert 'data-status="rejected"' in status
-    reason = re.search(r'<p id="rejection-reason"><strong>Reason:</strong> ([^<]+)</p>', status)
+    reason = re.search(
+        r'<p id="rejection-reason"><strong>Reason:</strong> <span dir="auto">([^<]+)</span></p>', status
+    )
     assert reason and reason.group(1).strip()
     assert "Verify again" in status
     confirm = await signed_in.get(detail_url + "/delete")
@@ -63,6 +65,9 @@ async def test_rejected_with_reason_and_delete(signed_in: httpx.AsyncClient) -> 
 async def test_invalid_sender_is_explained(signed_in: httpx.AsyncClient) -> None:
     bad = await add(signed_in, name="x", sender_type="short_code", sender_id="12", country="ZZ")
     assert bad.status_code == 422
-    assert 'id="form-errors"' in bad.text
+    # Each problem beside its field (aria-invalid, described by the error), no generic line above the form.
+    assert 'id="sender-id-error"' in bad.text and 'id="country-error"' in bad.text
+    assert 'aria-invalid="true" aria-describedby="country-error sms-country-hint"' in bad.text
+    assert "The given data was invalid." not in bad.text
     unknown = await signed_in.get("/dashboard/sms-senders/not-a-uuid")
     assert unknown.status_code == 404

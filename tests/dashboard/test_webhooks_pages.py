@@ -110,3 +110,46 @@ async def test_a_refused_url_is_explained(signed_in: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 422
     assert "must start with http:// or https://" in response.text
+
+
+async def test_a_failed_replay_of_a_succeeded_delivery_is_its_own_outcome(
+    signed_in: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, receiver: Receiver
+) -> None:
+    page = await signed_in.get("/dashboard/webhooks")
+    created = await signed_in.post(
+        "/dashboard/webhooks",
+        data={"url": receiver.url, "events": ["sender_number.status_changed"], "_csrf": csrf_of(page.text)},
+    )
+    assert created.status_code == 201, created.text
+    listing = await signed_in.get("/dashboard/webhooks")
+    webhook_id = int(re.search(r'data-webhook-id="(\d+)"', listing.text).group(1))  # type: ignore[union-attr]
+    await connect.account(SENDER, verified=True)
+    number = (await signed_in.post("/api/v1/sender-numbers", json={"phone": SENDER}, headers=headers)).json()
+    await signed_in.post(
+        f"/api/v1/sender-numbers/{number['id']}/verify",
+        json={"otp": await connect.otp(SENDER)},
+        headers=headers,
+    )
+    detail = ""
+    for _ in range(200):
+        detail = (await signed_in.get(f"/dashboard/webhooks/{webhook_id}")).text
+        if 'badge-good">Succeeded<' in detail:
+            break
+        await asyncio.sleep(0.05)
+    delivery_id = re.search(r'data-delivery-id="(\d+)"', detail).group(1)  # type: ignore[union-attr]
+    receiver.then(500)  # the replay is refused by the receiver
+    replayed = await signed_in.post(
+        f"/dashboard/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", data={"_csrf": csrf_of(detail)}
+    )
+    assert replayed.status_code == 303
+    for _ in range(200):
+        detail = (await signed_in.get(f"/dashboard/webhooks/{webhook_id}")).text
+        if 'data-run="replay" data-outcome="failed"' in detail:
+            break
+        await asyncio.sleep(0.05)
+    # The first delivery still reads as succeeded (one attempt); the replay is a failed outcome of its own.
+    assert 'data-run="original" data-outcome="succeeded"' in detail
+    assert 'data-run="replay" data-outcome="failed"' in detail
+    row = detail[detail.index(f'data-delivery-id="{delivery_id}"') :]
+    last_result = re.search(r'<td class="last-result">(.*?)</td>', row, re.S).group(1)  # type: ignore[union-attr]
+    assert last_result.count("HTTP 500") == 1, last_result

@@ -12,7 +12,20 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from tgo.config import Settings
-from tgo.dashboard.pages import api_keys, auth, connect_inbox, messages, senders, sms_senders, usage, webhooks
+from tgo.dashboard.pages import (
+    api_keys,
+    auth,
+    connect_inbox,
+    messages,
+    not_found,
+    profile,
+    send,
+    senders,
+    sms_messages,
+    sms_senders,
+    usage,
+    webhooks,
+)
 from tgo.dashboard.web import (
     PREFIX,
     CsrfRefused,
@@ -29,7 +42,20 @@ from tgo.errors import AppError, exception_handler
 from tgo.i18n import negotiate
 
 STATIC = Path(__file__).parent / "static"
-PAGES = [auth, senders, messages, usage, sms_senders, webhooks, api_keys, connect_inbox]
+PAGES = [
+    auth,
+    senders,
+    send,
+    messages,
+    sms_messages,
+    usage,
+    sms_senders,
+    webhooks,
+    api_keys,
+    connect_inbox,
+    profile,
+    not_found,  # the catch-all 404: last
+]
 
 
 def create_dashboard_router(settings: Settings) -> Router:
@@ -71,13 +97,14 @@ def create_dashboard_router(settings: Settings) -> Router:
         return error_page(request, 403, "dash.csrf.title", None, "dash.csrf.body")
 
     def on_not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-        return error_page(request, 404, "dash.error.title", None, "dash.not_found")
+        return error_page(request, 404, "dash.not_found.title", None, "dash.not_found")
 
     def on_app_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         assert isinstance(exc, AppError)
         web = web_for(request)
         lang = web.lang if web else negotiate(request.headers.get("accept-language"))
-        return error_page(request, exc.status_code, "dash.error.title", exc.body(lang)["message"])
+        title = "dash.not_found.title" if exc.status_code == 404 else "dash.error.title"
+        return error_page(request, exc.status_code, title, exc.body(lang)["message"])
 
     def on_other(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if isinstance(exc, NotFoundException):

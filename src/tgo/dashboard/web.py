@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -18,7 +21,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.config import Settings
-from tgo.dashboard.accounts import load_signed_in
+from tgo.dashboard.accounts import load_signed_in, valid_time_zone
 from tgo.dashboard.sessions import (
     COOKIE_NAME,
     COOKIE_PATH,
@@ -37,6 +40,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "x-csrf-token"
+TZ_COOKIE = "tgo_tz"  # the browser's IANA time zone, set by app.js (not secret, not trusted beyond a name)
 
 
 class LoginRequired(Exception):
@@ -76,7 +80,15 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(dt=format_datetime, phone=format_phone, num=format_number)
+        self.env.filters.update(
+            dt=format_datetime,
+            phone=format_phone,
+            num=format_number,
+            ltr=format_ltr,
+            user_text=format_user_text,
+            bidi=isolate_phones,
+            url=format_url,
+        )
         self.env.globals.update(url=url, static=static_url)
 
     @classmethod
@@ -92,13 +104,23 @@ def static_url(path: str) -> str:
     return f"{PREFIX}/static/{path}"
 
 
-def format_datetime(value: datetime | None, empty: str = "—") -> Markup:
-    """UTC time, always left-to-right (it stays readable on Arabic pages)."""
+@pass_context
+def format_datetime(context: Context, value: datetime | None, empty: str = "—") -> Markup:
+    """A time in the viewer's zone (the page's ``tz``; UTC without one), always left-to-right (it stays
+    readable on Arabic pages); the UTC time is in its ``datetime`` and its tooltip."""
     if value is None:
         return escape(empty)
-    iso = value.isoformat().replace("+00:00", "Z")
-    text = value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Markup('<time datetime="{}" dir="ltr">{}</time>').format(iso, text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    utc = value.astimezone(UTC)
+    zone = context.get("tz") or UTC
+    local = utc.astimezone(zone)
+    iso = utc.isoformat().replace("+00:00", "Z")
+    name = "UTC" if zone is UTC else local.tzname() or str(zone)
+    text = local.strftime("%Y-%m-%d %H:%M:%S ") + name
+    return Markup('<time datetime="{}" dir="ltr" title="{}">{}</time>').format(
+        iso, utc.strftime("%Y-%m-%d %H:%M:%S UTC"), text
+    )
 
 
 def format_phone(value: str | None) -> Markup:
@@ -111,6 +133,43 @@ def format_number(value: Any) -> Markup:
     return Markup('<bdi dir="ltr">{}</bdi>').format(value)
 
 
+def format_ltr(value: Any) -> Markup:
+    """An id, code or other machine text: one isolated left-to-right run on any page."""
+    if value is None or value == "":
+        return Markup("—")
+    return Markup('<bdi dir="ltr">{}</bdi>').format(value)
+
+
+def format_user_text(value: Any) -> Markup:
+    """Text someone wrote (a name, a description): isolated, its direction taken from its own letters."""
+    return Markup('<bdi dir="auto">{}</bdi>').format(value)
+
+
+URL_BREAK = re.compile(r"(?<=[/?&=#])")
+
+
+def format_url(value: Any) -> Markup:
+    """A URL left-to-right, allowed to wrap after a slash or query separator (not mid-host)."""
+    text = str(value or "")
+    broken = Markup("<wbr>").join(URL_BREAK.split(text))  # join escapes each piece
+    return Markup('<code dir="ltr" class="url" title="{}">{}</code>').format(text, broken)
+
+
+PHONE_IN_TEXT = re.compile(r"\+\d{6,15}")
+
+
+def isolate_phones(value: Any) -> Markup:
+    """A text (e.g. a translated hint) with each phone number in it made an isolated LTR run."""
+    text = str(value)
+    pieces: list[Markup | str] = []
+    last = 0
+    for found in PHONE_IN_TEXT.finditer(text):
+        pieces += [text[last : found.start()], format_phone(found.group(0))]
+        last = found.end()
+    pieces.append(text[last:])
+    return Markup("").join(pieces)  # join escapes the plain pieces
+
+
 @dataclass
 class Viewer:
     """The signed-in user as plain values (still usable after the transaction is rolled back)."""
@@ -120,6 +179,7 @@ class Viewer:
     language: str
     tenant_id: int
     tenant_name: str
+    time_zone: str | None = None
 
 
 @dataclass
@@ -164,6 +224,22 @@ class Web:
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.lang, **params)
 
+    @property
+    def time_zone(self) -> str | None:
+        """The zone times are shown in: the profile's, else the browser's (a cookie app.js sets)."""
+        if self.viewer is not None and self.viewer.time_zone:
+            return self.viewer.time_zone
+        browser = self.request.cookies.get(TZ_COOKIE)
+        return browser if browser and valid_time_zone(browser) else None
+
+    def tz(self) -> tzinfo:
+        return ZoneInfo(self.time_zone) if self.time_zone else UTC
+
+    def tm(self, key: str, **params: Any) -> Markup:
+        """A translated text as HTML: the text escaped, its parameters inserted as given (so a phone
+        number or a user's name keeps its isolating markup; plain strings are escaped)."""
+        return escape(translate(key, self.lang)).format(**params)
+
     def flash(self, kind: str, key: str, **params: Any) -> None:
         self.session.flash(kind, self.t(key, **params))
 
@@ -171,6 +247,8 @@ class Web:
         lang = self.lang
         html = self.dash.env.get_template(template).render(
             t=self.t,
+            tm=self.tm,
+            tz=self.tz(),
             lang=lang,
             dir="rtl" if lang == "ar" else "ltr",
             viewer=self.viewer,
@@ -242,6 +320,43 @@ def error_messages(web: Web, exc: AppError) -> list[str]:
     return messages
 
 
+class FormErrors(dict[str, str]):
+    """A form's problems: each field's shown beside it (keyed by the form field's name, see
+    ``_forms.html``), and ``general`` lines about the form as a whole (shown above it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.general: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(len(self)) or bool(self.general)
+
+    def add(self, name: str | None, text: str) -> FormErrors:
+        if name is None:
+            self.general.append(text)
+        else:
+            self[name] = f"{self[name]} {text}" if name in self else text
+        return self
+
+
+def form_errors(
+    web: Web, exc: AppError, fields: dict[str, str] | None = None, whole: str | None = None
+) -> FormErrors:
+    """A service error for a form: each problem beside its field (``fields`` maps the service's field
+    names to the form's; one with no field on the form is a general line); the error's own message
+    ("The given data was invalid.") only when no field explains it, beside the ``whole`` field if given."""
+    body = exc.body(web.lang)
+    found = FormErrors()
+    for field_name, problems in (body.get("errors") or {}).items():
+        key = f"dash.field.{field_name}"
+        text = web.t(key)
+        text = text if text != key else " ".join(str(p) for p in problems)
+        found.add((fields or {}).get(field_name), text)
+    if not found:
+        found.add(whole, str(body["message"]))
+    return found
+
+
 def safe_next(target: str | None) -> str:
     """Only a path inside the dashboard is a valid place to go back to (no open redirect)."""
     if not target:
@@ -274,7 +389,9 @@ def make_provide_web(dash: Dashboard) -> Any:
             if found is not None and found[0].session_version == session.session_version:
                 user, tenant = found
                 web.user = user
-                web.viewer = Viewer(user.id, user.email, user.language, tenant.id, tenant.name)
+                web.viewer = Viewer(
+                    user.id, user.email, user.language, tenant.id, tenant.name, user.time_zone
+                )
             else:
                 session.log_out()
         request.state["dashboard_web"] = web  # for the error pages

@@ -100,6 +100,7 @@ class MessageRepository(TenantRepository):
         message_type: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        search: str | None = None,
     ) -> list[tuple[Message, Media | None]]:
         """Newest first: a keyset page, stable while messages are inserted. By id; with a time range by
         (queued_at, id), so that the (tenant_id, queued_at, id) index finds the range's newest rows at once
@@ -116,19 +117,70 @@ class MessageRepository(TenantRepository):
             stmt = stmt.where(tuple_(Message.queued_at, Message.id) < tuple_(before_queued_at, before_id))
         elif before_id is not None:
             stmt = stmt.where(Message.id < before_id)
-        if status:
-            stmt = stmt.where(Message.status == status)
-        if sender_number_id:
-            stmt = stmt.where(Message.sender_number_id == sender_number_id)
-        if to_phone:
-            stmt = stmt.where(Message.to_phone == to_phone)
-        if message_type:
-            stmt = stmt.where(Message.message_type == message_type)
-        if since:
-            stmt = stmt.where(Message.queued_at >= since)
-        if until:
-            stmt = stmt.where(Message.queued_at < until)
+        stmt = stmt.where(
+            *_filters(
+                status=status,
+                sender_number_id=sender_number_id,
+                to_phone=to_phone,
+                message_type=message_type,
+                since=since,
+                until=until,
+                search=search,
+            )
+        )
         return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
+
+    async def count(self, **filters: Any) -> int:
+        """How many of the tenant's messages match the filters (those of ``page``)."""
+        stmt = select(func.count()).select_from(Message).where(Message.tenant_id == self.tenant_id)
+        return int(await self.session.scalar(stmt.where(*_filters(**filters))) or 0)
+
+
+def _filters(
+    *,
+    status: str | None = None,
+    sender_number_id: int | None = None,
+    to_phone: str | None = None,
+    message_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+) -> list[Any]:
+    where: list[Any] = []
+    if status:
+        where.append(Message.status == status)
+    if sender_number_id:
+        where.append(Message.sender_number_id == sender_number_id)
+    if to_phone:
+        where.append(Message.to_phone == to_phone)
+    if message_type:
+        where.append(Message.message_type == message_type)
+    if since:
+        where.append(Message.queued_at >= since)
+    if until:
+        where.append(Message.queued_at < until)
+    if search:
+        where.append(_search(search))
+    return where
+
+
+def _search(text: str) -> Any:
+    """The message with that id, or a part of either phone number, or of the text or caption (any case;
+    ``%`` and ``_`` match themselves)."""
+    matches = [
+        Message.content.icontains(text, autoescape=True),
+        Message.caption.icontains(text, autoescape=True),
+    ]
+    digits = text.replace(" ", "").replace("-", "")
+    if digits.lstrip("+").isdigit():
+        matches += [
+            Message.to_phone.contains(digits, autoescape=True),
+            Message.sender_phone.contains(digits, autoescape=True),
+        ]
+        wanted = int(digits.lstrip("+"))
+        if not digits.startswith("+") and wanted <= 2**63 - 1:
+            matches.append(Message.id == wanted)
+    return or_(*matches)
 
 
 def _waiting(at: datetime) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo import events
 from tgo.auth.context import AuthContext
 from tgo.channels.connect_types import ConnectRejected, ConnectUnavailable, MediaRef, OutboundMessage
-from tgo.db import after_commit
+from tgo.db import Database, after_commit
 from tgo.errors import NotFound, Unprocessable, ValidationFailed
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
-from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
+from tgo.kit.pagination import MAX_LIMIT, check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
@@ -194,21 +195,34 @@ async def send(
     multipart: bool,
 ) -> tuple[Message, Media | None]:
     """Check and accept a message: stored as ``queued``, delivered by a job published after commit."""
+    return await send_for_tenant(session, runtime, auth.tenant_id, req, upload, multipart=multipart)
+
+
+async def send_for_tenant(
+    session: AsyncSession,
+    runtime: Runtime,
+    tenant_id: int,
+    req: SendRequest,
+    upload: UploadFile | None,
+    *,
+    multipart: bool,
+) -> tuple[Message, Media | None]:
+    """The send for a tenant (the API's key or the dashboard's signed-in user): the same checks and errors."""
     checked = validate(req, upload, multipart=multipart)
     sniffed: Sniffed | None = None
     if checked.type in MEDIA_TYPES and upload is not None:
         sniffed = await media_service.inspect(checked.type, upload)
-    number = await _resolve_sender(session, auth.tenant_id, checked)
+    number = await _resolve_sender(session, tenant_id, checked)
     await _check_recipient(runtime, checked.to_phone, number.phone)
     media = None
     if sniffed is not None and upload is not None:
         media = await media_service.store(
-            session, runtime, auth.tenant_id, checked.type, upload, sniffed, max_duration=checked.duration
+            session, runtime, tenant_id, checked.type, upload, sniffed, max_duration=checked.duration
         )
     at = now()
     message = await insert_queued(
         session,
-        auth.tenant_id,
+        tenant_id,
         {
             "sender_number_id": number.id,
             "sender_phone": number.phone,
@@ -294,6 +308,31 @@ async def list_messages(
             else encode_cursor(id=last.id)
         )
     return rows[:size], next_cursor
+
+
+async def count_messages(session: AsyncSession, tenant_id: int, *, filters: dict[str, Any]) -> int:
+    """How many messages the filters of ``list_messages`` match (all pages)."""
+    if filters.get("to_phone"):
+        filters = {**filters, "to_phone": normalize_phone(filters["to_phone"], "to_phone")}
+    return await MessageRepository(session, tenant_id).count(**filters)
+
+
+async def iter_messages(
+    db: Database, tenant_id: int, *, filters: dict[str, Any], page_size: int = MAX_LIMIT
+) -> AsyncIterator[list[tuple[Message, Media | None]]]:
+    """Every message the filters match, newest first, one keyset page at a time (for an export: memory
+    stays one page whatever the log's size). Each page is one read on a pooled connection without a
+    transaction, so no lock is held between pages; the cursor keeps the pages consistent."""
+    cursor: str | None = None
+    while True:
+        async with db.read_scope() as conn, AsyncSession(bind=conn, expire_on_commit=False) as session:
+            rows, cursor = await list_messages(
+                session, tenant_id, limit=page_size, cursor=cursor, filters=dict(filters)
+            )
+        if rows:
+            yield rows
+        if cursor is None:
+            return
 
 
 def _message_cursor(position: dict[str, Any] | None) -> tuple[int | None, datetime | None]:

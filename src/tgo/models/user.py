@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tgo.kit.clock import now
@@ -20,6 +20,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(5), default="en")
+    # False until the user picks a language on purpose: until then the login page's language is adopted.
+    language_chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The IANA zone dashboard times are shown in; None follows the browser's.
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     # Carried by every dashboard session; bumped at logout and password change, which ends them all.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

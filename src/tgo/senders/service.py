@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect_types import ConnectAccount, ConnectError, OutboundMessage
 from tgo.db import after_commit
-from tgo.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from tgo.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable, ValidationFailed
 from tgo.i18n import translate
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
@@ -221,6 +221,23 @@ async def resend_otp(
     if account is None:
         raise ConnectAccountNotFound()
     await _send_otp(session, runtime, number, tenant_name, account)
+    return number
+
+
+MAX_DISPLAY_NAME = 100
+
+
+async def rename(
+    session: AsyncSession, tenant_id: int, number_id: int, display_name: str | None
+) -> SenderNumber:
+    """Change the name recipients see (blank: the organization's name is shown instead)."""
+    name = display_name.strip() if display_name and display_name.strip() else None
+    if name is not None and len(name) > MAX_DISPLAY_NAME:
+        raise ValidationFailed({"display_name": [f"At most {MAX_DISPLAY_NAME} characters."]})
+    number = await get(session, tenant_id, number_id)
+    number.display_name = name
+    number.updated_at = now()
+    await session.flush()
     return number
 
 

@@ -67,6 +67,14 @@ class SmsSenderRepository(TenantRepository):
             delete(SmsSender).where(SmsSender.id == sender_id, SmsSender.tenant_id == self.tenant_id)
         )
 
+    async def by_ids(self, ids: set[uuid.UUID]) -> Sequence[SmsSender]:
+        if not ids:
+            return []
+        result = await self.session.scalars(
+            select(SmsSender).where(SmsSender.tenant_id == self.tenant_id, SmsSender.id.in_(ids))
+        )
+        return result.all()
+
 
 class SmsMessageRepository(TenantRepository):
     async def add(self, message: SmsMessage) -> SmsMessage:
@@ -97,6 +105,19 @@ class SmsMessageRepository(TenantRepository):
             query.order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(limit + 1)
         )
         return result.all()
+
+    async def usage(self, since: datetime, until: datetime) -> list[tuple[uuid.UUID, str, int, int]]:
+        """(sender_id, status, messages, segments) of the messages created in [since, until)."""
+        rows = await self.session.execute(
+            select(SmsMessage.sender_id, SmsMessage.status, func.count(), func.sum(SmsMessage.segments))
+            .where(
+                SmsMessage.tenant_id == self.tenant_id,
+                SmsMessage.created_at >= since,
+                SmsMessage.created_at < until,
+            )
+            .group_by(SmsMessage.sender_id, SmsMessage.status)
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in rows]
 
 
 class SmsOperatorRepository:

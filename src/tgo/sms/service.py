@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -581,3 +581,30 @@ async def list_messages(
         )
     )
     return rows[:size], _next_cursor(rows, size)
+
+
+async def usage(session: AsyncSession, tenant_id: int, *, since: date, until: date) -> list[dict[str, Any]]:
+    """SMS per sender over the days [since, until] (UTC, inclusive): messages and segments by current
+    status, with the sender's name and ID; senders with no SMS in the period are left out."""
+    start = datetime.combine(since, time.min, tzinfo=UTC)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+    rows = await SmsMessageRepository(session, tenant_id).usage(start, end)
+    senders = {s.id: s for s in await SmsSenderRepository(session, tenant_id).by_ids({r[0] for r in rows})}
+    report: dict[uuid.UUID, dict[str, Any]] = {}
+    for sender_id, status, count, segments in rows:
+        sender = senders.get(sender_id)
+        entry = report.setdefault(
+            sender_id,
+            {
+                "sender_id": str(sender_id),
+                "name": sender.name if sender else None,
+                "from": sender.sender_id if sender else None,
+                "messages": 0,
+                "segments": 0,
+                "by_status": dict.fromkeys((s.value for s in MessageStatus), 0),
+            },
+        )
+        entry["messages"] += count
+        entry["segments"] += segments
+        entry["by_status"][status] = entry["by_status"].get(status, 0) + count
+    return sorted(report.values(), key=lambda e: (-e["messages"], e["sender_id"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -65,3 +66,22 @@ async def usage(
         "data": data,
         "totals": total,
     }
+
+
+@dataclass(frozen=True)
+class Rates:
+    """A sender's delivery and read rates (fractions; None while nothing has left the queue)."""
+
+    delivery: float | None
+    read: float | None
+
+
+def rates(by_status: dict[str, int]) -> Rates:
+    """Delivery rate: delivered or read, of the messages that left the queue (sent, delivered, read,
+    failed). Read rate: read, of the delivered or read ones."""
+    delivered = by_status.get("delivered", 0) + by_status.get("read", 0)
+    settled = delivered + by_status.get("sent", 0) + by_status.get("failed", 0)
+    return Rates(
+        delivery=delivered / settled if settled else None,
+        read=by_status.get("read", 0) / delivered if delivered else None,
+    )

@@ -28,22 +28,30 @@ def _dummy_hash() -> str:
 
 
 async def create_user(
-    session: AsyncSession, tenant_id: int, *, email: str, password: str, language: str = "en"
+    session: AsyncSession, tenant_id: int, *, email: str, password: str, language: str | None = None
 ) -> User:
+    """A dashboard login; ``language`` given is the user's choice, left out the login page's language
+    is adopted at the first sign-in."""
     email = email.strip().lower()
     errors: dict[str, list[str]] = {}
     if not _EMAIL.fullmatch(email):
         errors["email"] = ["Not a valid e-mail address."]
     if len(password) < 8:
         errors["password"] = ["Use at least 8 characters."]
-    if language not in LANGUAGES:
+    if language is not None and language not in LANGUAGES:
         errors["language"] = [f"One of: {', '.join(LANGUAGES)}."]
     if errors:
         raise ValidationFailed(errors)
     exists = await session.scalar(select(User.id).where(User.tenant_id == tenant_id, User.email == email))
     if exists is not None:
         raise Conflict("user_exists")
-    user = User(tenant_id=tenant_id, email=email, password_hash=_hasher.hash(password), language=language)
+    user = User(
+        tenant_id=tenant_id,
+        email=email,
+        password_hash=_hasher.hash(password),
+        language=language or "en",
+        language_chosen=language is not None,
+    )
     session.add(user)
     await session.flush()
     return user

@@ -368,6 +368,23 @@ async def replay_delivery(
     return record
 
 
+async def send_test_event(session: AsyncSession, tenant_id: int, webhook_id: int) -> DeliveryRecord:
+    """A ``webhook.test`` event delivered to this endpoint only (whatever its ``events``), through the
+    usual outbox, signing, retries and delivery log, so it shows exactly what the receiver will get."""
+    endpoint = await get_webhook(session, tenant_id, webhook_id)
+    if not endpoint.active:
+        raise WebhookDisabled()
+    data = {
+        "webhook_id": endpoint.id,
+        "url": endpoint.url,
+        "message": "A test event from TGO Business: this endpoint receives and verifies events.",
+    }
+    event, deliveries = await _write_event(
+        session, tenant_id, events.EventType.WEBHOOK_TEST, data, [endpoint]
+    )
+    return DeliveryRecord(deliveries[0], event, [])
+
+
 # --- the outbox: events recorded in the emitting transaction ------------------------------------------
 
 
@@ -379,8 +396,18 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
     endpoints = [
         e for e in await WebhookEndpointRepository(session, tenant_id).active() if event_type in e.events
     ]
-    if not endpoints:
-        return
+    if endpoints:
+        await _write_event(session, tenant_id, event_type, data, endpoints)
+
+
+async def _write_event(
+    session: AsyncSession,
+    tenant_id: int,
+    event_type: str,
+    data: dict[str, Any],
+    endpoints: list[WebhookEndpoint],
+) -> tuple[WebhookEvent, list[WebhookDelivery]]:
+    """The event row and one delivery per endpoint; their jobs are published after commit."""
     current = now()
     repo = WebhookDeliveryRepository(session, tenant_id)
     event = await repo.add_event(
@@ -411,6 +438,7 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
     ]
     await repo.add_deliveries(deliveries)
     _publish_after_commit(session, [d.id for d in deliveries])
+    return event, deliveries
 
 
 def _publishing_runtime(session: AsyncSession) -> Runtime | None:

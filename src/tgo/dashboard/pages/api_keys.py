@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar import Response, get, post
 
 from tgo.apikeys.service import create_api_key, list_api_keys, revoke_api_key
 from tgo.auth.scopes import ALL_SCOPES
-from tgo.dashboard.web import NavItem, Web, error_messages, url
+from tgo.dashboard.web import FormErrors, NavItem, Web, form_errors, url
 from tgo.errors import AppError
 from tgo.kit.clock import now
 
@@ -17,7 +17,7 @@ NAV_ITEM = NavItem("/api-keys", "dash.nav.api_keys", 80)
 
 
 async def _page(
-    web: Web, *, errors: list[str] | None = None, form: dict[str, Any] | None = None, status_code: int = 200
+    web: Web, *, errors: FormErrors | None = None, form: dict[str, Any] | None = None, status_code: int = 200
 ) -> Response[Any]:
     keys = await list_api_keys(web.db, web.tenant_id)
     return web.render(
@@ -26,7 +26,7 @@ async def _page(
         keys=keys,
         scopes=ALL_SCOPES,
         now=now(),
-        errors=errors or [],
+        errors=errors or FormErrors(),
         form=form or {"name": "", "scopes": [], "expires_on": ""},
     )
 
@@ -42,11 +42,11 @@ async def create_key(me: Web) -> Response[Any]:
     name = str(form.get("name") or "").strip()
     scopes = [s for s in form.getall("scopes") if isinstance(s, str)] if "scopes" in form else []
     expires_on = str(form.get("expires_on") or "").strip()
-    errors: list[str] = []
+    errors = FormErrors()
     if not name or len(name) > 200:
-        errors.append(me.t("dash.keys.error.name"))
+        errors.add("name", me.t("dash.keys.error.name"))
     if not scopes or any(s not in ALL_SCOPES for s in scopes):
-        errors.append(me.t("dash.keys.error.scopes"))
+        errors.add("scopes", me.t("dash.keys.error.scopes"))
     expires_at: datetime | None = None
     if expires_on:
         try:
@@ -54,7 +54,7 @@ async def create_key(me: Web) -> Response[Any]:
         except ValueError:
             expires_at = None
         if expires_at is None or expires_at <= now():
-            errors.append(me.t("dash.keys.error.expiry"))
+            errors.add("expires_on", me.t("dash.keys.error.expiry"))
     values = {"name": name, "scopes": scopes, "expires_on": expires_on}
     if errors:
         return await _page(me, errors=errors, form=values, status_code=422)
@@ -64,7 +64,12 @@ async def create_key(me: Web) -> Response[Any]:
         )
     except AppError as exc:
         await me.discard_failed(exc)
-        return await _page(me, errors=error_messages(me, exc), form=values, status_code=422)
+        return await _page(
+            me,
+            errors=form_errors(me, exc, {"name": "name", "scopes": "scopes", "expires_at": "expires_on"}),
+            form=values,
+            status_code=422,
+        )
     return me.render("api_key_created.html", status_code=201, key=row, plain=plain)
 
 
@@ -80,11 +85,31 @@ async def revoke_confirm(me: Web, key_id: int) -> Response[Any]:
     key = await _find(me, key_id)
     if key is None:
         return me.render(
-            "error.html", status_code=404, title=me.t("dash.error.title"), message=me.t("dash.not_found")
+            "error.html", status_code=404, title=me.t("dash.not_found.title"), message=me.t("dash.not_found")
         )
     if key.revoked_at is not None:
         return me.redirect(url("/api-keys"))
-    return me.render("api_key_revoke.html", key=key)
+    return me.render("api_key_revoke.html", key=key, recent_use=_recent_use(me, key.last_used_at))
+
+
+RECENT_USE = timedelta(days=1)  # a key used this recently is probably still in service: warn before revoking
+
+
+def _recent_use(me: Web, last_used_at: datetime | None) -> str | None:
+    """How long ago the key was last used, when that is recent (for the warning), else ``None``."""
+    if last_used_at is None:
+        return None
+    if last_used_at.tzinfo is None:
+        last_used_at = last_used_at.replace(tzinfo=UTC)
+    ago = max(now() - last_used_at, timedelta(0))
+    if ago > RECENT_USE:
+        return None
+    seconds = int(ago.total_seconds())
+    if seconds < 60:
+        return me.t("dash.keys.revoke.recent_seconds", count=seconds)
+    if seconds < 3600:
+        return me.t("dash.keys.revoke.recent_minutes", count=seconds // 60)
+    return me.t("dash.keys.revoke.recent_hours", count=seconds // 3600)
 
 
 @post("/api-keys/{key_id:int}/revoke", name="dashboard:api-keys-revoke")

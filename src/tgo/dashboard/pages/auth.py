@@ -9,7 +9,7 @@ from litestar import Response, get, post
 from litestar.params import Parameter
 
 from tgo.auth.api_key import request_host
-from tgo.dashboard.accounts import set_language
+from tgo.dashboard.accounts import language_at_login, set_language
 from tgo.dashboard.web import Web, nav_items, safe_next, url
 from tgo.i18n import LANGUAGES
 from tgo.users.service import authenticate, end_sessions, tenant_of_host
@@ -60,10 +60,8 @@ async def login_submit(web: Web) -> Response[Any]:
         return web.render("login.html", status_code=401, next=target, email=email, error=error)
 
     await throttle.succeeded(attempt)
-    chosen = web.session.language
-    if chosen and chosen != user.language:
-        # A language picked on the login page is the user's choice from now on.
-        await set_language(web.db, user, chosen)
+    # The login page's language: picked there on purpose, or the browser's (kept for a user who never chose).
+    await language_at_login(web.db, user, web.lang, chosen=bool(web.session.language))
     web.session.log_in(user.id, user.tenant_id, user.session_version)
     return web.redirect(target)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -11,7 +14,8 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from tgo.dashboard.web import NavItem, Web, error_messages
-from tgo.errors import AppError
+from tgo.errors import AppError, ValidationFailed
+from tgo.kit.clock import now
 from tgo.media.filenames import content_disposition
 from tgo.media.service import get_media
 from tgo.messages import service as messages
@@ -24,6 +28,7 @@ NAV_ITEM = NavItem("/messages", "dash.nav.messages", 20)
 TYPES = ("text", "image", "voice", "document")
 STATUS_TONE = {"queued": "info", "sent": "info", "delivered": "good", "read": "good", "failed": "bad"}
 PAGE_SIZE = 25
+EXPORT_PAGE_SIZE = 200  # rows per keyset page of the CSV export (what it holds in memory at once)
 # Shown inline in the preview (sniffed types only); anything else is a download.
 INLINE_TYPES = ("image/jpeg", "image/png", "image/webp", "audio/")
 
@@ -44,32 +49,27 @@ async def message_log(
     type_: str = Parameter(query="type", default=""),
     since: str = Parameter(query="since", default=""),
     until: str = Parameter(query="until", default=""),
+    q: str = Parameter(query="q", default=""),
     cursor: str = Parameter(query="cursor", default=""),
 ) -> Response[Any]:
-    form = {"status": status, "sender": sender, "to": to, "type": type_, "since": since, "until": until}
-    errors: list[str] = []
-    filters: dict[str, Any] = {}
-    if status in {s.value for s in MessageStatus}:
-        filters["status"] = status
-    if type_ in TYPES:
-        filters["message_type"] = type_
-    if sender.isdigit():
-        filters["sender_number_id"] = int(sender)
-    if to.strip():
-        filters["to_phone"] = to.strip()
-    since_day, until_day = _day(since), _day(until)
-    if (since and since_day is None) or (until and until_day is None):
-        errors.append(me.t("dash.messages.error.dates"))
-    if since_day:
-        filters["since"] = datetime.combine(since_day, datetime.min.time(), tzinfo=UTC)
-    if until_day:  # the whole "until" day is included
-        filters["until"] = datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    form = {
+        "q": q,
+        "status": status,
+        "sender": sender,
+        "to": to,
+        "type": type_,
+        "since": since,
+        "until": until,
+    }
+    errors, filters = _filters(me, form)
     rows: list[Any] = []
     next_cursor = None
+    count = None
     try:
         rows, next_cursor = await messages.list_messages(
-            me.db, me.tenant_id, limit=PAGE_SIZE, cursor=cursor or None, filters=filters
+            me.db, me.tenant_id, limit=PAGE_SIZE, cursor=cursor or None, filters=dict(filters)
         )
+        count = await messages.count_messages(me.db, me.tenant_id, filters=filters)
     except AppError as exc:
         errors.extend(error_messages(me, exc))
     numbers, _ = await senders.list_numbers(me.db, me.tenant_id, limit=200, cursor=None, status=None)
@@ -84,9 +84,130 @@ async def message_log(
         statuses=[s.value for s in MessageStatus],
         types=TYPES,
         tone=STATUS_TONE,
+        count=count,
+        csv_url=f"messages.csv?{urlencode(query)}" if query else "messages.csv",
         next_url=f"?{urlencode({**query, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"?{urlencode(query)}" if cursor else None,
     )
+
+
+def _filters(me: Web, form: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+    """The log's filters from the form (the page and its CSV export read the same ones)."""
+    status, type_, sender, to = form["status"], form["type"], form["sender"], form["to"]
+    errors: list[str] = []
+    filters: dict[str, Any] = {}
+    if form["q"].strip():
+        filters["search"] = form["q"].strip()[:100]
+    if status in {s.value for s in MessageStatus}:
+        filters["status"] = status
+    if type_ in TYPES:
+        filters["message_type"] = type_
+    if sender.isdigit():
+        filters["sender_number_id"] = int(sender)
+    if to.strip():
+        filters["to_phone"] = to.strip()
+    since, until = form["since"], form["until"]
+    since_day, until_day = _day(since), _day(until)
+    if (since and since_day is None) or (until and until_day is None):
+        errors.append(me.t("dash.messages.error.dates"))
+    if since_day:
+        filters["since"] = datetime.combine(since_day, datetime.min.time(), tzinfo=UTC)
+    if until_day:  # the whole "until" day is included
+        filters["until"] = datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return errors, filters
+
+
+CSV_COLUMNS = [
+    "id",
+    "queued_at",
+    "sender_phone",
+    "to_phone",
+    "type",
+    "status",
+    "content",
+    "caption",
+    "media",
+    "failure_code",
+    "updated_at",
+]
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str | None) -> str:
+    if not text:
+        return ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_line(message: Any, media: Any) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(
+        [
+            message.id,
+            message.queued_at.isoformat().replace("+00:00", "Z"),
+            message.sender_phone,
+            message.to_phone,
+            message.message_type,
+            message.status,
+            _cell(message.content),
+            _cell(message.caption),
+            _cell((media.filename or media.content_type) if media else None),
+            message.failure_code or "",
+            message.updated_at.isoformat().replace("+00:00", "Z"),
+        ]
+    )
+    return out.getvalue()
+
+
+@get("/messages.csv", name="dashboard:messages-csv")
+async def message_log_csv(
+    me: Web,
+    runtime: Runtime,
+    status: str = Parameter(query="status", default=""),
+    sender: str = Parameter(query="sender", default=""),
+    to: str = Parameter(query="to", default=""),
+    type_: str = Parameter(query="type", default=""),
+    since: str = Parameter(query="since", default=""),
+    until: str = Parameter(query="until", default=""),
+    q: str = Parameter(query="q", default=""),
+) -> Stream:
+    """The filtered log as CSV, streamed page by page (never built in memory)."""
+    form = {
+        "q": q,
+        "status": status,
+        "sender": sender,
+        "to": to,
+        "type": type_,
+        "since": since,
+        "until": until,
+    }
+    errors, filters = _filters(me, form)
+    if errors:
+        raise ValidationFailed({"since": errors})
+    # Checked now (a bad filter is an error page, not a broken download); the rows are read while streaming.
+    await messages.count_messages(me.db, me.tenant_id, filters=filters)
+    tenant_id = me.tenant_id
+
+    async def lines() -> AsyncIterator[str]:
+        yield "\ufeff" + ",".join(CSV_COLUMNS) + "\r\n"  # the BOM: spreadsheets then read UTF-8 (Arabic)
+        async for page in messages.iter_messages(
+            runtime.db, tenant_id, filters=filters, page_size=EXPORT_PAGE_SIZE
+        ):
+            yield "".join(_csv_line(message, media) for message, media in page)
+
+    stamp = now().strftime("%Y%m%d-%H%M%S")
+    response = Stream(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="messages-{stamp}.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+    me.finish(response)
+    return response
 
 
 @get("/messages/{message_id:int}", name="dashboard:message")
@@ -119,4 +240,4 @@ async def media_file(
     )
 
 
-HANDLERS = [message_log, message_detail, media_file]
+HANDLERS = [message_log, message_log_csv, message_detail, media_file]

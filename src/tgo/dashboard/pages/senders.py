@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Response, get, post
 
-from tgo.dashboard.web import NavItem, Web, error_messages, url
+from tgo.dashboard.web import FormErrors, NavItem, Web, form_errors, url
 from tgo.errors import AppError
 from tgo.models import SenderNumber
 from tgo.runtime import Runtime
@@ -69,14 +69,14 @@ def _context(number: SenderNumber) -> dict[str, Any]:
 
 
 async def _list_page(
-    me: Web, *, errors: list[str] | None = None, form: dict[str, str] | None = None, status_code: int = 200
+    me: Web, *, errors: FormErrors | None = None, form: dict[str, str] | None = None, status_code: int = 200
 ) -> Response[Any]:
     rows, _ = await senders.list_numbers(me.db, me.tenant_id, limit=200, cursor=None, status=None)
     return me.render(
         "senders.html",
         status_code=status_code,
         numbers=[_context(n) for n in rows],
-        errors=errors or [],
+        errors=errors or FormErrors(),
         form=form or {"phone": "", "display_name": ""},
     )
 
@@ -93,7 +93,12 @@ async def register(me: Web, runtime: Runtime) -> Response[Any]:
     display_name = str(form.get("display_name") or "").strip()
     values = {"phone": phone, "display_name": display_name}
     if not phone:
-        return await _list_page(me, errors=[me.t("dash.senders.error.phone")], form=values, status_code=422)
+        return await _list_page(
+            me,
+            errors=FormErrors().add("phone", me.t("dash.senders.error.phone")),
+            form=values,
+            status_code=422,
+        )
     assert me.viewer is not None
     try:
         number = await senders.register(
@@ -111,15 +116,17 @@ async def register(me: Web, runtime: Runtime) -> Response[Any]:
     return me.redirect(url(f"/sender-numbers/{number.id}"))
 
 
-def _messages(me: Web, exc: AppError) -> list[str]:
-    return error_messages(me, exc)
+def _messages(me: Web, exc: AppError, whole: str | None = None) -> FormErrors:
+    return form_errors(me, exc, {"phone": "phone", "display_name": "display_name", "otp": "otp"}, whole)
 
 
 async def _detail(
-    me: Web, number_id: int, *, errors: list[str] | None = None, status_code: int = 200
+    me: Web, number_id: int, *, errors: FormErrors | None = None, status_code: int = 200
 ) -> Response[Any]:
     number = await senders.get(me.db, me.tenant_id, number_id)
-    return me.render("sender.html", status_code=status_code, errors=errors or [], **_context(number))
+    return me.render(
+        "sender.html", status_code=status_code, errors=errors or FormErrors(), **_context(number)
+    )
 
 
 @get("/sender-numbers/{number_id:int}", name="dashboard:sender")
@@ -139,7 +146,12 @@ async def verify(me: Web, runtime: Runtime, number_id: int) -> Response[Any]:
     form = await me.request.form()
     code = "".join(str(form.get("otp") or "").split())
     if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        return await _detail(me, number_id, errors=[me.t("dash.senders.error.otp_format")], status_code=422)
+        return await _detail(
+            me,
+            number_id,
+            errors=FormErrors().add("otp", me.t("dash.senders.error.otp_format")),
+            status_code=422,
+        )
     try:
         assert me.viewer is not None
         number = await senders.verify_otp(
@@ -149,7 +161,9 @@ async def verify(me: Web, runtime: Runtime, number_id: int) -> Response[Any]:
         if exc.status_code == 404:
             raise
         await me.discard_failed(exc)
-        return await _detail(me, number_id, errors=_messages(me, exc), status_code=exc.status_code)
+        return await _detail(
+            me, number_id, errors=_messages(me, exc, whole="otp"), status_code=exc.status_code
+        )
     key = "dash.senders.verified_active" if can_send(number) else "dash.senders.verified_needs_account"
     me.flash("success", key)
     return me.redirect(url(f"/sender-numbers/{number.id}"))
@@ -169,4 +183,44 @@ async def resend(me: Web, runtime: Runtime, number_id: int) -> Response[Any]:
     return me.redirect(url(f"/sender-numbers/{number.id}"))
 
 
-HANDLERS = [list_senders, register, sender_detail, sender_status, verify, resend]
+@post("/sender-numbers/{number_id:int}/rename", name="dashboard:sender-rename")
+async def rename(me: Web, number_id: int) -> Response[Any]:
+    form = await me.request.form()
+    display_name = str(form.get("display_name") or "")
+    try:
+        await senders.rename(me.db, me.tenant_id, number_id, display_name)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await me.discard_failed(exc)
+        return await _detail(me, number_id, errors=_messages(me, exc), status_code=exc.status_code)
+    me.flash("success", "dash.senders.renamed")
+    return me.redirect(url(f"/sender-numbers/{number_id}"))
+
+
+@get("/sender-numbers/{number_id:int}/delete", name="dashboard:sender-delete-confirm")
+async def delete_confirm(me: Web, number_id: int) -> Response[Any]:
+    number = await senders.get(me.db, me.tenant_id, number_id)
+    return me.render("sender_delete.html", number=number)
+
+
+@post("/sender-numbers/{number_id:int}/delete", name="dashboard:sender-delete")
+async def delete(me: Web, number_id: int) -> Response[Any]:
+    number = await senders.get(me.db, me.tenant_id, number_id)
+    phone = number.phone
+    await senders.delete(me.db, me.tenant_id, number_id)
+    me.flash("success", "dash.senders.deleted", phone=phone)
+    return me.redirect(url("/sender-numbers"))
+
+
+HANDLERS = [
+    list_senders,
+    register,
+    sender_detail,
+    sender_status,
+    verify,
+    resend,
+    rename,
+    delete_confirm,
+    delete,
+]

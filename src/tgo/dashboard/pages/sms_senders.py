@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar import Response, get, post
 
-from tgo.dashboard.web import NavItem, Web, error_messages, url
+from tgo.dashboard.countries import countries
+from tgo.dashboard.web import FormErrors, NavItem, Web, error_messages, form_errors, url
 from tgo.errors import AppError
 from tgo.models import SmsSender
 from tgo.runtime import Runtime
@@ -45,16 +46,18 @@ def _item(sender: SmsSender) -> dict[str, Any]:
 
 
 async def _list_page(
-    me: Web, *, errors: list[str] | None = None, form: dict[str, str] | None = None, status_code: int = 200
+    me: Web, *, errors: FormErrors | None = None, form: dict[str, str] | None = None, status_code: int = 200
 ) -> Response[Any]:
     rows, _ = await sms.list_senders(me.db, me.tenant_id, limit=200, cursor=None)
     return me.render(
         "sms_senders.html",
         status_code=status_code,
+        countries=countries(me.lang),
+        country_name=dict(countries(me.lang)),
         items=[_item(s) for s in rows],
         sender_types=[t.value for t in SenderType],
         message_types=[t.value for t in MessageType],
-        errors=errors or [],
+        errors=errors or FormErrors(),
         form=form
         or {
             "name": "",
@@ -86,7 +89,9 @@ async def add_sms_sender(me: Web) -> Response[Any]:
         sender = await sms.create_sender(me.db, me.tenant_id, data)
     except AppError as exc:
         await me.discard_failed(exc)
-        return await _list_page(me, errors=error_messages(me, exc), form=values, status_code=exc.status_code)
+        return await _list_page(
+            me, errors=form_errors(me, exc, FIELDS), form=values, status_code=exc.status_code
+        )
     me.flash("success", "dash.sms.added", name=sender.name)
     return me.redirect(url(f"/sms-senders/{sender.id}"))
 
@@ -94,7 +99,7 @@ async def add_sms_sender(me: Web) -> Response[Any]:
 @get("/sms-senders/{sender_id:str}", name="dashboard:sms-sender")
 async def sms_sender_detail(me: Web, sender_id: str) -> Response[Any]:
     sender = await sms.get_sender(me.db, me.tenant_id, sender_id)
-    return me.render("sms_sender.html", **_item(sender))
+    return me.render("sms_sender.html", country_name=dict(countries(me.lang)), **_item(sender))
 
 
 @get("/sms-senders/{sender_id:str}/status", name="dashboard:sms-sender-status")

@@ -16,7 +16,8 @@ from tgo.dashboard.web import NavItem, Web, error_messages
 from tgo.errors import AppError
 from tgo.kit.clock import now
 from tgo.senders import service as senders
-from tgo.usage.service import STATUSES, TYPES, usage
+from tgo.sms import service as sms
+from tgo.usage.service import STATUSES, TYPES, rates, usage
 
 NAV_ITEM = NavItem("/usage", "dash.nav.usage", 30)
 
@@ -108,9 +109,15 @@ async def usage_page(
         key=lambda item: (item[0], item[1]["sender_number_id"]),
         reverse=True,
     )
+    shown = [n for n in numbers if not sender or str(n.id) == sender]
+    active_ids = {entry["sender_number_id"] for entry in report["data"]}
     return me.render(
         "usage.html",
         status_code=422 if errors else 200,
+        kpis=[(entry, rates(entry["by_status"])) for entry in report["data"]],
+        idle=[n for n in shown if n.id not in active_ids],
+        sms_usage=await sms.usage(me.db, me.tenant_id, since=start, until=end),
+        sms_statuses=[s.value for s in sms.MessageStatus],
         report=report,
         daily=daily,
         errors=errors,

@@ -3,15 +3,17 @@ each endpoint's delivery log with every attempt and a replay button."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from litestar import Response, get, post
 from litestar.params import Parameter
 
-from tgo.dashboard.web import NavItem, Web, error_messages, url
+from tgo.dashboard.web import FormErrors, NavItem, Web, error_messages, form_errors, url
 from tgo.errors import AppError
 from tgo.runtime import Runtime
 from tgo.webhooks import service as webhooks
+from tgo.webhooks.history import delivery_runs
 from tgo.webhooks.repository import DeliveryStatus
 
 NAV_ITEM = NavItem("/webhooks", "dash.nav.webhooks", 60)
@@ -20,7 +22,7 @@ DELIVERY_TONE = {"pending": "wait", "succeeded": "good", "failed": "bad"}
 
 
 async def _list_page(
-    me: Web, *, errors: list[str] | None = None, form: dict[str, Any] | None = None, status_code: int = 200
+    me: Web, *, errors: FormErrors | None = None, form: dict[str, Any] | None = None, status_code: int = 200
 ) -> Response[Any]:
     rows, _ = await webhooks.list_webhooks(me.db, me.tenant_id, limit=200)
     return me.render(
@@ -28,7 +30,7 @@ async def _list_page(
         status_code=status_code,
         endpoints=rows,
         event_types=webhooks.EVENT_TYPES,
-        errors=errors or [],
+        errors=errors or FormErrors(),
         form=form or {"url": "", "description": "", "events": []},
     )
 
@@ -46,7 +48,12 @@ async def create_endpoint(me: Web, runtime: Runtime) -> Response[Any]:
     chosen = [e for e in form.getall("events") if isinstance(e, str)] if "events" in form else []
     values = {"url": target, "description": description, "events": chosen}
     if not chosen:
-        return await _list_page(me, errors=[me.t("dash.webhooks.error.events")], form=values, status_code=422)
+        return await _list_page(
+            me,
+            errors=FormErrors().add("events", me.t("dash.webhooks.error.events")),
+            form=values,
+            status_code=422,
+        )
     try:
         endpoint, secret = await webhooks.create_webhook(
             me.db,
@@ -58,7 +65,10 @@ async def create_endpoint(me: Web, runtime: Runtime) -> Response[Any]:
         )
     except AppError as exc:
         await me.discard_failed(exc)
-        return await _list_page(me, errors=error_messages(me, exc), form=values, status_code=exc.status_code)
+        fields = {"url": "url", "events": "events", "description": "description"}
+        return await _list_page(
+            me, errors=form_errors(me, exc, fields), form=values, status_code=exc.status_code
+        )
     return me.render("webhook_secret.html", status_code=201, endpoint=endpoint, secret=secret, created=True)
 
 
@@ -77,7 +87,7 @@ async def _detail(me: Web, webhook_id: int, status: str, cursor: str) -> Respons
         "webhook.html",
         status_code=422 if errors else 200,
         endpoint=endpoint,
-        records=records,
+        records=[(r, delivery_runs(r)) for r in records],
         errors=errors,
         status=status,
         statuses=[s.value for s in DeliveryStatus],
@@ -140,7 +150,25 @@ async def replay(me: Web, webhook_id: int, delivery_id: int) -> Response[Any]:
     return me.redirect(url(f"/webhooks/{webhook_id}"))
 
 
+@post("/webhooks/{webhook_id:int}/test", name="dashboard:webhook-test")
+async def send_test_event(me: Web, webhook_id: int) -> Response[Any]:
+    """A signed ``webhook.test`` delivery to this endpoint, and the body it carries."""
+    try:
+        record = await webhooks.send_test_event(me.db, me.tenant_id, webhook_id)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await me.discard_failed(exc)
+        me.session.flash("error", error_messages(me, exc)[0])
+        return me.redirect(url(f"/webhooks/{webhook_id}"))
+    payload = json.dumps(json.loads(record.event.body), indent=2, ensure_ascii=False)
+    return me.render(
+        "webhook_test.html", status_code=202, endpoint_id=webhook_id, record=record, payload=payload
+    )
+
+
 HANDLERS = [
+    send_test_event,
     list_endpoints,
     create_endpoint,
     endpoint_detail,

@@ -1,6 +1,37 @@
 // TGO Business dashboard: progressive enhancements only (every page works without JavaScript).
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
+
+  // The browser's time zone, for times on pages whose user has not chosen one in the profile.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tgo_tz=" + zone) === -1) {
+      document.cookie = "tgo_tz=" + zone + "; path=/dashboard; max-age=31536000; SameSite=Lax";
+    }
+  } catch (err) { /* no Intl: times stay in UTC */ }
+
+  // The header menu folds behind a "Menu" button on narrow screens (CSS decides when).
+  function setUpMenu() {
+    var toggle = document.getElementById("menu-toggle");
+    var menu = document.getElementById("site-menu");
+    if (!toggle || !menu) return;
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("open", open);
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.classList.contains("open")) {
+        toggle.setAttribute("aria-expanded", "false");
+        menu.classList.remove("open");
+        toggle.focus();
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpMenu);
+  else setUpMenu();
 
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
