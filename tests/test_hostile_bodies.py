@@ -23,7 +23,7 @@ from litestar.handlers import HTTPRouteHandler
 from tests.hostile_bodies import deep_json, non_utf8_form, non_utf8_json
 from tgo.channels.connect_protocol import API_PATH, EVENTS_PATH, api_token, sign_event
 from tgo.config import Settings
-from tgo.connect.embedded import get_embedded_connect
+from tgo.connect_network.embedded import get_embedded_connect
 from tgo.kit.json_input import decode_json, nesting_exceeds
 from tgo.openapi import finish_document
 from tgo.runtime import Runtime

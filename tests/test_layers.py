@@ -40,18 +40,24 @@ ALLOWED: dict[tuple[str, str], str] = {
     # The worker imports every part's task module for its registrations, and the Connect event receiver
     # imports that list for the Connect event handlers: registration by import side effect, which the
     # explicit installation of each part's contributions replaces (issue 14.2).
-    ("tgo.worker.jobs", "tgo.connect.tasks"): "registration by import (issue 14.2)",
+    ("tgo.worker.jobs", "tgo.connect_network.tasks"): "registration by import (issue 14.2)",
     ("tgo.worker.jobs", "tgo.messages.tasks"): "registration by import (issue 14.2)",
     ("tgo.worker.jobs", "tgo.senders.tasks"): "registration by import (issue 14.2)",
     ("tgo.worker.jobs", "tgo.sms.tasks"): "registration by import (issue 14.2)",
     ("tgo.worker.jobs", "tgo.webhooks.tasks"): "registration by import (issue 14.2)",
     ("tgo.channels.connect_events", "tgo.worker.jobs"): "registration by import (issue 14.2)",
     # The Connect client chooses the embedded reference network itself; the wiring module will choose it
-    # (issue 14.1), leaving channels/ with no import of tgo.connect.
-    ("tgo.channels.connect", "tgo.connect.embedded"): "embedded network chosen by the channel (issue 14.1)",
+    # (issue 14.1), leaving channels/ with no import of tgo.connect_network.
+    (
+        "tgo.channels.connect",
+        "tgo.connect_network.embedded",
+    ): "embedded network chosen by the channel (issue 14.1)",
     # A part's CLI sub-app uses the CLI's shared options and output helpers from tgo.cli, which mounts it.
     ("tgo.sms.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
-    ("tgo.connect.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
+    (
+        "tgo.connect_network.cli",
+        "tgo.cli",
+    ): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
 }
 
 

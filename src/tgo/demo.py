@@ -99,6 +99,6 @@ async def ensure_demo(runtime: Runtime, base_url: str | None = None) -> dict[str
 DEMO_STEPS: list[Any] = []
 
 # Steps registered by parts (imported last: they only need DEMO_STEPS to exist).
-from tgo.connect.demo import connect_demo_step  # noqa: E402
+from tgo.connect_network.demo import connect_demo_step  # noqa: E402
 
 DEMO_STEPS.append(connect_demo_step)

@@ -223,7 +223,7 @@ async def test_unreachable_slow_or_failing_connect_is_unavailable() -> None:
 
 async def test_delivered_events_and_old_receipts_are_pruned(runtime: Runtime, frozen_clock: Clock) -> None:
     from tgo.channels.connect_events import prune_receipts
-    from tgo.connect.embedded import get_embedded_connect
+    from tgo.connect_network.embedded import get_embedded_connect
 
     c = get_connect_client(runtime)
     await c.create_account(OWNER, verified=True)

@@ -26,8 +26,8 @@ from tgo.channels.connect_types import (
     OutboundMessage,
 )
 from tgo.config import Settings
-from tgo.connect.app import create_connect_app
-from tgo.connect.network import ConnectNetwork, connect_database_url, http_events_target
+from tgo.connect_network.app import create_connect_app
+from tgo.connect_network.network import ConnectNetwork, connect_database_url, http_events_target
 from tgo.db import Database
 from tgo.kit.clock import now
 from tgo.runtime import Runtime, build_runtime
@@ -244,7 +244,7 @@ async def test_a_failing_subject_holds_only_its_own_later_events(
 
     connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)(handler)
     try:
-        from tgo.connect.embedded import get_embedded_connect
+        from tgo.connect_network.embedded import get_embedded_connect
 
         pump = get_embedded_connect(runtime).network.pump
         c = get_connect_client(runtime)
@@ -291,7 +291,7 @@ async def test_independent_subjects_are_posted_concurrently_each_in_order(runtim
 
     connect_events.on(EVENT_ACCOUNT_VERIFICATION_CHANGED)(handler)
     try:
-        from tgo.connect.embedded import get_embedded_connect
+        from tgo.connect_network.embedded import get_embedded_connect
 
         pump = get_embedded_connect(runtime).network.pump
         c = get_connect_client(runtime)

@@ -13,7 +13,7 @@ import pytest
 
 from tgo.channels.connect import get_connect_client
 from tgo.channels.connect_types import OutboundMessage
-from tgo.connect.inbox_grant import COOKIE_NAME
+from tgo.connect_network.inbox_grant import COOKIE_NAME
 from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
@@ -130,7 +130,7 @@ async def test_mark_read_needs_the_grant_and_the_pages_token(
 async def test_a_tampered_or_foreign_cookie_grants_nothing(
     client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
 ) -> None:
-    from tgo.connect.inbox_grant import InboxGrant, InboxGrantCodec
+    from tgo.connect_network.inbox_grant import InboxGrant, InboxGrantCodec
 
     forged = InboxGrantCodec(b"another deployment's secret").dump(InboxGrant(phones=[OWNER]))
     client.cookies.set(COOKIE_NAME, forged, path="/connect/inbox")

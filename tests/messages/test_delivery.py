@@ -69,7 +69,7 @@ async def test_connect_down_then_back_delivers(
     except AssertionError:
         from sqlalchemy import text
 
-        from tgo.connect.embedded import get_embedded_connect
+        from tgo.connect_network.embedded import get_embedded_connect
 
         net = get_embedded_connect(runtime).network
         async with net.db.session_scope() as s:

@@ -296,7 +296,7 @@ def get_connect_client(runtime: Runtime) -> ConnectClient:
             settings.connect_url, settings.secret(), timeout=settings.connect_timeout_seconds
         )
     else:
-        from tgo.connect.embedded import get_embedded_connect
+        from tgo.connect_network.embedded import get_embedded_connect
 
         embedded = get_embedded_connect(runtime)
         client = ConnectClient.over_asgi(

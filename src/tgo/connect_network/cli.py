@@ -43,7 +43,7 @@ def _call(as_json: bool, fn: Callable[[ConnectClient], Awaitable[Any]]) -> Any:
 
 
 def _public_base() -> str:
-    from tgo.connect.mount import inbox_page_base
+    from tgo.connect_network.mount import inbox_page_base
 
     return inbox_page_base(get_settings())
 
@@ -235,8 +235,8 @@ def serve(
     """Run the Connect network on its own (API, inbox page, event pump to TGO_BUSINESS_URL)."""
     import uvicorn
 
-    from tgo.connect.app import create_connect_app
-    from tgo.connect.network import connect_database_url
+    from tgo.connect_network.app import create_connect_app
+    from tgo.connect_network.network import connect_database_url
     from tgo.db import Database
     from tgo.http_guard import GuardedHttpToolsProtocol
     from tgo.observability import announce, configure_logging, stdlib_log_config

@@ -12,7 +12,7 @@ async def pump_connect_events(runtime: Runtime) -> None:
     """Post due Connect events to the Business side (only when Connect runs in this process)."""
     if runtime.settings.connect_url:
         return  # a standalone Connect (`tgo connect serve`) pumps its own events
-    from tgo.connect.embedded import get_embedded_connect
+    from tgo.connect_network.embedded import get_embedded_connect
 
     await get_embedded_connect(runtime).network.pump.run_once()
 
@@ -24,7 +24,7 @@ async def prune_connect_events(runtime: Runtime) -> None:
 
     await prune_receipts(runtime)
     if not runtime.settings.connect_url:
-        from tgo.connect.embedded import get_embedded_connect
+        from tgo.connect_network.embedded import get_embedded_connect
 
         await get_embedded_connect(runtime).network.pump.prune()
 
@@ -32,7 +32,7 @@ async def prune_connect_events(runtime: Runtime) -> None:
 async def _enable_event_kicks(runtime: Runtime) -> None:
     if runtime.settings.connect_url:
         return
-    from tgo.connect.embedded import get_embedded_connect
+    from tgo.connect_network.embedded import get_embedded_connect
 
     get_embedded_connect(runtime).network.pump.enabled_kicks = True
 

@@ -14,7 +14,7 @@ from tgo.config import Settings
 
 @asgi("/connect", is_mount=True, copy_scope=True, include_in_schema=False)
 async def embedded_connect(scope: Scope, receive: Receive, send: Send) -> None:
-    from tgo.connect.embedded import get_embedded_connect
+    from tgo.connect_network.embedded import get_embedded_connect
 
     app = get_embedded_connect(scope["app"].state.runtime).app
     # Litestar hands a mount the remaining path; the Connect app routes on its full /connect/... paths.

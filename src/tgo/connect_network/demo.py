@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect import get_connect_client
-from tgo.connect.mount import inbox_page_base
+from tgo.connect_network.mount import inbox_page_base
 from tgo.models import Tenant
 from tgo.runtime import Runtime
 
