@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Clock
 from tgo.channels.connect import ConnectInvalidRequest, get_connect_client
+from tgo.channels.connect_admin import connect_admin
 from tgo.channels.connect_types import (
     ConnectRejected,
     MediaRef,
@@ -35,8 +36,8 @@ def text(bid: str, to: str = RECIPIENT, sender: str = SENDER, content: str = "he
 
 
 async def test_accounts_create_get_verify(runtime: Runtime) -> None:
-    c = get_connect_client(runtime)
-    assert c is get_connect_client(runtime)
+    assert get_connect_client(runtime) is get_connect_client(runtime)  # one client per runtime
+    c = connect_admin(runtime)
     assert await c.get_account(OWNER) is None
     a = await c.create_account("00201001187188", name="Owner", language="ar")
     assert a.phone == OWNER and a.language == "ar" and a.name == "Owner"
@@ -63,7 +64,7 @@ async def test_accounts_create_get_verify(runtime: Runtime) -> None:
 
 
 async def test_lookup_reason_codes(runtime: Runtime) -> None:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     missing = await c.lookup(RECIPIENT)
     assert (missing.exists, missing.can_receive, missing.reason_code) == (False, False, ReasonCode.NOT_FOUND)
     assert missing.recipient_id is None and missing.phone_verified_at is None and not missing.is_verified
@@ -102,7 +103,7 @@ async def test_lookup_reason_codes(runtime: Runtime) -> None:
 
 
 async def test_deliver_is_idempotent_and_counts_attempts(runtime: Runtime) -> None:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     await c.create_account(RECIPIENT)
     first = await c.deliver(text("acme:1"))
     again = await c.deliver(text("acme:1", content="changed on retry"))
@@ -124,7 +125,7 @@ async def test_deliver_is_idempotent_and_counts_attempts(runtime: Runtime) -> No
 
 
 async def test_deliver_refusals_carry_reason_codes(runtime: Runtime) -> None:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     with pytest.raises(ConnectRejected) as exc:
         await c.deliver(text("x:1"))
     assert exc.value.reason_code == "not_found"
@@ -162,7 +163,7 @@ async def test_deliver_refusals_carry_reason_codes(runtime: Runtime) -> None:
 
 
 async def test_media_message_and_mark_read(runtime: Runtime) -> None:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     await c.create_account(RECIPIENT)
     media = MediaRef(url="http://b/media/1?sig=x", content_type="image/png", size=10, filename="a.png")
     msg = OutboundMessage(
@@ -225,7 +226,7 @@ async def test_delivered_events_and_old_receipts_are_pruned(runtime: Runtime, fr
     from tgo.channels.connect_events import prune_receipts
     from tgo.connect_network.embedded import get_embedded_connect
 
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     await c.create_account(OWNER, verified=True)
     pump = get_embedded_connect(runtime).network.pump
     await pump.run_once()
@@ -239,7 +240,7 @@ async def test_delivered_events_and_old_receipts_are_pruned(runtime: Runtime, fr
 async def test_scripted_failures_are_unavailable_and_counted(runtime: Runtime) -> None:
     from tgo.channels.connect_types import ConnectUnavailable
 
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     await c.create_account(RECIPIENT)
     await c.fail_next_messages(2)
     for _ in range(2):
@@ -273,7 +274,7 @@ async def test_a_database_of_its_own(settings: Settings, backend: str) -> None:
     own = main.set(database=name).render_as_string(hide_password=False)
     rt = build_runtime(settings.model_copy(update={"connect_database_url": own}))
     try:
-        c = get_connect_client(rt)
+        c = connect_admin(rt)
         await c.create_account(OWNER, verified=True)
         assert (await c.lookup(OWNER)).is_verified
         check = await asyncpg.connect(

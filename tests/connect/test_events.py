@@ -17,7 +17,7 @@ from tests.conftest import Clock
 from tests.connect.servers import free_port, serve_in_loop
 from tgo.app import create_app
 from tgo.channels import connect_events
-from tgo.channels.connect import ConnectClient, get_connect_client
+from tgo.channels.connect_admin import ConnectAdminClient, connect_admin
 from tgo.channels.connect_protocol import EVENTS_PATH, sign_event
 from tgo.channels.connect_types import (
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
@@ -154,7 +154,7 @@ async def test_handler_failure_rolls_back_so_redelivery_applies(
 
 
 async def test_embedded_events_reach_handlers_in_process(runtime: Runtime, recorder: Recorder) -> None:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     await c.create_account(OWNER)
     await c.set_account_verified(OWNER, True)
     await recorder.wait_for(1)
@@ -203,7 +203,7 @@ async def test_events_wait_and_retry_while_business_is_down(
     db = Database(connect_database_url(connect_settings))
     network = ConnectNetwork(connect_settings, db, http_events_target(connect_settings))
     app = create_connect_app(connect_settings, db, network=network)
-    client = ConnectClient.over_asgi(app, connect_settings.secret())
+    client = ConnectAdminClient.over_asgi(app, connect_settings.secret())
     try:
         await client.create_account(OWNER)
         await client.set_account_verified(OWNER, True)
@@ -247,7 +247,7 @@ async def test_a_failing_subject_holds_only_its_own_later_events(
         from tgo.connect_network.embedded import get_embedded_connect
 
         pump = get_embedded_connect(runtime).network.pump
-        c = get_connect_client(runtime)
+        c = connect_admin(runtime)
         await c.create_account(OWNER)
         await c.create_account(other)
         await c.set_account_verified(OWNER, True)
@@ -294,7 +294,7 @@ async def test_independent_subjects_are_posted_concurrently_each_in_order(runtim
         from tgo.connect_network.embedded import get_embedded_connect
 
         pump = get_embedded_connect(runtime).network.pump
-        c = get_connect_client(runtime)
+        c = connect_admin(runtime)
         for phone in phones:
             await c.create_account(phone)
             await c.set_account_verified(phone, True)

@@ -11,7 +11,7 @@ import re
 import httpx
 import pytest
 
-from tgo.channels.connect import get_connect_client
+from tgo.channels.connect_admin import connect_admin
 from tgo.channels.connect_types import OutboundMessage
 from tgo.connect_network.inbox_grant import COOKIE_NAME
 from tgo.runtime import Runtime
@@ -45,7 +45,7 @@ def assert_protected(page: httpx.Response) -> None:
 
 @pytest.fixture
 async def otp_inbox(runtime: Runtime) -> str:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     await c.create_account(OWNER, language="ar")
     await c.create_account(OTHER)
     await c.deliver(
@@ -108,7 +108,7 @@ async def test_the_key_is_posted_once_and_never_in_a_url(
 async def test_mark_read_needs_the_grant_and_the_pages_token(
     client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
 ) -> None:
-    c = get_connect_client(runtime)
+    c = connect_admin(runtime)
     [msg] = await c.inbox(OWNER)
     form = await client.get(f"/connect/inbox/{OWNER}")
     # Without having opened the inbox nothing is marked read, even with a token from the form page.

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.channels.connect import get_connect_client
+from tgo.channels.connect_admin import connect_admin
 from tgo.connect_network.mount import inbox_page_base
 from tgo.models import Tenant
 from tgo.runtime import Runtime
@@ -22,7 +22,7 @@ DEMO_ACCOUNTS = [
 async def connect_demo_step(
     runtime: Runtime, session: AsyncSession, tenant: Tenant, server_url: str | None
 ) -> dict[str, Any]:
-    client = get_connect_client(runtime)
+    client = connect_admin(runtime)
     base = inbox_page_base(runtime.settings, server_url)
     accounts = []
     for phone, name, language, verified, role in DEMO_ACCOUNTS:
