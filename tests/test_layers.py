@@ -33,6 +33,7 @@ DOMAIN = {
 FORBIDDEN: list[tuple[str, set[str], str]] = [
     ("messages", {"webhooks"}, "messages reach webhooks only through tgo.events"),
     ("channels", DOMAIN, "channels are protocol adapters: the domain uses them, never the other way"),
+    ("connect_network", DOMAIN, "the reference network is not TGO Business: it shares only the protocol"),
 ]
 
 # Module-level edges (importer, imported module) that close a cycle between parts and are still allowed.
