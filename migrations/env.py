@@ -8,6 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import tgo.connect_network.models  # noqa: F401  (the reference network's tables, same metadata)
 from tgo.config import get_settings
 from tgo.db import create_engine
 from tgo.models import Base

@@ -124,7 +124,7 @@ def test_demo_base_url_is_where_every_link_points(cli_env: dict[str, str]) -> No
 
 def test_inbox_links_of_a_remote_connect_network_point_at_it() -> None:
     from tgo.config import Settings
-    from tgo.connect.mount import inbox_page_base
+    from tgo.connect_network.mount import inbox_page_base
 
     remote = Settings(connect_url="http://connect.example:8100", business_url="http://biz.example")
     assert inbox_page_base(remote, "http://127.0.0.1:9300") == "http://connect.example:8100"

@@ -33,6 +33,7 @@ DOMAIN = {
 FORBIDDEN: list[tuple[str, set[str], str]] = [
     ("messages", {"webhooks"}, "messages reach webhooks only through tgo.events"),
     ("channels", DOMAIN, "channels are protocol adapters: the domain uses them, never the other way"),
+    ("connect_network", DOMAIN, "the reference network is not TGO Business: it shares only the protocol"),
 ]
 
 # Module-level edges (importer, imported module) that close a cycle between parts and are still allowed.
@@ -43,7 +44,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.runtime", "tgo.auth.rate_limit"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.channels.connect"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.channels.sms_types"): "the runtime's typed fields (type-only)",
-    ("tgo.runtime", "tgo.connect.embedded"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.connect_network.embedded"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.media.storage"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.sms.tasks"): "the runtime's typed fields (type-only)",
@@ -54,7 +55,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.part", "tgo.worker.registry"): "a Part's tasks and periodic jobs (type-only)",
     # A part's CLI sub-app uses the CLI's shared options and output helpers from tgo.cli, which mounts it.
     ("tgo.sms.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
-    ("tgo.connect.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
+    (
+        "tgo.connect_network.cli",
+        "tgo.cli",
+    ): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
 }
 
 

@@ -51,8 +51,8 @@ async def test_readyz_reports_a_broker_outage_and_stays_ready(settings: Settings
 
 
 async def test_connect_serve_has_the_health_and_metrics_routes(settings: Settings) -> None:
-    from tgo.connect.app import create_connect_app
-    from tgo.connect.network import connect_database_url
+    from tgo.connect_network.app import create_connect_app
+    from tgo.connect_network.network import connect_database_url
     from tgo.db import Database
 
     db = Database(connect_database_url(settings), name="connect")

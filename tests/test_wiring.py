@@ -21,8 +21,8 @@ from tgo.channels.connect_types import (
 )
 from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
 from tgo.config import Settings
-from tgo.connect.demo import connect_demo_step
-from tgo.connect.tasks import enable_event_kicks
+from tgo.connect_network.demo import connect_demo_step
+from tgo.connect_network.tasks import enable_event_kicks
 from tgo.db import Database
 from tgo.runtime import runtime_of
 from tgo.sms.rules import decide_verification

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.apikeys.endpoints import MeController
 from tgo.auth.api_key import api_key_guard, provide_auth
 from tgo.config import Settings, get_settings
-from tgo.connect.mount import business_routes as connect_routes
+from tgo.connect_network.mount import business_routes as connect_routes
 from tgo.contacts.endpoints import ContactController
 from tgo.dashboard import create_dashboard_router
 from tgo.db import finish_failed, run_after_commit

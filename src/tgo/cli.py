@@ -438,7 +438,7 @@ def sender_unsuspend(number_id: int, as_json: JsonOpt = False) -> None:
 
 
 # Parts with their own command modules (imported here, last: they use the helpers above).
-from tgo.connect.cli import connect_app  # noqa: E402
+from tgo.connect_network.cli import connect_app  # noqa: E402
 
 app.add_typer(connect_app, name="connect")
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tgo.auth.rate_limit import ApiRateLimiter
     from tgo.channels.connect import ConnectClient
     from tgo.channels.sms_types import SenderVerifier, SmsChannel
-    from tgo.connect.embedded import EmbeddedConnect
+    from tgo.connect_network.embedded import EmbeddedConnect
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer

@@ -11,8 +11,8 @@ from tgo.channels.connect import ConnectClient
 from tgo.channels.sms_sandbox import SandboxVerifier
 from tgo.channels.sms_types import SenderVerifier, SmsChannel
 from tgo.config import Settings
-from tgo.connect.contributions import PART as CONNECT
-from tgo.connect.embedded import build_embedded_connect
+from tgo.connect_network.contributions import PART as CONNECT
+from tgo.connect_network.embedded import build_embedded_connect
 from tgo.dashboard.contributions import PART as DASHBOARD
 from tgo.db import Database
 from tgo.kit.lazy import Lazy

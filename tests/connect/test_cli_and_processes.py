@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from tests.connect.servers import base_env, connect_process, free_port, run_cli, serve_in_loop
 from tests.connect.test_events import Recorder
 from tgo.app import create_app
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_types import (
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
     OutboundMessage,
@@ -86,7 +87,7 @@ async def test_cli_commands(env: dict[str, str], quiet_runtime: Runtime) -> None
     assert blocked["phone"] == RECIPIENT and blocked["sender_phone"] == SENDER
 
     # The CLI and this runtime see one network.
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     assert (await c.lookup(RECIPIENT, SENDER)).reason_code is ReasonCode.BLOCKED_SENDER
     await c.deliver(
         OutboundMessage(
@@ -119,7 +120,7 @@ async def test_cli_commands(env: dict[str, str], quiet_runtime: Runtime) -> None
 
 
 async def test_inbox_page_in_the_business_app(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(OWNER, language="ar")
     await c.deliver(
         OutboundMessage(
@@ -214,7 +215,7 @@ async def test_demo_creates_the_seed_accounts_once(env: dict[str, str], quiet_ru
     assert accounts[OWNER]["language"] == "ar" and accounts[OWNER]["account_verified"] is True
     assert accounts[RECIPIENT]["language"] == "en" and accounts[RECIPIENT]["account_verified"] is True
     assert accounts["+201001187189"]["account_verified"] is False
-    c = quiet_runtime.connect.get()
+    c = ConnectAdminClient.of(quiet_runtime.connect.get())
     await c.set_account_verified("+201001187189", True)
     second = await asyncio.to_thread(cli, env, "demo")
     # Existing accounts are shown as they are, never reset.

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Clock
 from tgo.channels.connect import ConnectInvalidRequest
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_types import (
     ConnectRejected,
     MediaRef,
@@ -35,8 +36,8 @@ def text(bid: str, to: str = RECIPIENT, sender: str = SENDER, content: str = "he
 
 
 async def test_accounts_create_get_verify(runtime: Runtime) -> None:
-    c = runtime.connect.get()
-    assert c is runtime.connect.get()
+    assert runtime.connect.get() is runtime.connect.get()  # one client per runtime
+    c = ConnectAdminClient.of(runtime.connect.get())
     assert await c.get_account(OWNER) is None
     a = await c.create_account("00201001187188", name="Owner", language="ar")
     assert a.phone == OWNER and a.language == "ar" and a.name == "Owner"
@@ -63,7 +64,7 @@ async def test_accounts_create_get_verify(runtime: Runtime) -> None:
 
 
 async def test_lookup_reason_codes(runtime: Runtime) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     missing = await c.lookup(RECIPIENT)
     assert (missing.exists, missing.can_receive, missing.reason_code) == (False, False, ReasonCode.NOT_FOUND)
     assert missing.recipient_id is None and missing.phone_verified_at is None and not missing.is_verified
@@ -102,7 +103,7 @@ async def test_lookup_reason_codes(runtime: Runtime) -> None:
 
 
 async def test_deliver_is_idempotent_and_counts_attempts(runtime: Runtime) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(RECIPIENT)
     first = await c.deliver(text("acme:1"))
     again = await c.deliver(text("acme:1", content="changed on retry"))
@@ -124,7 +125,7 @@ async def test_deliver_is_idempotent_and_counts_attempts(runtime: Runtime) -> No
 
 
 async def test_deliver_refusals_carry_reason_codes(runtime: Runtime) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     with pytest.raises(ConnectRejected) as exc:
         await c.deliver(text("x:1"))
     assert exc.value.reason_code == "not_found"
@@ -162,7 +163,7 @@ async def test_deliver_refusals_carry_reason_codes(runtime: Runtime) -> None:
 
 
 async def test_media_message_and_mark_read(runtime: Runtime) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(RECIPIENT)
     media = MediaRef(url="http://b/media/1?sig=x", content_type="image/png", size=10, filename="a.png")
     msg = OutboundMessage(
@@ -224,7 +225,7 @@ async def test_unreachable_slow_or_failing_connect_is_unavailable() -> None:
 async def test_delivered_events_and_old_receipts_are_pruned(runtime: Runtime, frozen_clock: Clock) -> None:
     from tgo.channels.connect_events import prune_receipts
 
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(OWNER, verified=True)
     pump = runtime.embedded_connect.get().network.pump
     await pump.run_once()
@@ -238,7 +239,7 @@ async def test_delivered_events_and_old_receipts_are_pruned(runtime: Runtime, fr
 async def test_scripted_failures_are_unavailable_and_counted(runtime: Runtime) -> None:
     from tgo.channels.connect_types import ConnectUnavailable
 
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(RECIPIENT)
     await c.fail_next_messages(2)
     for _ in range(2):
@@ -272,7 +273,7 @@ async def test_a_database_of_its_own(settings: Settings, backend: str) -> None:
     own = main.set(database=name).render_as_string(hide_password=False)
     rt = build_runtime(settings.model_copy(update={"connect_database_url": own}))
     try:
-        c = rt.connect.get()
+        c = ConnectAdminClient.of(rt.connect.get())
         await c.create_account(OWNER, verified=True)
         assert (await c.lookup(OWNER)).is_verified
         check = await asyncpg.connect(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import Clock
 from tests.connect.servers import free_port, serve_in_loop
 from tgo.app import create_app
-from tgo.channels.connect import ConnectClient
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_protocol import EVENTS_PATH, sign_event
 from tgo.channels.connect_types import (
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
@@ -25,8 +25,8 @@ from tgo.channels.connect_types import (
     OutboundMessage,
 )
 from tgo.config import Settings
-from tgo.connect.app import create_connect_app
-from tgo.connect.network import ConnectNetwork, connect_database_url, http_events_target
+from tgo.connect_network.app import create_connect_app
+from tgo.connect_network.network import ConnectNetwork, connect_database_url, http_events_target
 from tgo.db import Database
 from tgo.kit.clock import now
 from tgo.part import Registry
@@ -166,7 +166,7 @@ async def test_handler_failure_rolls_back_so_redelivery_applies(
 
 
 async def test_embedded_events_reach_handlers_in_process(runtime: Runtime, recorder: Recorder) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(OWNER)
     await c.set_account_verified(OWNER, True)
     await recorder.wait_for(1)
@@ -214,7 +214,7 @@ async def test_events_wait_and_retry_while_business_is_down(settings: Settings, 
     db = Database(connect_database_url(connect_settings))
     network = ConnectNetwork(connect_settings, db, http_events_target(connect_settings))
     app = create_connect_app(connect_settings, db, network=network)
-    client = ConnectClient.over_asgi(app, connect_settings.secret())
+    client = ConnectAdminClient.over_asgi(app, connect_settings.secret())
     try:
         await client.create_account(OWNER)
         await client.set_account_verified(OWNER, True)
@@ -258,7 +258,7 @@ async def test_a_failing_subject_holds_only_its_own_later_events(
     handlers.append(handler)
     try:
         pump = runtime.embedded_connect.get().network.pump
-        c = runtime.connect.get()
+        c = ConnectAdminClient.of(runtime.connect.get())
         await c.create_account(OWNER)
         await c.create_account(other)
         await c.set_account_verified(OWNER, True)
@@ -304,7 +304,7 @@ async def test_independent_subjects_are_posted_concurrently_each_in_order(runtim
     handlers.append(handler)
     try:
         pump = runtime.embedded_connect.get().network.pump
-        c = runtime.connect.get()
+        c = ConnectAdminClient.of(runtime.connect.get())
         for phone in phones:
             await c.create_account(phone)
             await c.set_account_verified(phone, True)

@@ -11,8 +11,9 @@ import re
 import httpx
 import pytest
 
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_types import OutboundMessage
-from tgo.connect.inbox_grant import COOKIE_NAME
+from tgo.connect_network.inbox_grant import COOKIE_NAME
 from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
@@ -44,7 +45,7 @@ def assert_protected(page: httpx.Response) -> None:
 
 @pytest.fixture
 async def otp_inbox(runtime: Runtime) -> str:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(OWNER, language="ar")
     await c.create_account(OTHER)
     await c.deliver(
@@ -107,7 +108,7 @@ async def test_the_key_is_posted_once_and_never_in_a_url(
 async def test_mark_read_needs_the_grant_and_the_pages_token(
     client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
 ) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     [msg] = await c.inbox(OWNER)
     form = await client.get(f"/connect/inbox/{OWNER}")
     # Without having opened the inbox nothing is marked read, even with a token from the form page.
@@ -129,7 +130,7 @@ async def test_mark_read_needs_the_grant_and_the_pages_token(
 async def test_a_tampered_or_foreign_cookie_grants_nothing(
     client: httpx.AsyncClient, runtime: Runtime, otp_inbox: str
 ) -> None:
-    from tgo.connect.inbox_grant import InboxGrant, InboxGrantCodec
+    from tgo.connect_network.inbox_grant import InboxGrant, InboxGrantCodec
 
     forged = InboxGrantCodec(b"another deployment's secret").dump(InboxGrant(phones=[OWNER]))
     client.cookies.set(COOKIE_NAME, forged, path="/connect/inbox")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from tests.connect.servers import base_env
 from tests.connect.test_cli_and_processes import OWNER, SENDER, cli
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_types import OutboundMessage
 from tgo.cli import app as cli_app
 from tgo.config import Settings, get_settings
@@ -42,7 +43,7 @@ async def quiet_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 async def _fill(runtime: Runtime, n: int) -> None:
-    c = runtime.connect.get()
+    c = ConnectAdminClient.of(runtime.connect.get())
     await c.create_account(OWNER, name="Owner", verified=True)
     for i in range(n):
         await c.deliver(
@@ -101,7 +102,7 @@ async def test_inbox_api_hands_out_a_cursor_to_the_older_messages(
     env: dict[str, str], quiet_runtime: Runtime
 ) -> None:
     await _fill(quiet_runtime, 5)
-    c = quiet_runtime.connect.get()
+    c = ConnectAdminClient.of(quiet_runtime.connect.get())
     page = await c.inbox_page(OWNER, limit=2)
     assert [m.content for m in page.data] == ["m4", "m3"] and page.next_cursor
     page = await c.inbox_page(OWNER, limit=2, cursor=page.next_cursor)

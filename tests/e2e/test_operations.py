@@ -20,7 +20,7 @@ from tests.e2e.test_scaleout import OWNER, RECIPIENT, counts
 from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
-from tgo.channels.connect import ConnectClient
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.tenants.service import create_tenant
@@ -97,7 +97,7 @@ async def ops(db_url: str, settings: Settings, tmp_path: Path) -> AsyncIterator[
         async with runtime.db.session_scope() as s:
             tenant = await create_tenant(s, slug="acme", domain="acme.localhost")
             _, key = await create_api_key(s, tenant.id, name="e2e", scopes="*")
-        cc = ConnectClient.over_http(urls["connect"], runtime.settings.secret())
+        cc = ConnectAdminClient.over_http(urls["connect"], runtime.settings.secret())
         await cc.create_account(OWNER, name="Owner", verified=True)
         await cc.create_account(RECIPIENT, name="Recipient", verified=True)
         http = httpx.AsyncClient(base_url=urls["api"], headers={"X-Api-Key": key}, timeout=30)

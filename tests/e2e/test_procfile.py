@@ -28,7 +28,7 @@ from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.databases import PG_URL, _dsn
 from tests.fixtures.processes import free_port, wait_http
 from tgo.apikeys.service import create_api_key
-from tgo.channels.connect import ConnectClient
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.config import Settings
 from tgo.migrate import upgrade
 from tgo.tenants.service import create_tenant
@@ -110,7 +110,7 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
             proc.wait(timeout=10)
 
 
-async def _otp(cc: ConnectClient) -> str:
+async def _otp(cc: ConnectAdminClient) -> str:
     for _ in range(50):
         for m in sorted(await cc.inbox(OWNER), key=lambda m: m.id, reverse=True):
             found = re.search(r"\b(\d{6})\b", m.content or "")
@@ -160,7 +160,7 @@ async def test_procfile_scale_out_set_delivers_and_stops_cleanly(
     runtime = build_runtime(
         Settings(database_url=database["admin"], secret_key=SECRET, broker_url="memory://")
     )
-    cc = ConnectClient.over_http(connect_url, SECRET.encode())
+    cc = ConnectAdminClient.over_http(connect_url, SECRET.encode())
     try:
         for url in (f"{connect_url}/connect/healthz", f"{api_url}/healthz", f"{api_url}/readyz"):
             await asyncio.to_thread(wait_http, url, 90)

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from tests.fixtures.amqp import delete_queues, queue_name
 from tests.fixtures.processes import Proc, free_port, process_env, stop_all, wait_http
 from tgo.apikeys.service import create_api_key
-from tgo.channels.connect import ConnectClient
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.runtime import Runtime
 from tgo.tenants.service import create_tenant
 
@@ -109,7 +109,7 @@ async def build_stack(db_url: str, runtime: Runtime, tmp: Path, **extra_env: str
         async with runtime.db.session_scope() as s:
             tenant = await create_tenant(s, slug="acme", domain="acme.localhost")
             _, st.key = await create_api_key(s, tenant.id, name="rel", scopes="*")
-        cc = ConnectClient.over_http(env["TGO_CONNECT_URL"], runtime.settings.secret())
+        cc = ConnectAdminClient.over_http(env["TGO_CONNECT_URL"], runtime.settings.secret())
         try:
             await cc.create_account(OWNER, name="Owner", verified=True)
             await cc.create_account(RECIPIENT, name="Recipient", verified=True)

@@ -28,7 +28,7 @@ from tgo.channels.connect_protocol import (
 from tgo.errors import Unauthenticated, ValidationFailed, exception_handler
 from tgo.kit.clock import now
 from tgo.kit.json_input import decode_json
-from tgo.models.connect import ReceivedConnectEvent
+from tgo.models.received_connect_event import ReceivedConnectEvent
 from tgo.part import ConnectHandler
 from tgo.request_body import request_class
 

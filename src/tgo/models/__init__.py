@@ -1,17 +1,12 @@
-"""Every table, imported here so Alembic and tests see the whole metadata."""
+"""Every table of TGO Business, imported here so Alembic and tests see the whole metadata. The reference
+network's tables live with it (``tgo.connect_network.models``, same ``Base``); ``migrations/env.py`` imports
+both."""
 
 from tgo.models.api_key import ApiKey
 from tgo.models.base import Base
-from tgo.models.connect import (
-    ConnectAccountRow,
-    ConnectBlockRow,
-    ConnectDeliveryAttemptRow,
-    ConnectEventRow,
-    ConnectInboxMessageRow,
-    ReceivedConnectEvent,
-)
 from tgo.models.message import IdempotencyKey, Media, Message, MessageStatusEvent, UsageCounter
 from tgo.models.otp_event import OtpEvent, OtpPhone
+from tgo.models.received_connect_event import ReceivedConnectEvent
 from tgo.models.sender_number import SenderNumber, SenderOtp
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.models.tenant import Tenant
@@ -21,8 +16,7 @@ __all__ = ["ApiKey", "Base", "SenderNumber", "SenderOtp", "Tenant", "User"]
 __all__ += ["IdempotencyKey", "Media", "Message", "MessageStatusEvent", "UsageCounter"]
 __all__ += ["OtpEvent", "OtpPhone"]
 __all__ += ["SmsMessage", "SmsMessagePart", "SmsSender"]
-__all__ += ["ConnectAccountRow", "ConnectBlockRow", "ConnectDeliveryAttemptRow", "ConnectEventRow"]
-__all__ += ["ConnectInboxMessageRow", "ReceivedConnectEvent"]
+__all__ += ["ReceivedConnectEvent"]
 from tgo.models.webhook import (  # noqa: E402
     WebhookDelivery,
     WebhookDeliveryAttempt,

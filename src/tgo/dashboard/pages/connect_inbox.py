@@ -1,4 +1,4 @@
-"""The reference TGO Connect network's "phone": the inbox of a phone number, through the ConnectClient.
+"""The reference TGO Connect network's "phone": the inbox of a phone number, through the ConnectAdminClient.
 
 A number owner reads the OTP here; a recipient sees the messages delivered to them and marks them read
 (which Connect reports back, so the message log shows ``read``)."""
@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from litestar import Response, get, post
 from litestar.params import Parameter
 
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_protocol import InvalidPhone, normalize_phone
 from tgo.channels.connect_types import ConnectError, ConnectRejected, InboxMessage
 from tgo.dashboard.web import NavItem, Web, url
@@ -39,7 +40,9 @@ class Inbox(NamedTuple):
 async def _messages(me: Web, runtime: Runtime, e164: str, cursor: str | None = None) -> Inbox:
     """One page of the inbox of a phone this session opened with its key (callers check that first)."""
     try:
-        page = await runtime.connect.get().inbox_page(e164, limit=PAGE_SIZE, cursor=cursor or None)
+        page = await ConnectAdminClient.of(runtime.connect.get()).inbox_page(
+            e164, limit=PAGE_SIZE, cursor=cursor or None
+        )
     except ConnectRejected as exc:
         if exc.reason_code in ("account_not_found", "not_found"):
             return Inbox([], None, me.t("dash.connect.error.no_account", phone=e164))
@@ -105,7 +108,7 @@ async def connect_open(me: Web, runtime: Runtime) -> Response[Any]:
     e164 = _phone(phone)
     if e164 is None:
         return _render(me, phone, None, Inbox([], None, me.t("dash.connect.error.phone")), 422)
-    if not runtime.connect.get().inbox_key_matches(e164, key):
+    if not ConnectAdminClient.of(runtime.connect.get()).inbox_key_matches(e164, key):
         return _render(me, phone, None, Inbox([], None, me.t("dash.connect.error.key")), 422)
     me.session.open_inbox(e164)
     return me.redirect(url(f"/connect?{urlencode({'phone': e164})}"))
@@ -137,7 +140,7 @@ async def connect_mark_read(me: Web, runtime: Runtime) -> Response[Any]:
         me.flash("error", "dash.connect.error.key")
         return me.redirect(url("/connect"))
     try:
-        await runtime.connect.get().mark_read(e164, message_id)
+        await ConnectAdminClient.of(runtime.connect.get()).mark_read(e164, message_id)
     except ConnectError:
         me.flash("error", "dash.connect.error.mark_read")
     else:
@@ -153,7 +156,7 @@ async def connect_mark_all_read(me: Web, runtime: Runtime) -> Response[Any]:
     if e164 is None or not me.session.can_read_inbox(e164):
         me.flash("error", "dash.connect.error.key")
         return me.redirect(url("/connect"))
-    client = runtime.connect.get()
+    client = ConnectAdminClient.of(runtime.connect.get())
     marked = 0
     cursor: str | None = None
     try:

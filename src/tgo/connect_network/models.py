@@ -1,5 +1,5 @@
-"""Tables of the reference TGO Connect network (prefix ``connect_``), plus the Business side's record of
-the Connect events it has applied (``received_connect_events``)."""
+"""Tables of the reference TGO Connect network (prefix ``connect_``). They share ``tgo.models.Base``'s metadata
+(one Alembic history); the Business side's record of applied Connect events is ``tgo.models``' own table."""
 
 from __future__ import annotations
 
@@ -84,16 +84,6 @@ class ConnectEventRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
-
-
-class ReceivedConnectEvent(Base):
-    """Business side: a Connect event already applied (events are delivered at least once)."""
-
-    __tablename__ = "received_connect_events"
-
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    type: Mapped[str] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 # The tables the Connect network owns (created in its own SQLite file by the embedded default).

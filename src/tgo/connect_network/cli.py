@@ -1,4 +1,4 @@
-"""`tgo connect ...` (SPEC section 10): operator commands on the Connect network, all through ConnectClient
+"""`tgo connect ...` (SPEC section 10): operator commands on the Connect network, all through ConnectAdminClient
 (so they work against a remote network with TGO_CONNECT_URL), and `tgo connect serve`."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import msgspec
 import typer
 from rich.table import Table
 
-from tgo.channels.connect import ConnectClient, ConnectInvalidRequest
+from tgo.channels.connect import ConnectInvalidRequest
+from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_types import ConnectAccount, ConnectError, ConnectRejected
 from tgo.cli import JsonOpt, emit, err, fail, out, run
 from tgo.config import ConfigError, get_settings
@@ -24,12 +25,12 @@ account_app: typer.Typer = typer.Typer(help="Connect accounts.", no_args_is_help
 connect_app.add_typer(account_app, name="account")
 
 
-def _call(as_json: bool, fn: Callable[[ConnectClient], Awaitable[Any]]) -> Any:
+def _call(as_json: bool, fn: Callable[[ConnectAdminClient], Awaitable[Any]]) -> Any:
     # One line per request on stderr is noise for an operator command.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def op(rt: Runtime) -> Any:
-        return await fn(rt.connect.get())
+        return await fn(ConnectAdminClient.of(rt.connect.get()))
 
     try:
         return run(as_json, op)
@@ -43,7 +44,7 @@ def _call(as_json: bool, fn: Callable[[ConnectClient], Awaitable[Any]]) -> Any:
 
 
 def _public_base() -> str:
-    from tgo.connect.mount import inbox_page_base
+    from tgo.connect_network.mount import inbox_page_base
 
     return inbox_page_base(get_settings())
 
@@ -76,7 +77,7 @@ def account_create(
 ) -> None:
     """Create an account; its phone is verified (and the account too with --verified)."""
 
-    async def op(c: ConnectClient) -> dict[str, Any]:
+    async def op(c: ConnectAdminClient) -> dict[str, Any]:
         account = _account(await c.create_account(phone, name=name, language=lang, verified=verified))
         # The inbox key is the "phone" of the reference network: hand it to the number's owner.
         return {
@@ -93,7 +94,7 @@ def account_create(
     emit(_call(as_json, op), as_json, human)
 
 
-def _set(phone: str, as_json: bool, fn: Callable[[ConnectClient], Awaitable[ConnectAccount]]) -> None:
+def _set(phone: str, as_json: bool, fn: Callable[[ConnectAdminClient], Awaitable[ConnectAccount]]) -> None:
     emit(_account(_call(as_json, fn)), as_json, _show_account)
 
 
@@ -125,7 +126,7 @@ def account_enable(phone: str, as_json: JsonOpt = False) -> None:
 def account_show(phone: str, as_json: JsonOpt = False) -> None:
     """Show an account."""
 
-    async def get(c: ConnectClient) -> ConnectAccount:
+    async def get(c: ConnectAdminClient) -> ConnectAccount:
         found = await c.get_account(phone)
         if found is None:
             raise ConnectRejected(
@@ -151,7 +152,7 @@ def block(phone: str, sender_phone: str, as_json: JsonOpt = False) -> None:
 def unblock(phone: str, sender_phone: str, as_json: JsonOpt = False) -> None:
     """Lift a block."""
 
-    async def op(c: ConnectClient) -> dict[str, Any]:
+    async def op(c: ConnectAdminClient) -> dict[str, Any]:
         await c.unblock(phone, sender_phone)
         return {"phone": phone, "sender_phone": sender_phone, "blocked": False}
 
@@ -181,7 +182,7 @@ def inbox(
 ) -> None:
     """The account's inbox, newest first (this is where a number owner reads an OTP)."""
 
-    async def op(c: ConnectClient) -> dict[str, Any]:
+    async def op(c: ConnectAdminClient) -> dict[str, Any]:
         messages: list[Any] = []
         next_cursor = cursor
         while all_ or len(messages) < limit:
@@ -235,8 +236,8 @@ def serve(
     """Run the Connect network on its own (API, inbox page, event pump to TGO_BUSINESS_URL)."""
     import uvicorn
 
-    from tgo.connect.app import create_connect_app
-    from tgo.connect.network import connect_database_url
+    from tgo.connect_network.app import create_connect_app
+    from tgo.connect_network.network import connect_database_url
     from tgo.db import Database
     from tgo.http_guard import GuardedHttpToolsProtocol
     from tgo.observability import announce, configure_logging, stdlib_log_config

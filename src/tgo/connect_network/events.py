@@ -22,8 +22,8 @@ from tgo.channels.connect_protocol import (
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.kit.clock import now
-from tgo.models.connect import ConnectEventRow
 
+from .models import ConnectEventRow
 from .repository import ConnectRepository
 
 log = structlog.get_logger("tgo.connect.events")

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.models.connect import (
+from .models import (
     ConnectAccountRow,
     ConnectBlockRow,
     ConnectDeliveryAttemptRow,

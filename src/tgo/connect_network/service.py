@@ -28,8 +28,8 @@ from tgo.channels.connect_types import (
 from tgo.errors import AppError, Conflict, NotFound, ValidationFailed
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
-from tgo.models.connect import ConnectAccountRow, ConnectBlockRow, ConnectEventRow, ConnectInboxMessageRow
 
+from .models import ConnectAccountRow, ConnectBlockRow, ConnectEventRow, ConnectInboxMessageRow
 from .repository import ConnectRepository
 
 LANGUAGES = ("en", "ar")

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.connect.mount import inbox_page_base
+from tgo.channels.connect_admin import ConnectAdminClient
+from tgo.connect_network.mount import inbox_page_base
 from tgo.models import Tenant
 from tgo.runtime import Runtime
 
@@ -21,7 +22,7 @@ DEMO_ACCOUNTS = [
 async def connect_demo_step(
     runtime: Runtime, session: AsyncSession, tenant: Tenant, server_url: str | None
 ) -> dict[str, Any]:
-    client = runtime.connect.get()
+    client = ConnectAdminClient.of(runtime.connect.get())
     base = inbox_page_base(runtime.settings, server_url)
     accounts = []
     for phone, name, language, verified, role in DEMO_ACCOUNTS:

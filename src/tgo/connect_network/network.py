@@ -15,9 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.models.base import Base
-from tgo.models.connect import CONNECT_TABLES
 
 from .events import EventPump
+from .models import CONNECT_TABLES
 
 
 def connect_database_url(settings: Settings) -> str:

@@ -1,8 +1,8 @@
 """What the embedded Connect network contributes to a Business process: its event pump and pruning, and the
 seed's Connect accounts in `tgo demo`."""
 
-from tgo.connect.demo import connect_demo_step
-from tgo.connect.tasks import enable_event_kicks, prune_connect_events, pump_connect_events
+from tgo.connect_network.demo import connect_demo_step
+from tgo.connect_network.tasks import enable_event_kicks, prune_connect_events, pump_connect_events
 from tgo.part import Part
 from tgo.worker.registry import Periodic
 
