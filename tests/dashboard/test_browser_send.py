@@ -112,6 +112,8 @@ async def use_language(page: Page, lang: str) -> None:
     if not page.url.endswith("/dashboard/"):
         await page.goto("/dashboard/")
     if await page.locator("html").get_attribute("lang") != lang:
+        if await page.locator("#menu-toggle").is_visible():  # on a phone the header folds into a menu
+            await page.locator("#menu-toggle").click()
         await page.locator("#language-switch").click()
         await expect(page.locator("html")).to_have_attribute("lang", lang)
 

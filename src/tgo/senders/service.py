@@ -119,7 +119,13 @@ async def _send_otp(
             await runtime.connect.get().deliver(message)
         except ConnectError as exc:
             ok = False
-            log.warning("otp_delivery_failed", sender_number_id=number.id, error=type(exc).__name__)
+            # The reason (a transport error or Connect's reason code) never holds the message, so no OTP.
+            log.warning(
+                "otp_delivery_failed",
+                sender_number_id=number.id,
+                error=type(exc).__name__,
+                reason=str(exc)[:200],
+            )
         async with runtime.db.session_scope() as s:
             await otp.mark_delivery(s, otp_id, ok=ok, at=now())
 
