@@ -37,3 +37,26 @@ async def test_close_is_bounded_and_runs_every_hook(settings: Settings) -> None:
     assert time.monotonic() - started < 2
     assert ran == ["stubborn ignored a cancel", "failing", "polite"]
     released.set()  # let the abandoned hook end, so the test's event loop closes cleanly
+
+
+async def test_drain_hooks_run_before_every_shutdown_hook(settings: Settings) -> None:
+    """Work that uses the runtime's clients (a consumer finishing its jobs) stops before any client closes,
+    also a client built (and its close registered) after the work started."""
+    runtime = build_runtime(settings)
+    ran: list[str] = []
+
+    async def close_early_client() -> None:
+        ran.append("close early client")
+
+    async def finish_jobs() -> None:
+        await asyncio.sleep(0.05)
+        ran.append("jobs finished")
+
+    async def close_late_client() -> None:
+        ran.append("close late client")
+
+    runtime.on_shutdown(close_early_client)
+    runtime.on_drain(finish_jobs)
+    runtime.on_shutdown(close_late_client)
+    await asyncio.wait_for(runtime.close(), 10)
+    assert ran == ["jobs finished", "close late client", "close early client"]

@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     sms_delivery_max_attempts: int = Field(
         default=12, description="SMS submit attempts (retryable SMSC errors) before a message is failed."
     )
+    worker_stop_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM, the longest wait for the jobs a worker holds to finish (it claims nothing "
+        "new meanwhile) before its clients close; what is still running then is left to the sweeper.",
+    )
 
     @property
     def is_sqlite(self) -> bool:

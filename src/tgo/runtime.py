@@ -57,6 +57,7 @@ class Runtime:
         self.registry = registry
         self.started = False
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._drain: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
         """Start background parts (broker, in-process workers, event pumps): the parts' start-up hooks."""
@@ -67,10 +68,20 @@ class Runtime:
     def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._shutdown.append(fn)
 
+    def on_drain(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """``fn`` stops work that uses the runtime's clients (a consumer finishing the jobs it holds): drain
+        hooks run before every shutdown hook, whenever the clients were built."""
+        self._drain.append(fn)
+
     async def close(self) -> None:
-        """Run the shutdown hooks (last registered first), each for at most TGO_SHUTDOWN_TIMEOUT_SECONDS: a
+        """Run the drain hooks, each for at most TGO_WORKER_STOP_SECONDS (+ TGO_SHUTDOWN_TIMEOUT_SECONDS),
+        then the shutdown hooks (last registered first), each for at most TGO_SHUTDOWN_TIMEOUT_SECONDS: a
         part that fails or hangs while stopping is logged and the rest still stop."""
         timeout = self.settings.shutdown_timeout_seconds
+        while self._drain:
+            hook = self._drain.pop()
+            drain_for = self.settings.worker_stop_seconds + timeout
+            await bounded(hook(), drain_for, what=getattr(hook, "__qualname__", "drain hook"))
         while self._shutdown:
             hook = self._shutdown.pop()
             await bounded(hook(), timeout, what=getattr(hook, "__qualname__", "shutdown hook"))

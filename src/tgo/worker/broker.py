@@ -4,13 +4,14 @@ runtime bound to it, and the loops that run periodic jobs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from typing import Any
 
 import structlog
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.acks import AcknowledgeType
-from taskiq.api.receiver import run_receiver_task
+from taskiq.receiver import Receiver
 
 from tgo.kit.tasks import stop_tasks
 from tgo.runtime import Runtime
@@ -19,6 +20,8 @@ from tgo.worker.registry import Periodic
 log = structlog.get_logger("tgo.worker")
 
 PERIODIC_TIMEOUT_SECONDS = 120.0
+# Jobs one worker process runs at once (RabbitMQ's prefetch, below, bounds them further).
+MAX_ASYNC_TASKS = 200
 # The job label carrying the id of the request that published it (the correlation id of its log lines).
 REQUEST_ID_LABEL = "request_id"
 
@@ -54,23 +57,33 @@ class Broker:
         settings = runtime.settings
         self.taskiq = _make_taskiq_broker(settings.broker_url, settings.queue_name)
         self.is_memory = isinstance(self.taskiq, InMemoryBroker)
+        # The jobs this process is running (their tasks): a stopping worker waits for them, and cancels
+        # what outlives TGO_WORKER_STOP_SECONDS before the clients they use are closed.
+        self.running: set[asyncio.Task[Any]] = set()
         for name, fn in runtime.registry.tasks.items():
             self.taskiq.register_task(self._bind(name, fn), task_name=name)
         self._started = False
 
     def _bind(self, name: str, fn: Any) -> Any:
         runtime = self.runtime
+        running = self.running
 
         async def run(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
             # The request that published the job (its label) is this job's correlation id too.
             labels = context.message.labels
             bound = {"request_id": labels[REQUEST_ID_LABEL]} if labels.get(REQUEST_ID_LABEL) else {}
+            task = asyncio.current_task()
+            if task is not None:
+                running.add(task)
             with structlog.contextvars.bound_contextvars(**bound):
                 try:
                     await fn(runtime, payload)
                 except Exception:
                     # The database is the truth: a failed job leaves its row for the sweeper to retry.
                     log.exception("task_failed", task=name, payload=payload)
+                finally:
+                    if task is not None:
+                        running.discard(task)
 
         run.__name__ = name.replace(".", "_")
         return run
@@ -125,14 +138,17 @@ class Broker:
             await self.start()
             await kicker.kiq(payload)
 
-    async def consume(self) -> None:
-        """Receive and run jobs until cancelled (worker processes; not needed for memory). If the receiver
-        ever stops or fails (a broker restart it did not ride out), it is started again on a fresh
-        connection: a worker that no longer consumes would otherwise look alive and do nothing."""
+    async def consume(self, finish: asyncio.Event) -> None:
+        """Receive and run jobs until ``finish`` is set (worker processes; not needed for memory), then take
+        nothing more, let the jobs in hand finish and be acknowledged (at most TGO_WORKER_STOP_SECONDS) and
+        return: taskiq's own graceful stop (``Receiver.listen``'s finish event, as ``taskiq worker`` does on
+        SIGTERM). If the receiver ever stops or fails before that (a broker restart it did not ride out),
+        it is started again on a fresh connection: a worker that no longer consumes would otherwise look
+        alive and do nothing."""
         # taskiq brokers open their consuming side only in a worker process.
         self.taskiq.is_worker_process = True
         pause = 1.0
-        while True:
+        while not finish.is_set():
             started = asyncio.get_running_loop().time()
             try:
                 # Reconnecting is bounded: a connection attempt that a wedged broker never answers is
@@ -140,13 +156,17 @@ class Broker:
                 async with asyncio.timeout(self.runtime.settings.publish_timeout_seconds * 2):
                     await self.stop()
                     await self.start()
-                await run_receiver_task(
+                receiver = Receiver(
                     self.taskiq,
-                    max_async_tasks=200,
+                    max_async_tasks=MAX_ASYNC_TASKS,
                     max_prefetch=0,
                     run_startup=False,
-                    ack_time=AcknowledgeType.WHEN_EXECUTED,
+                    ack_type=AcknowledgeType.WHEN_EXECUTED,
+                    wait_tasks_timeout=self.runtime.settings.worker_stop_seconds,
                 )
+                await receiver.listen(finish)
+                if finish.is_set():
+                    return
                 log.error("consumer_stopped")
             except asyncio.CancelledError:
                 current = asyncio.current_task()
@@ -160,8 +180,16 @@ class Broker:
             _raise_if_cancelling()  # a cancellation a library swallowed still stops the loop
             if asyncio.get_running_loop().time() - started > 60:
                 pause = 1.0  # it had been consuming: a new outage starts with a short pause again
-            await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finish.wait(), pause)  # a stop during the pause ends it
             pause = min(pause * 2, 30.0)
+
+    async def abandon_running(self, within_seconds: float) -> None:
+        """Cancel the jobs still running (they outlived the stop's wait) and wait at most ``within_seconds``
+        for them to end; their claims expire and the sweeper delivers them."""
+        if self.running:
+            log.error("jobs_abandoned_at_stop", count=len(self.running))
+            await stop_tasks(list(self.running), within_seconds, what="jobs")
 
 
 def _raise_if_cancelling() -> None:
@@ -204,20 +232,55 @@ async def _periodic_loop(runtime: Runtime, job: Periodic) -> None:
         await asyncio.sleep(interval)
 
 
+async def _finish_jobs(
+    broker: Broker, consumers: list[asyncio.Task[None]], stop_seconds: float, grace: float
+) -> None:
+    """Wait, at most ``stop_seconds``, for the consumers (told to finish) to end: while they run jobs, for
+    the jobs; once no job is running, ``grace`` seconds more for them to acknowledge and close their broker
+    stream (which a broker that stopped answering never lets them do)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + stop_seconds
+    while not all(c.done() for c in consumers):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        jobs = set(broker.running)
+        if jobs:
+            await asyncio.wait(jobs, timeout=remaining)
+            continue
+        await asyncio.wait(consumers, timeout=min(grace, remaining))
+        if not broker.running:
+            return  # no job in hand, and the consumer still closing: it is cancelled
+
+
 def start_background(runtime: Runtime, *, consume: bool) -> None:
-    """Run every periodic job (and, for a real broker, the consumer) as tasks owned by the runtime."""
-    tasks = [
+    """Run every periodic job (and, for a real broker, the consumer) as tasks owned by the runtime. They
+    stop in the runtime's drain, before any client closes: the periodic jobs are cancelled, the consumer
+    claims nothing more and finishes (and acknowledges) the jobs it holds."""
+    settings = runtime.settings
+    periodic = [
         asyncio.create_task(_periodic_loop(runtime, job), name=f"periodic:{job.name}")
         for job in runtime.registry.periodic.values()
     ]
     broker = runtime.broker.get()
+    finish = asyncio.Event()
+    consumers = []
     if consume and not broker.is_memory:
-        tasks.append(asyncio.create_task(broker.consume(), name="consumer"))
+        consumers.append(asyncio.create_task(broker.consume(finish), name="consumer"))
 
-    async def stop() -> None:
-        await stop_tasks(tasks, runtime.settings.shutdown_timeout_seconds, what="background")
+    async def drain() -> None:
+        finish.set()
+        await stop_tasks(periodic, settings.shutdown_timeout_seconds, what="background")
+        if consumers:
+            log.info("worker_stopping", running=len(broker.running))
+            await _finish_jobs(
+                broker, consumers, settings.worker_stop_seconds, settings.shutdown_timeout_seconds
+            )
+            await broker.abandon_running(settings.shutdown_timeout_seconds / 2)
+            await stop_tasks(consumers, settings.shutdown_timeout_seconds / 2, what="background")
+            log.info("worker_stopped")
 
-    runtime.on_shutdown(stop)
+    runtime.on_drain(drain)
 
 
 async def start_in_process_workers(runtime: Runtime) -> None:
