@@ -125,6 +125,7 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
             "webhooks.purge",
             "connect.events",
             "connect.prune",
+            "worker.redis_stream",
         }
         assert registry.listeners == [record_event]
         assert registry.interests == [any_active_endpoint]  # the listener's interest, installed with it

@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         description="On SIGTERM, the longest wait for the jobs a worker holds to finish (it claims nothing "
         "new meanwhile) before its clients close; what is still running then is left to the sweeper.",
     )
+    redis_stream_claim_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Redis streams broker: a job taken and not acknowledged for this long (its worker died) "
+        "is handed to another worker, and a consumer idle this long with nothing pending is removed.",
+    )
 
     @property
     def is_sqlite(self) -> bool:
