@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         description="Redis streams broker: a job taken and not acknowledged for this long (its worker died) "
         "is handed to another worker, and a consumer idle this long with nothing pending is removed.",
     )
+    redis_stream_upkeep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Redis streams broker: how often each worker trims acknowledged entries, reclaims a dead "
+        "worker's and removes consumers that are gone.",
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,5 +9,5 @@ from tgo.worker.registry import Periodic
 PART = Part(
     name="worker",
     startup=[start_in_process_workers],
-    periodic=[Periodic("worker.redis_stream", keep_redis_stream, every="sweeper_interval_seconds")],
+    periodic=[Periodic("worker.redis_stream", keep_redis_stream, every="redis_stream_upkeep_seconds")],
 )
