@@ -175,6 +175,12 @@ class Settings(BaseSettings):
         description="Redis streams broker: how often each worker trims acknowledged entries, reclaims a dead "
         "worker's and removes consumers that are gone.",
     )
+    smpp_window: int = Field(
+        default=10, ge=1, description="submit_sm in flight per SMPP bind, waiting for their submit_sm_resp."
+    )
+    smpp_binds: int = Field(
+        default=1, ge=1, description="SMPP transceiver binds each process opens to the SMSC."
+    )
 
     @property
     def is_sqlite(self) -> bool:

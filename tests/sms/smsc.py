@@ -40,6 +40,8 @@ class Script:
     receipts: bool = True
     receipt_delay: float = 0.01
     password: str = "secret"
+    silent_on: set[int] = field(default_factory=set)  # the Nth submits (1-based) get no answer at all
+    answer_delay: float = 0.0  # an accepted submit is answered this long after it arrived
 
 
 @dataclass
@@ -63,6 +65,8 @@ class SmscSimulator:
         self.binds = 0
         self.receipts_acked: list[str] = []
         self.receipts_refused = 0
+        self.in_flight = 0  # accepted submits not answered yet (answer_delay)
+        self.max_in_flight = 0
         self._server: asyncio.Server | None = None
         self._current: asyncio.StreamWriter | None = None
         self._seq = _Seq()
@@ -163,7 +167,7 @@ class SmscSimulator:
             n = self.submits
             if n in self.script.drop_on:
                 return False  # close without answering
-            if n <= self.script.silent_first:
+            if n <= self.script.silent_first or n in self.script.silent_on:
                 return True
             if self.throttled < self.script.throttle_first:
                 self.throttled += 1
@@ -186,13 +190,28 @@ class SmscSimulator:
                     registered_delivery=pdu.registered_delivery or 0,
                 )
             )
-            self._send(writer, self._pdu("submit_sm_resp", sequence=pdu.sequence, message_id=message_id))
+            self._answer(writer, self._pdu("submit_sm_resp", sequence=pdu.sequence, message_id=message_id))
             if self.script.receipts and pdu.registered_delivery:
                 state = self.script.receipt_states.get(destination, "DELIVRD")
                 self._spawn(self._receipt(message_id, state, self.script.receipt_delay))
             return True
         self._send(writer, self._pdu("generic_nack", sequence=pdu.sequence, status=0x03))
         return True
+
+    def _answer(self, writer: asyncio.StreamWriter, resp: Any) -> None:
+        """Send ``resp`` now, or after the script's answer_delay (the submits meanwhile are in flight)."""
+        if not self.script.answer_delay:
+            self._send(writer, resp)
+            return
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+        async def later() -> None:
+            await asyncio.sleep(self.script.answer_delay)
+            self.in_flight -= 1
+            self._send(writer, resp)
+
+        self._spawn(later())
 
     async def _receipt(self, message_id: str, state: str, delay: float) -> None:
         await asyncio.sleep(delay)

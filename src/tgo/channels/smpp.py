@@ -1,5 +1,11 @@
-"""SMPP 3.4 client (ESME) on asyncio: transceiver bind, concatenated submits, throttling back-off,
-re-binding after a dropped connection, and delivery receipts from ``deliver_sm``.
+"""SMPP 3.4 client (ESME) on asyncio: transceiver bind, a window of ``submit_sm`` in flight matched to their
+``submit_sm_resp`` by sequence number, concatenated submits, throttling back-off, re-binding after a
+dropped connection, delivery receipts from ``deliver_sm``, and a pool of several binds.
+
+A submit the SMSC never answers (the bind times out: the SMSC answered only part of a window) has an
+unknown outcome: it is re-submitted once on a new bind, and if that one is not answered either the part
+fails (``smsc_no_response``) rather than go a third time. A submit lost with a dropped connection before
+any timeout is retried as a transport error.
 
 PDUs are encoded and decoded by ``smpplib`` (a maintained SMPP implementation); its own ``Client`` is a
 blocking socket loop, so the connection, the windowing by sequence number and the timers are ours.
@@ -66,7 +72,7 @@ class ConnectionLost(SmppError):
 
 
 class NoResponse(SmppError):
-    pass
+    """A request written to the bind was not answered in time (or its bind was dropped for that)."""
 
 
 class BindFailed(SmppError):
@@ -133,6 +139,7 @@ class SmppClient:
         throttle_backoff_max: float = 5.0,
         reconnects_per_submit: int = 3,
         reconnect_backoff: float = 0.2,
+        window: int = 10,
     ) -> None:
         self.host, self.port = host, port
         self.system_id, self.password, self.system_type = system_id, password, system_type
@@ -156,6 +163,10 @@ class SmppClient:
         self._pause_until = 0.0
         self._closed = False
         self.binds = 0  # how many binds succeeded (observability, tests)
+        # At most ``window`` submit_sm of this bind wait for their submit_sm_resp at once.
+        self.window = max(1, window)
+        self._window = asyncio.Semaphore(self.window)
+        self.outstanding = 0  # submits (messages) in progress on this client, for a pool to balance
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -174,6 +185,13 @@ class SmppClient:
 
     async def submit(self, sms: OutboundSms) -> SubmitResult:
         """Submit every part not yet accepted; stops at the first part that cannot go now."""
+        self.outstanding += 1
+        try:
+            return await self._submit(sms)
+        finally:
+            self.outstanding -= 1
+
+    async def _submit(self, sms: OutboundSms) -> SubmitResult:
         encoding = detect_encoding(sms.body)
         payloads = split(sms.body, encoding)
         total = len(payloads)
@@ -229,15 +247,24 @@ class SmppClient:
         """The SMSC message id, or why the part cannot go now."""
         transport_failures = 0
         throttled = 0
+        unanswered = 0
         while True:
             delay = self._pause_until - asyncio.get_running_loop().time()
             if delay > 0:
                 await asyncio.sleep(delay)
             try:
                 await self._ensure_bound()
-                resp = await self._request(self._make("submit_sm", **fields))
+                async with self._window:
+                    resp = await self._request(self._make("submit_sm", **fields))
             except BindFailed as exc:
                 return SubmitResult([], "bind_failed", str(exc), retryable=True)
+            except NoResponse as exc:
+                unanswered += 1
+                if unanswered > 1:  # the SMSC may have taken both: never a third time
+                    return SubmitResult([], "smsc_no_response", str(exc), retryable=False)
+                log.info("smpp_resubmit_unanswered", error=str(exc))
+                await asyncio.sleep(self.reconnect_backoff)
+                continue
             except (SmppError, OSError) as exc:
                 transport_failures += 1
                 if transport_failures > self.reconnects_per_submit:
@@ -318,9 +345,10 @@ class SmppClient:
             await self._send(writer, pdu)
             return await asyncio.wait_for(future, self.response_timeout)
         except TimeoutError:
-            # The SMSC did not answer in time: the bind's state is unknown, so start a new one.
+            # The SMSC did not answer in time: the bind's state is unknown, so start a new one. The other
+            # requests it had not answered are unanswered too (not merely cut off).
             log.warning("smpp_no_response", command=pdu.command, sequence=pdu.sequence)
-            self._drop(writer)
+            self._drop(writer, NoResponse(f"no response on the bind (after {pdu.command})"))
             raise NoResponse(f"no response to {pdu.command}") from None
         finally:
             self._pending.pop(pdu.sequence, None)
@@ -398,8 +426,9 @@ class SmppClient:
         with contextlib.suppress(SmppError, OSError):
             await self._send(writer, resp)
 
-    def _drop(self, writer: asyncio.StreamWriter | None) -> None:
-        """Forget a connection: fail its outstanding requests so their callers retry on a new bind."""
+    def _drop(self, writer: asyncio.StreamWriter | None, error: SmppError | None = None) -> None:
+        """Forget a connection: fail its outstanding requests (with ``error``, else ``ConnectionLost``) so
+        their callers retry on a new bind."""
         if writer is None:
             return
         if writer is self._writer:
@@ -407,7 +436,7 @@ class SmppClient:
             self._bound = False
             for future in self._pending.values():
                 if not future.done():
-                    future.set_exception(ConnectionLost("connection dropped"))
+                    future.set_exception(error or ConnectionLost("connection dropped"))
             self._pending.clear()
             current = asyncio.current_task()
             for task in self._connection_tasks:
@@ -422,3 +451,44 @@ class SmppClient:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+class SmppPool:
+    """Several binds to one SMSC (``SmppClient`` each, with its own window): a submit goes to the bind with
+    the fewest submits in progress; receipts arrive on any of them."""
+
+    def __init__(self, clients: list[SmppClient]) -> None:
+        if not clients:
+            raise ValueError("an SMPP pool needs at least one bind")
+        self.clients = clients
+
+    @property
+    def binds(self) -> int:
+        return sum(c.binds for c in self.clients)
+
+    @property
+    def bound(self) -> bool:
+        return any(c.bound for c in self.clients)
+
+    def set_receipt_handler(self, handler: ReceiptHandler) -> None:
+        for client in self.clients:
+            client.set_receipt_handler(handler)
+
+    async def keepalive(self) -> None:
+        await asyncio.gather(*(c.keepalive() for c in self.clients))
+
+    async def submit(self, sms: OutboundSms) -> SubmitResult:
+        client = min(self.clients, key=lambda c: (not c.bound, c.outstanding))
+        return await client.submit(sms)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self.clients))
+
+
+def smpp_channel(
+    host: str, port: int, system_id: str, password: str, *, window: int = 10, binds: int = 1, **options: Any
+) -> SmppClient | SmppPool:
+    """The SMPP channel to one SMSC: one bind, or a pool of ``binds`` binds, each with ``window`` submits in
+    flight."""
+    clients = [SmppClient(host, port, system_id, password, window=window, **options) for _ in range(binds)]
+    return clients[0] if binds <= 1 else SmppPool(clients)

@@ -51,13 +51,15 @@ def default_channel(runtime: Runtime) -> SmsChannel:
     """The process's SMS channel when none is passed to the wiring: SMPP to TGO_SMPP_HOST, else the sandbox."""
     settings = runtime.settings
     if settings.smpp_host:
-        from tgo.channels.smpp import SmppClient
+        from tgo.channels.smpp import smpp_channel
 
-        return SmppClient(
+        return smpp_channel(
             settings.smpp_host,
             settings.smpp_port,
             settings.smpp_system_id,
             settings.smpp_password.get_secret_value(),
+            window=settings.smpp_window,
+            binds=settings.smpp_binds,
         )
     return SandboxSmsChannel()
 
