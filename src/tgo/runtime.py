@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
     from tgo.sms.tasks import SmsJobs
-    from tgo.webhooks.delivery import Resolver
+    from tgo.webhooks.transport import Resolver
     from tgo.worker.broker import Broker
 
 __all__ = ["Hook", "Runtime", "runtime_of"]

@@ -24,12 +24,12 @@ from tgo.part import Part, Registry
 from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.contributions import PART as SENDERS
 from tgo.sms.contributions import PART as SMS
-from tgo.sms.delivery import connect_channel, default_channel
+from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
 from tgo.sms.tasks import SmsJobs
 from tgo.webhooks.contributions import PART as WEBHOOKS
-from tgo.webhooks.delivery import Resolver, system_resolve
-from tgo.webhooks.service import webhook_client
+from tgo.webhooks.jobs import webhook_client
+from tgo.webhooks.transport import Resolver, system_resolve
 from tgo.worker.broker import build_broker
 from tgo.worker.contributions import PART as WORKER
 

@@ -15,7 +15,7 @@ from tests.webhooks.test_delivery import deliveries, emit, message, register
 from tgo import events
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.webhooks.delivery import IPAddress, Resolver, address_refusal, build_client, post_webhook
+from tgo.webhooks.transport import IPAddress, Resolver, address_refusal, build_client, post_webhook
 
 REFUSED = [
     "127.0.0.1",

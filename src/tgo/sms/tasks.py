@@ -1,4 +1,4 @@
-"""SMS jobs: thin wrappers over the plain functions in ``tgo.sms.delivery`` (which tests call directly).
+"""SMS jobs: thin wrappers over the plain functions in ``tgo.sms.jobs`` (which tests call directly).
 
 Jobs run as tasks of the runtime: closing the runtime cancels the ones still running (their transaction
 rolls back and the sweeper finds the work again), so none outlives the database it was started for.
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tgo.runtime import Runtime
-from tgo.sms.delivery import deliver_sms, sweep, verify_sender
+from tgo.sms.jobs import deliver_sms, sweep, verify_sender
 
 T = TypeVar("T")
 
