@@ -12,7 +12,7 @@ from tests.sms.smsc import Script, SmscSimulator
 from tgo.channels.smpp import SmppClient, SmppPool, smpp_channel
 from tgo.channels.sms_types import OutboundSms, Receipt, SubmitResult
 from tgo.config import Settings
-from tgo.sms.delivery import default_channel
+from tgo.sms.jobs import default_channel
 from tgo.wiring import build_runtime
 
 
