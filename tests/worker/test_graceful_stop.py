@@ -77,6 +77,7 @@ async def stack(
         TGO_SENDER_RATE_PER_SECOND="40",
         TGO_WORKER_STOP_SECONDS=str(STOP_BOUND_SECONDS - 5),
         TGO_LOG_LEVEL="INFO",
+        TGO_DATABASE_POOL_SIZE="4",  # PostgreSQL's 100 connections are shared with the other tests
         TGO_CONNECT_EVENT_INTERVAL_SECONDS="0.5",
     )
     s = Stack(http=httpx.AsyncClient(), db=runtime.db, env=env, log_dir=tmp_path, procs=[])
