@@ -8,12 +8,19 @@ import asyncio
 import time
 from collections import Counter
 
+import httpx
+
+from tests.sms.helpers import verified_sender, wait_message
 from tests.sms.smsc import Script, SmscSimulator
+from tests.sms.test_delivery import auth, send, start_smsc
 from tgo.channels.smpp import SmppClient, SmppPool, smpp_channel
 from tgo.channels.sms_types import OutboundSms, Receipt, SubmitResult
 from tgo.config import Settings
-from tgo.sms.jobs import default_channel
+from tgo.runtime import Runtime
+from tgo.sms.jobs import default_channel, sweep
 from tgo.wiring import build_runtime
+
+__all__ = ["auth"]  # the fixture, shared with the SMS delivery tests
 
 
 def sms(i: int) -> OutboundSms:
@@ -171,3 +178,16 @@ async def test_the_settings_choose_the_window_and_the_binds(settings: Settings) 
         assert isinstance(single, SmppClient) and single.window == 10
     finally:
         await runtime.close()
+
+
+async def test_a_message_unanswered_twice_fails_and_no_retry_or_sweep_submits_it_again(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    sim, _ = await start_smsc(runtime, Script(silent_first=2, receipts=False))
+    sender = await verified_sender(client, auth)
+    created = await send(client, auth, sender)
+    failed = await wait_message(client, auth, created["id"], "failed", "delivered")
+    assert (failed["status"], failed["errorCode"]) == ("failed", "smsc_no_response")
+    await sweep(runtime)
+    await asyncio.sleep(0.5)
+    assert sim.submits == 2 and sim.accepted == []
