@@ -65,8 +65,9 @@ async def stack(
         tmp_path / "d",
         TGO_BROKER_URL=BROKERS[request.param],
         TGO_QUEUE_NAME=queue,
-        # Redis: entries the stopped worker had read but not started are handed to the next one after this.
-        TGO_REDIS_STREAM_CLAIM_SECONDS="5",
+        # Redis: entries the stopping worker had read but not started are handed back as it stops, not
+        # reclaimed after this long.
+        TGO_REDIS_STREAM_CLAIM_SECONDS="600",
         TGO_CONNECT_URL=f"http://127.0.0.1:{connect_port}",
         TGO_BUSINESS_URL=f"http://127.0.0.1:{api_port}",
         TGO_RUN_WORKERS="false",

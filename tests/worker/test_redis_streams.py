@@ -20,7 +20,7 @@ from tgo.part import Part
 from tgo.runtime import Runtime
 from tgo.wiring import PARTS, build_runtime
 from tgo.worker.broker import Broker
-from tgo.worker.redis_streams import keep_redis_stream, upkeep
+from tgo.worker.redis_streams import hand_back, keep_redis_stream, upkeep
 
 pytestmark = pytest.mark.postgres_only
 
@@ -186,3 +186,17 @@ async def test_a_dead_consumers_pending_entries_run_on_another_worker_and_it_lea
     assert stream.broker.taskiq.consumer_name in names  # type: ignore[attr-defined]
     await asyncio.sleep(0.5)
     assert sorted(stream.probe.seen) == [0, 1, 2]  # each once
+
+
+async def test_a_stopping_worker_hands_back_what_it_read_and_never_ran(stream: Stream) -> None:
+    await stream.publish(4)
+    assert await stream.take("stopping-worker", 10) == 4  # read, never started: its jobs have all ended
+    await stream.consume()
+    assert await hand_back(stream.redis, stream.name, stream.group, "stopping-worker") == 4
+
+    async def ran_all() -> bool:
+        return sorted(stream.probe.seen) == [0, 1, 2, 3] and await stream.pending() == 0
+
+    # Well before the claim time (1 s): handed back, not reclaimed.
+    await until(ran_all, lambda: f"ran {stream.probe.seen}", timeout=CLAIM_SECONDS * 0.8)
+    assert await hand_back(stream.redis, stream.name, stream.group, "stopping-worker") == 0

@@ -13,8 +13,9 @@ from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
-from tgo.kit.tasks import stop_tasks
+from tgo.kit.tasks import bounded, stop_tasks
 from tgo.runtime import Runtime
+from tgo.worker.redis_streams import hand_back_held
 from tgo.worker.registry import Periodic
 
 log = structlog.get_logger("tgo.worker")
@@ -278,6 +279,9 @@ def start_background(runtime: Runtime, *, consume: bool) -> None:
             )
             await broker.abandon_running(settings.shutdown_timeout_seconds / 2)
             await stop_tasks(consumers, settings.shutdown_timeout_seconds / 2, what="background")
+            # Redis streams keep what this consumer read and never ran as its pending entries: hand them
+            # back now (RabbitMQ returns a closed consumer's unacknowledged messages by itself).
+            await bounded(hand_back_held(runtime), settings.shutdown_timeout_seconds, what="hand back")
             log.info("worker_stopped")
 
     runtime.on_drain(drain)

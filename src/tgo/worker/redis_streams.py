@@ -94,6 +94,27 @@ async def reclaim(redis: Redis, stream: str, group: str, consumer: str, idle_ms:
     return moved
 
 
+async def hand_back(redis: Redis, stream: str, group: str, consumer: str) -> int:
+    """Hand back every entry ``consumer`` holds unacknowledged (a stopping worker whose jobs have all ended:
+    what it read and never started), for another worker now rather than after the claim time."""
+    moved = 0
+    for _ in range(RECLAIM_MAX_BATCHES):
+        held = await redis.xpending_range(stream, group, "-", "+", RECLAIM_BATCH, consumername=consumer)
+        ids: list[Any] = [entry["message_id"] for entry in held]
+        if not ids:
+            break
+        entries: Any = await redis.xclaim(stream, group, consumer, 0, ids)
+        async with redis.pipeline(transaction=True) as pipe:
+            for _, fields in entries:
+                if fields:
+                    pipe.xadd(stream, fields)
+            pipe.xack(stream, group, *ids)
+            pipe.xdel(stream, *ids)
+            await pipe.execute()
+        moved += len(ids)
+    return moved
+
+
 async def forget_gone_consumers(
     redis: Redis, stream: str, group: str, consumer: str, idle_ms: int
 ) -> list[str]:
@@ -128,6 +149,19 @@ async def upkeep(redis: Redis, stream: str, group: str, consumer: str, idle_ms: 
             return StreamUpkeep(0, [], 0)  # no stream or group yet: nothing was ever published
         raise
     return StreamUpkeep(reclaimed, forgotten, trimmed)
+
+
+async def hand_back_held(runtime: Runtime) -> None:
+    """At a worker's stop, once its jobs have ended: hand back the jobs it read and never ran."""
+    from taskiq_redis import RedisStreamBroker
+
+    broker = runtime.broker.get().taskiq
+    if not isinstance(broker, RedisStreamBroker):
+        return
+    async with Redis(connection_pool=broker.connection_pool) as redis:
+        moved = await hand_back(redis, broker.queue_name, broker.consumer_group_name, broker.consumer_name)
+    if moved:
+        log.info("redis_stream_handed_back", count=moved)
 
 
 async def keep_redis_stream(runtime: Runtime) -> None:
