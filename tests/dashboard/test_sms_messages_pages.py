@@ -9,7 +9,7 @@ import re
 import httpx
 
 from tests.conftest import MakeTenant
-from tests.dashboard.conftest import csrf_of, log_in
+from tests.dashboard.conftest import assert_beside, csrf_of, log_in
 from tests.sms.helpers import verified_sender, wait_message
 
 ARABIC = "رمز التحقق الخاص بك هو 4821، صالح لمدة عشر دقائق فقط. لا تشاركه مع أي شخص."
@@ -103,7 +103,14 @@ async def test_send_an_sms_from_the_dashboard_with_the_preview(
         data={"sender_id": sender["id"], "to": "+2010", "body": "", "_csrf": csrf_of(page.text)},
     )
     assert refused.status_code == 422
-    assert 'id="form-errors"' in refused.text and "The message body is required." in refused.text
+    assert_beside(refused.text, "sms-send-body", "body-error", "The message body is required.")
+    assert_beside(refused.text, "sms-send-to", "to-error", "Must be a valid phone number")
+    unknown = await signed_in.post(
+        "/dashboard/sms-messages/new",
+        data={"sender_id": "not-a-sender", "to": "+61412345678", "body": "hi", "_csrf": csrf_of(page.text)},
+    )
+    assert unknown.status_code == 422
+    assert_beside(unknown.text, "sms-send-sender", "sender-id-error", "Must be the id (UUID)")
 
 
 async def test_an_inactive_sender_is_not_offered_and_another_tenants_sms_is_missing(
