@@ -210,13 +210,38 @@ async def message_log_csv(
     return response
 
 
+def _state(message: Any, history: list[Any]) -> dict[str, Any]:
+    """What the status block shows, and whether it keeps asking (until the message is delivered, read
+    or failed); ``version`` names what it shows (the status and how many changes the history has)."""
+    return {
+        "message": message,
+        "history": history,
+        "tone": STATUS_TONE,
+        "moving": message.status in _ON_ITS_WAY,
+        "version": f"{message.status}.{len(history)}",
+    }
+
+
+_ON_ITS_WAY = frozenset({MessageStatus.QUEUED.value, MessageStatus.SENT.value})
+
+
 @get("/messages/{message_id:int}", name="dashboard:message")
 async def message_detail(me: Web, message_id: int) -> Response[Any]:
     message, media, history = await messages.get_message(me.db, me.tenant_id, message_id)
     inline = bool(media and media.content_type.startswith(INLINE_TYPES))
-    return me.render(
-        "message.html", message=message, media=media, history=history, tone=STATUS_TONE, inline=inline
-    )
+    return me.render("message.html", media=media, inline=inline, **_state(message, history))
+
+
+@get("/messages/{message_id:int}/status", name="dashboard:message-status")
+async def message_status(
+    me: Web, message_id: int, shown: str = Parameter(query="shown", default="")
+) -> Response[Any]:
+    """The status block alone, for the page's poll: 204 (nothing to swap) while it is what the page shows."""
+    message, _, history = await messages.get_message(me.db, me.tenant_id, message_id)
+    state = _state(message, history)
+    if shown == state["version"]:
+        return me.finish(Response(content=None, status_code=204, headers={"Cache-Control": "no-store"}))
+    return me.render("message_status.html", oob=True, **state)
 
 
 @get("/media/{media_id:int}", name="dashboard:media")
@@ -240,4 +265,4 @@ async def media_file(
     )
 
 
-HANDLERS = [message_log, message_log_csv, message_detail, media_file]
+HANDLERS = [message_log, message_log_csv, message_detail, message_status, media_file]
