@@ -4,7 +4,10 @@ and segments previewed (in process, SQLite and PostgreSQL; the sandbox carrier).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from datetime import UTC, datetime
 
 import httpx
 
@@ -64,6 +67,16 @@ async def test_two_sms_from_the_api_appear_in_the_log_detail_and_usage(
     assert row, usage.text
     assert '<td class="sms-total"><bdi dir="ltr">2</bdi></td>' in row.group(1)
     assert '<td class="sms-segments"><bdi dir="ltr">3</bdi></td>' in row.group(1)
+    exported = await signed_in.get("/dashboard/usage.csv")
+    assert exported.status_code == 200
+    sms_rows = [r for r in csv.DictReader(io.StringIO(exported.text)) if r["channel"] == "sms"]
+    today = datetime.now(UTC).date().isoformat()
+    assert [
+        (r["day"], r["sms_sender_id"], r["sms_sender"], r["sms_from"], r["total"], r["segments"])
+        for r in sms_rows
+    ] == [(today, sender["id"], sender["name"], sender["senderId"], "2", "3")]
+    assert (sms_rows[0]["delivered"], sms_rows[0]["undelivered"], sms_rows[0]["read"]) == ("1", "1", "")
+    assert sms_rows[0]["sender_number_id"] == "" and sms_rows[0]["text"] == ""
     assert "/dashboard/sms-messages" in (await signed_in.get("/dashboard/messages")).text
 
 

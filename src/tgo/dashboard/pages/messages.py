@@ -13,6 +13,7 @@ from litestar import Response, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from tgo.dashboard.spreadsheet import spreadsheet_cell
 from tgo.dashboard.web import NavItem, Web, error_messages
 from tgo.errors import AppError, ValidationFailed
 from tgo.kit.clock import now
@@ -130,14 +131,6 @@ CSV_COLUMNS = [
     "failure_code",
     "updated_at",
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str | None) -> str:
-    if not text:
-        return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _csv_line(message: Any, media: Any) -> str:
@@ -150,9 +143,9 @@ def _csv_line(message: Any, media: Any) -> str:
             message.to_phone,
             message.message_type,
             message.status,
-            _cell(message.content),
-            _cell(message.caption),
-            _cell((media.filename or media.content_type) if media else None),
+            spreadsheet_cell(message.content),
+            spreadsheet_cell(message.caption),
+            spreadsheet_cell((media.filename or media.content_type) if media else None),
             message.failure_code or "",
             message.updated_at.isoformat().replace("+00:00", "Z"),
         ]
