@@ -7,7 +7,7 @@ import re
 import httpx
 
 from tests.conftest import MakeKey, MakeTenant
-from tests.dashboard.conftest import RECIPIENT, SENDER, png, wait_status
+from tests.dashboard.conftest import RECIPIENT, SENDER, assert_beside, png, wait_status
 
 
 async def test_log_details_history_and_media(
@@ -59,6 +59,10 @@ async def test_log_details_history_and_media(
     assert "No messages match." in failed.text
     bad = await signed_in.get("/dashboard/messages", params={"to": "12"})
     assert bad.status_code == 422
+    assert_beside(bad.text, "f-to", "to-error", "valid phone number")
+    bad_day = await signed_in.get("/dashboard/messages", params={"until": "2026-02-31"})
+    assert bad_day.status_code == 422
+    assert_beside(bad_day.text, "f-until", "until-error", "YYYY-MM-DD")
 
 
 async def test_pagination_is_keyset(

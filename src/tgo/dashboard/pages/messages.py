@@ -14,7 +14,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from tgo.dashboard.spreadsheet import spreadsheet_cell
-from tgo.dashboard.web import NavItem, Web, error_messages
+from tgo.dashboard.web import FormErrors, NavItem, Web, form_errors
 from tgo.errors import AppError, ValidationFailed
 from tgo.kit.clock import now
 from tgo.media.filenames import content_disposition
@@ -72,7 +72,7 @@ async def message_log(
         )
         count = await messages.count_messages(me.db, me.tenant_id, filters=filters)
     except AppError as exc:
-        errors.extend(error_messages(me, exc))
+        errors.merge(form_errors(me, exc, FILTER_FIELDS))
     numbers, _ = await senders.list_numbers(me.db, me.tenant_id, limit=200, cursor=None, status=None)
     query = {k: v for k, v in form.items() if v}
     return me.render(
@@ -92,10 +92,14 @@ async def message_log(
     )
 
 
-def _filters(me: Web, form: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+# The log's problems beside the filter they concern (a stale page link's above the bar).
+FILTER_FIELDS = {"to_phone": "to", "since": "since", "until": "until", "search": "q"}
+
+
+def _filters(me: Web, form: dict[str, str]) -> tuple[FormErrors, dict[str, Any]]:
     """The log's filters from the form (the page and its CSV export read the same ones)."""
     status, type_, sender, to = form["status"], form["type"], form["sender"], form["to"]
-    errors: list[str] = []
+    errors = FormErrors()
     filters: dict[str, Any] = {}
     if form["q"].strip():
         filters["search"] = form["q"].strip()[:100]
@@ -109,8 +113,9 @@ def _filters(me: Web, form: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
         filters["to_phone"] = to.strip()
     since, until = form["since"], form["until"]
     since_day, until_day = _day(since), _day(until)
-    if (since and since_day is None) or (until and until_day is None):
-        errors.append(me.t("dash.messages.error.dates"))
+    for name, value, day in (("since", since, since_day), ("until", until, until_day)):
+        if value and day is None:
+            errors.add(name, me.t("dash.messages.error.dates"))
     if since_day:
         filters["since"] = datetime.combine(since_day, datetime.min.time(), tzinfo=UTC)
     if until_day:  # the whole "until" day is included
@@ -177,7 +182,7 @@ async def message_log_csv(
     }
     errors, filters = _filters(me, form)
     if errors:
-        raise ValidationFailed({"since": errors})
+        raise ValidationFailed({"since": errors.lines()})
     # Checked now (a bad filter is an error page, not a broken download); the rows are read while streaming.
     await messages.count_messages(me.db, me.tenant_id, filters=filters)
     tenant_id = me.tenant_id

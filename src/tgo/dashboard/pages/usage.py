@@ -13,7 +13,7 @@ from litestar import Response, get
 from litestar.params import Parameter
 
 from tgo.dashboard.spreadsheet import spreadsheet_cell
-from tgo.dashboard.web import NavItem, Web, error_messages
+from tgo.dashboard.web import FormErrors, NavItem, Web, form_errors
 from tgo.errors import AppError
 from tgo.kit.clock import now
 from tgo.senders import service as senders
@@ -46,9 +46,11 @@ def _range(since: str, until: str) -> tuple[date, date, bool]:
 
 async def _usage(
     me: Web, since: str, until: str, sender: str
-) -> tuple[dict[str, Any], date, date, list[str]]:
+) -> tuple[dict[str, Any], date, date, FormErrors]:
     start, end, ok = _range(since, until)
-    errors = [] if ok else [me.t("dash.usage.error.range", days=MAX_DAYS)]
+    errors = FormErrors()
+    if not ok:  # beside the first day (the text is about the range)
+        errors.add("since", me.t("dash.usage.error.range", days=MAX_DAYS))
     try:
         report = await usage(
             me.db,
@@ -59,7 +61,7 @@ async def _usage(
             per_day=True,
         )
     except AppError as exc:
-        errors.extend(error_messages(me, exc))
+        errors.merge(form_errors(me, exc, {"since": "since", "until": "until"}))
         report = {"data": [], "totals": {"total": 0, "by_type": {}, "by_status": {}}}
     return report, start, end, errors
 
