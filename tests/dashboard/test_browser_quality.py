@@ -323,6 +323,7 @@ async def test_tables_become_labelled_stacked_rows_on_a_phone(
     finally:
         await page.set_viewport_size(SIZES["desktop"])
         await set_language(page, "en")
+    (ARTIFACTS / "stacked-problems.txt").write_text("\n".join(problems))
     assert problems == []
 
 
