@@ -39,6 +39,20 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def assert_beside(html: str, input_id: str, error_id: str, text: str) -> None:
+    """The field is marked invalid and described by its own error, which says ``text``; no box of errors
+    above the form and no generic line."""
+    field = re.search(rf'<(?:input|select|textarea)[^>]*id="{input_id}"[^>]*>', html)
+    assert field, f"no #{input_id}"
+    assert 'aria-invalid="true"' in field.group(0), field.group(0)
+    described = re.search(r'aria-describedby="([^"]*)"', field.group(0))
+    assert described and error_id in described.group(1).split(), field.group(0)
+    error = re.search(rf'<small class="field-error" id="{error_id}">([^<]*)</small>', html)
+    assert error and text in error.group(1), error_id
+    assert 'id="form-errors"' not in html
+    assert "The given data was invalid." not in html
+
+
 async def log_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
     page = await client.get("/dashboard/login")
     return await client.post(

@@ -24,6 +24,7 @@ from tests.dashboard.browser import (
     screenshot,
     send_text,
 )
+from tests.sms.helpers import SEED_REQUEST
 
 __all__ = ["browser", "live_server"]  # fixtures used by the tests below
 
@@ -35,6 +36,7 @@ SIZES: dict[str, ViewportSize] = {
     "mobile": {"width": 390, "height": 844},
 }
 ARABIC_OTP = "رمز التحقق الخاص بك لدى Demo Organization هو 123456. لا تشاركه مع أحد."
+SMS_TO = "+61412345678"
 LONG_URL = "https://hooks.example-long-customer-domain.com/integrations/tgo/business/events/receiver"
 
 
@@ -83,6 +85,24 @@ def world(live_server: LiveServer) -> dict[str, Any]:
                 },
             )
             assert sms.status_code == 201, sms.text
+            sms_sender = await api.post("/v1/sms/senders", json=SEED_REQUEST)  # the sandbox approves it
+            assert sms_sender.status_code == 201, sms_sender.text
+            sms_sender_id = sms_sender.json()["id"]
+            assert (await api.post(f"/v1/sms/senders/{sms_sender_id}/verify")).status_code == 200
+            for _ in range(150):
+                if (await api.get(f"/v1/sms/senders/{sms_sender_id}")).json()["status"] == "active":
+                    break
+                await asyncio.sleep(0.2)
+            sms_message = await api.post(
+                "/v1/sms/messages",
+                json={
+                    "senderId": sms_sender_id,
+                    "to": SMS_TO,
+                    "body": "Your code is 4821 for Demo Organization.",
+                },
+            )
+            assert sms_message.status_code == 201, sms_message.text
+            numbers = (await api.get("/api/v1/sender-numbers")).json()["data"]
             ids = [await send_text(api, SENDER, RECIPIENT, ARABIC_OTP)]
             ids += [await send_text(api, SENDER, RECIPIENT, f"walk {i}") for i in range(2)]
             for _ in range(100):
@@ -95,6 +115,8 @@ def world(live_server: LiveServer) -> dict[str, Any]:
                 "pending": pending.json()["id"],
                 "webhook": hook.json()["id"],
                 "sms": sms.json()["id"],
+                "sms_message": sms_message.json()["id"],
+                "active": next(n["id"] for n in numbers if n["phone"] == SENDER),
                 "key": live_server.demo["api_key_id"],
                 "inbox_key": live_server.tgo("connect", "inbox", RECIPIENT)["inbox_key"],
             }
@@ -104,13 +126,16 @@ def world(live_server: LiveServer) -> dict[str, Any]:
 
 def pages(world: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, path) of every dashboard page."""
-    sender_id = None  # the active sender's page is found from the list (its id is not returned above)
-    del sender_id
     return [
         ("senders", "/dashboard/sender-numbers"),
         ("sender-pending", f"/dashboard/sender-numbers/{world['pending']}"),
+        ("sender-active", f"/dashboard/sender-numbers/{world['active']}"),
         ("messages", "/dashboard/messages"),
         ("message", f"/dashboard/messages/{world['message']}"),
+        ("send-new", "/dashboard/messages/new"),
+        ("sms-messages", "/dashboard/sms-messages"),
+        ("sms-message", f"/dashboard/sms-messages/{world['sms_message']}"),
+        ("sms-new", "/dashboard/sms-messages/new"),
         ("usage", "/dashboard/usage"),
         ("sms-senders", "/dashboard/sms-senders"),
         ("sms-sender", f"/dashboard/sms-senders/{world['sms']}"),
@@ -225,6 +250,80 @@ async def test_every_page_in_both_languages_at_both_sizes(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "walk-widths.json").write_text(json.dumps(widths, indent=1))
     (ARTIFACTS / "walk-problems.txt").write_text("\n".join(problems))
+    assert problems == []
+
+
+TABLE_PAGES = (
+    "senders",
+    "messages",
+    "usage",
+    "sms-senders",
+    "sms-messages",
+    "webhooks",
+    "webhook",
+    "api-keys",
+)
+
+STACKED_TABLES = """() => {
+  // Every data table fits its box (nothing scrolls sideways, no column cut off) and each cell of a data
+  // row is labelled with its column's header (data-label, drawn before the cell's content).
+  const bad = [];
+  for (const table of document.querySelectorAll('main table')) {
+    const box = table.parentElement;
+    if (table.getBoundingClientRect().width > box.clientWidth + 1 || box.scrollWidth > box.clientWidth + 1)
+      bad.push(`${table.id}: ${Math.round(table.getBoundingClientRect().width)} px in a ${box.clientWidth} px box`);
+    const headers = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
+    for (const row of table.querySelectorAll('tbody tr')) {
+      const cells = [...row.children];
+      if (cells.some(c => c.colSpan > 1)) continue;  // "nothing here yet"
+      cells.forEach((cell, i) => {
+        const r = cell.getBoundingClientRect();
+        const what = `${table.id} ${headers[i]}: ${cell.textContent.trim().slice(0, 30)}`;
+        if (r.left < box.getBoundingClientRect().left - 1 || r.right > box.getBoundingClientRect().right + 1)
+          bad.push(`${what}: outside its box`);
+        if (cell.scrollWidth > cell.clientWidth + 1) bad.push(`${what}: cut off`);
+        const before = getComputedStyle(cell, '::before');
+        if (cell.dataset.label !== headers[i]) bad.push(`${what}: labelled ${cell.dataset.label}`);
+        else if (before.content === 'none' || before.content === 'normal' || before.display === 'none'
+                 || parseFloat(before.width) === 0)
+          bad.push(`${what}: its label is not shown`);
+      });
+    }
+  }
+  return bad;
+}"""
+
+
+async def test_tables_become_labelled_stacked_rows_on_a_phone(
+    signed_in: BrowserContext, world: dict[str, Any]
+) -> None:
+    page = await signed_in.new_page()
+    problems: list[str] = []
+    try:
+        for lang in ("en", "ar"):
+            await page.set_viewport_size(SIZES["desktop"])
+            await set_language(page, lang)
+            await page.set_viewport_size(SIZES["mobile"])
+            for name, path in pages(world):
+                if name not in TABLE_PAGES:
+                    continue
+                await page.goto(path)
+                assert await page.locator("main table tbody td").count(), f"{name}: no table to check"
+                problems += [f"{name} {lang}: {p}" for p in await page.evaluate(STACKED_TABLES)]
+                await screenshot(page, f"stacked-{name}-{lang}-mobile")
+        # On a wide screen they stay tables, their header row shown.
+        await page.set_viewport_size(SIZES["desktop"])
+        await set_language(page, "en")
+        await page.goto("/dashboard/messages")
+        assert await page.locator("#messages thead").is_visible()
+        assert (
+            await page.locator("#messages td").first.evaluate("e => getComputedStyle(e).display")
+            == "table-cell"
+        )
+    finally:
+        await page.set_viewport_size(SIZES["desktop"])
+        await set_language(page, "en")
+    (ARTIFACTS / "stacked-problems.txt").write_text("\n".join(problems))
     assert problems == []
 
 

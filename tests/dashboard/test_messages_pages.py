@@ -7,7 +7,7 @@ import re
 import httpx
 
 from tests.conftest import MakeKey, MakeTenant
-from tests.dashboard.conftest import RECIPIENT, SENDER, png, wait_status
+from tests.dashboard.conftest import RECIPIENT, SENDER, assert_beside, png, wait_status
 
 
 async def test_log_details_history_and_media(
@@ -59,6 +59,10 @@ async def test_log_details_history_and_media(
     assert "No messages match." in failed.text
     bad = await signed_in.get("/dashboard/messages", params={"to": "12"})
     assert bad.status_code == 422
+    assert_beside(bad.text, "f-to", "to-error", "valid phone number")
+    bad_day = await signed_in.get("/dashboard/messages", params={"until": "2026-02-31"})
+    assert bad_day.status_code == 422
+    assert_beside(bad_day.text, "f-until", "until-error", "YYYY-MM-DD")
 
 
 async def test_pagination_is_keyset(
@@ -112,4 +116,31 @@ async def test_another_tenants_message_and_media_are_not_found(
     await log_in(signed_in, "someone@other.example", "password-other")
     assert (await signed_in.get(f"/dashboard/messages/{sent.json()['id']}")).status_code == 404
     assert (await signed_in.get(f"/dashboard/media/{sent.json()['media']['id']}")).status_code == 404
+    assert (await signed_in.get(f"/dashboard/messages/{sent.json()['id']}/status")).status_code == 404
     assert "No messages match." in (await signed_in.get("/dashboard/messages")).text
+
+
+async def test_the_status_block_answers_the_pages_poll(
+    signed_in: httpx.AsyncClient, headers: dict[str, str], active_sender: int
+) -> None:
+    sent = await signed_in.post(
+        "/api/v1/messages",
+        json={"sender_phone": SENDER, "to_phone": RECIPIENT, "type": "text", "content": "poll me"},
+        headers=headers,
+    )
+    message_id = sent.json()["id"]
+    await wait_status(signed_in, headers, message_id, "delivered")
+    status_url = f"/dashboard/messages/{message_id}/status"
+    # What the page was rendered with while queued: the poll sends it a new block and the history.
+    changed = await signed_in.get(status_url, params={"shown": "queued.1"}, headers={"HX-Request": "true"})
+    assert changed.status_code == 200
+    assert 'data-status="delivered" id="message-status">Delivered<' in changed.text
+    assert '<ol id="status-history" hx-swap-oob="true">' in changed.text
+    assert "hx-get" not in changed.text  # delivered: the page stops asking
+    steps = changed.text.split('<ol id="status-history"')[1].count("<li>")
+    same = await signed_in.get(
+        status_url, params={"shown": f"delivered.{steps}"}, headers={"HX-Request": "true"}
+    )
+    assert same.status_code == 204 and same.content == b""
+    page = await signed_in.get(f"/dashboard/messages/{message_id}")
+    assert 'id="message-status-block"' in page.text and "hx-get" not in page.text

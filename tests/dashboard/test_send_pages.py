@@ -8,7 +8,7 @@ import re
 import httpx
 
 from tests.conftest import MakeTenant
-from tests.dashboard.conftest import RECIPIENT, SENDER, csrf_of, log_in, png, wait_status
+from tests.dashboard.conftest import RECIPIENT, SENDER, assert_beside, csrf_of, log_in, png, wait_status
 from tests.fixtures.connect import ConnectHelper
 
 
@@ -69,10 +69,12 @@ async def test_the_api_rules_and_errors_apply(
     assert "Text messages need content" in empty.text
     bad_phone = await send(signed_in, sender_number_id=active_sender, to_phone="12", content="hi")
     assert bad_phone.status_code == 422
-    assert 'id="form-errors"' in bad_phone.text and 'value="12"' in bad_phone.text  # the form is kept
+    assert 'value="12"' in bad_phone.text  # the form is kept
+    assert_beside(bad_phone.text, "send-to", "to-phone-error", "recipient as a valid phone number")
     nobody = await send(signed_in, sender_number_id=active_sender, to_phone="+201001187777", content="hi")
     assert nobody.status_code == 422
     assert "reason: not_found" in nobody.text
+    assert_beside(nobody.text, "send-to", "to-phone-error", "reason: not_found")
     voice = await send(
         signed_in,
         files={"media": ("square.png", png(), "image/png")},
@@ -81,6 +83,7 @@ async def test_the_api_rules_and_errors_apply(
         type="voice",
     )
     assert voice.status_code == 422 and "duration" in voice.text
+    assert_beside(voice.text, "send-duration", "duration-error", "Voice messages need duration")
     assert "No messages match." in (await signed_in.get("/dashboard/messages")).text  # nothing half-written
 
 

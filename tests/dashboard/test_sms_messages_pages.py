@@ -4,12 +4,15 @@ and segments previewed (in process, SQLite and PostgreSQL; the sandbox carrier).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from datetime import UTC, datetime
 
 import httpx
 
 from tests.conftest import MakeTenant
-from tests.dashboard.conftest import csrf_of, log_in
+from tests.dashboard.conftest import assert_beside, csrf_of, log_in
 from tests.sms.helpers import verified_sender, wait_message
 
 ARABIC = "رمز التحقق الخاص بك هو 4821، صالح لمدة عشر دقائق فقط. لا تشاركه مع أي شخص."
@@ -62,8 +65,18 @@ async def test_two_sms_from_the_api_appear_in_the_log_detail_and_usage(
     usage = await signed_in.get("/dashboard/usage")
     row = re.search(rf'<tr data-sms-sender-id="{sender["id"]}">(.*?)</tr>', usage.text, re.S)
     assert row, usage.text
-    assert '<td class="sms-total"><bdi dir="ltr">2</bdi></td>' in row.group(1)
-    assert '<td class="sms-segments"><bdi dir="ltr">3</bdi></td>' in row.group(1)
+    assert re.search(r'<td [^>]*class="sms-total"><bdi dir="ltr">2</bdi></td>', row.group(1))
+    assert re.search(r'<td [^>]*class="sms-segments"><bdi dir="ltr">3</bdi></td>', row.group(1))
+    exported = await signed_in.get("/dashboard/usage.csv")
+    assert exported.status_code == 200
+    sms_rows = [r for r in csv.DictReader(io.StringIO(exported.text)) if r["channel"] == "sms"]
+    today = datetime.now(UTC).date().isoformat()
+    assert [
+        (r["day"], r["sms_sender_id"], r["sms_sender"], r["sms_from"], r["total"], r["segments"])
+        for r in sms_rows
+    ] == [(today, sender["id"], sender["name"], sender["senderId"], "2", "3")]
+    assert (sms_rows[0]["delivered"], sms_rows[0]["undelivered"], sms_rows[0]["read"]) == ("1", "1", "")
+    assert sms_rows[0]["sender_number_id"] == "" and sms_rows[0]["text"] == ""
     assert "/dashboard/sms-messages" in (await signed_in.get("/dashboard/messages")).text
 
 
@@ -103,7 +116,14 @@ async def test_send_an_sms_from_the_dashboard_with_the_preview(
         data={"sender_id": sender["id"], "to": "+2010", "body": "", "_csrf": csrf_of(page.text)},
     )
     assert refused.status_code == 422
-    assert 'id="form-errors"' in refused.text and "The message body is required." in refused.text
+    assert_beside(refused.text, "sms-send-body", "body-error", "The message body is required.")
+    assert_beside(refused.text, "sms-send-to", "to-error", "Must be a valid phone number")
+    unknown = await signed_in.post(
+        "/dashboard/sms-messages/new",
+        data={"sender_id": "not-a-sender", "to": "+61412345678", "body": "hi", "_csrf": csrf_of(page.text)},
+    )
+    assert unknown.status_code == 422
+    assert_beside(unknown.text, "sms-send-sender", "sender-id-error", "Must be the id (UUID)")
 
 
 async def test_an_inactive_sender_is_not_offered_and_another_tenants_sms_is_missing(

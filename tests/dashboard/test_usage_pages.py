@@ -9,7 +9,7 @@ import re
 
 import httpx
 
-from tests.dashboard.conftest import RECIPIENT, SENDER, wait_status
+from tests.dashboard.conftest import RECIPIENT, SENDER, assert_beside, wait_status
 
 
 async def test_usage_chart_table_and_csv(
@@ -55,5 +55,6 @@ async def test_bad_range_falls_back_and_says_so(signed_in: httpx.AsyncClient) ->
     page = await signed_in.get("/dashboard/usage", params={"since": "2026-05-01", "until": "2026-04-01"})
     assert page.status_code == 422
     assert "showing the last 30 days" in page.text
+    assert_beside(page.text, "u-since", "since-error", "showing the last 30 days")
     empty = await signed_in.get("/dashboard/usage")
     assert "No messages in this period." in empty.text

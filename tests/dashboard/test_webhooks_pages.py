@@ -151,5 +151,5 @@ async def test_a_failed_replay_of_a_succeeded_delivery_is_its_own_outcome(
     assert 'data-run="original" data-outcome="succeeded"' in detail
     assert 'data-run="replay" data-outcome="failed"' in detail
     row = detail[detail.index(f'data-delivery-id="{delivery_id}"') :]
-    last_result = re.search(r'<td class="last-result">(.*?)</td>', row, re.S).group(1)  # type: ignore[union-attr]
+    last_result = re.search(r'<td [^>]*class="last-result">(.*?)</td>', row, re.S).group(1)  # type: ignore[union-attr]
     assert last_result.count("HTTP 500") == 1, last_result

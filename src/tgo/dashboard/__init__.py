@@ -54,7 +54,6 @@ PAGES = [
     api_keys,
     connect_inbox,
     profile,
-    not_found,  # the catch-all 404: last
 ]
 
 
@@ -115,12 +114,17 @@ def create_dashboard_router(settings: Settings) -> Router:
             return response
         return error_page(request, status, "dash.error.title", None, "internal_error")
 
-    handlers: list[Any] = [page for module in PAGES for page in module.HANDLERS]
-    handlers.append(create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False))
+    pages = Router(
+        path="/",
+        route_handlers=[page for module in PAGES for page in module.HANDLERS],
+        guards=[make_csrf_guard(dash)],
+    )
+    static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False)
+    # The 404 for any other path and method changes nothing, so it needs no CSRF token: a form posted
+    # to a wrong address gets the page, not a "session expired" one.
     return Router(
         path=PREFIX,
-        route_handlers=handlers,
-        guards=[make_csrf_guard(dash)],
+        route_handlers=[pages, static, *not_found.HANDLERS],
         dependencies={
             "web": Provide(provide_web),
             "me": Provide(provide_signed_in),

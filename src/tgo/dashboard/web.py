@@ -338,6 +338,16 @@ class FormErrors(dict[str, str]):
             self[name] = f"{self[name]} {text}" if name in self else text
         return self
 
+    def merge(self, other: FormErrors) -> FormErrors:
+        for name, text in other.items():
+            self.add(name, text)
+        self.general.extend(other.general)
+        return self
+
+    def lines(self) -> list[str]:
+        """Every problem as one line (the general ones first)."""
+        return [*self.general, *self.values()]
+
 
 def form_errors(
     web: Web, exc: AppError, fields: dict[str, str] | None = None, whole: str | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
@@ -118,6 +118,35 @@ class SmsMessageRepository(TenantRepository):
             .group_by(SmsMessage.sender_id, SmsMessage.status)
         )
         return [(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in rows]
+
+    async def usage_by_day(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[date, uuid.UUID, str, int, int]]:
+        """(UTC day, sender_id, status, messages, segments) of the messages created in [since, until)."""
+        conn = await self.session.connection()
+        if conn.dialect.name == "postgresql":
+            day = func.date(func.timezone("UTC", SmsMessage.created_at))
+        else:  # SQLite keeps naive UTC text
+            day = func.date(SmsMessage.created_at)
+        rows = await self.session.execute(
+            select(day, SmsMessage.sender_id, SmsMessage.status, func.count(), func.sum(SmsMessage.segments))
+            .where(
+                SmsMessage.tenant_id == self.tenant_id,
+                SmsMessage.created_at >= since,
+                SmsMessage.created_at < until,
+            )
+            .group_by(day, SmsMessage.sender_id, SmsMessage.status)
+        )
+        return [
+            (
+                r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0])),
+                r[1],
+                r[2],
+                int(r[3]),
+                int(r[4] or 0),
+            )
+            for r in rows
+        ]
 
 
 class SmsOperatorRepository:

@@ -322,28 +322,54 @@ async def list_messages(
     return rows[:size], _next_cursor(rows, size)
 
 
+def _period(since: date, until: date) -> tuple[datetime, datetime]:
+    """The UTC days [since, until] as the instants [start, end)."""
+    return (
+        datetime.combine(since, time.min, tzinfo=UTC),
+        datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+
+
+def _usage_entry(sender_id: uuid.UUID, sender: SmsSender | None, **extra: Any) -> dict[str, Any]:
+    return {
+        **extra,
+        "sender_id": str(sender_id),
+        "name": sender.name if sender else None,
+        "from": sender.sender_id if sender else None,
+        "messages": 0,
+        "segments": 0,
+        "by_status": dict.fromkeys((s.value for s in MessageStatus), 0),
+    }
+
+
+def _count(entry: dict[str, Any], status: str, count: int, segments: int) -> None:
+    entry["messages"] += count
+    entry["segments"] += segments
+    entry["by_status"][status] = entry["by_status"].get(status, 0) + count
+
+
 async def usage(session: AsyncSession, tenant_id: int, *, since: date, until: date) -> list[dict[str, Any]]:
     """SMS per sender over the days [since, until] (UTC, inclusive): messages and segments by current
     status, with the sender's name and ID; senders with no SMS in the period are left out."""
-    start = datetime.combine(since, time.min, tzinfo=UTC)
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
-    rows = await SmsMessageRepository(session, tenant_id).usage(start, end)
+    rows = await SmsMessageRepository(session, tenant_id).usage(*_period(since, until))
     senders = {s.id: s for s in await SmsSenderRepository(session, tenant_id).by_ids({r[0] for r in rows})}
     report: dict[uuid.UUID, dict[str, Any]] = {}
     for sender_id, status, count, segments in rows:
-        sender = senders.get(sender_id)
-        entry = report.setdefault(
-            sender_id,
-            {
-                "sender_id": str(sender_id),
-                "name": sender.name if sender else None,
-                "from": sender.sender_id if sender else None,
-                "messages": 0,
-                "segments": 0,
-                "by_status": dict.fromkeys((s.value for s in MessageStatus), 0),
-            },
-        )
-        entry["messages"] += count
-        entry["segments"] += segments
-        entry["by_status"][status] = entry["by_status"].get(status, 0) + count
+        entry = report.setdefault(sender_id, _usage_entry(sender_id, senders.get(sender_id)))
+        _count(entry, status, count, segments)
     return sorted(report.values(), key=lambda e: (-e["messages"], e["sender_id"]))
+
+
+async def usage_by_day(
+    session: AsyncSession, tenant_id: int, *, since: date, until: date
+) -> list[dict[str, Any]]:
+    """The same per UTC day and sender (``day`` added), oldest day first; days without SMS are left out."""
+    rows = await SmsMessageRepository(session, tenant_id).usage_by_day(*_period(since, until))
+    senders = {s.id: s for s in await SmsSenderRepository(session, tenant_id).by_ids({r[1] for r in rows})}
+    report: dict[tuple[date, uuid.UUID], dict[str, Any]] = {}
+    for day, sender_id, status, count, segments in rows:
+        entry = report.setdefault(
+            (day, sender_id), _usage_entry(sender_id, senders.get(sender_id), day=day.isoformat())
+        )
+        _count(entry, status, count, segments)
+    return [report[key] for key in sorted(report, key=lambda k: (k[0], str(k[1])))]

@@ -13,7 +13,8 @@ from litestar import Response, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from tgo.dashboard.web import NavItem, Web, error_messages
+from tgo.dashboard.spreadsheet import spreadsheet_cell
+from tgo.dashboard.web import FormErrors, NavItem, Web, form_errors
 from tgo.errors import AppError, ValidationFailed
 from tgo.kit.clock import now
 from tgo.media.filenames import content_disposition
@@ -71,7 +72,7 @@ async def message_log(
         )
         count = await messages.count_messages(me.db, me.tenant_id, filters=filters)
     except AppError as exc:
-        errors.extend(error_messages(me, exc))
+        errors.merge(form_errors(me, exc, FILTER_FIELDS))
     numbers, _ = await senders.list_numbers(me.db, me.tenant_id, limit=200, cursor=None, status=None)
     query = {k: v for k, v in form.items() if v}
     return me.render(
@@ -91,10 +92,14 @@ async def message_log(
     )
 
 
-def _filters(me: Web, form: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+# The log's problems beside the filter they concern (a stale page link's above the bar).
+FILTER_FIELDS = {"to_phone": "to", "since": "since", "until": "until", "search": "q"}
+
+
+def _filters(me: Web, form: dict[str, str]) -> tuple[FormErrors, dict[str, Any]]:
     """The log's filters from the form (the page and its CSV export read the same ones)."""
     status, type_, sender, to = form["status"], form["type"], form["sender"], form["to"]
-    errors: list[str] = []
+    errors = FormErrors()
     filters: dict[str, Any] = {}
     if form["q"].strip():
         filters["search"] = form["q"].strip()[:100]
@@ -108,8 +113,9 @@ def _filters(me: Web, form: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
         filters["to_phone"] = to.strip()
     since, until = form["since"], form["until"]
     since_day, until_day = _day(since), _day(until)
-    if (since and since_day is None) or (until and until_day is None):
-        errors.append(me.t("dash.messages.error.dates"))
+    for name, value, day in (("since", since, since_day), ("until", until, until_day)):
+        if value and day is None:
+            errors.add(name, me.t("dash.messages.error.dates"))
     if since_day:
         filters["since"] = datetime.combine(since_day, datetime.min.time(), tzinfo=UTC)
     if until_day:  # the whole "until" day is included
@@ -130,14 +136,6 @@ CSV_COLUMNS = [
     "failure_code",
     "updated_at",
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str | None) -> str:
-    if not text:
-        return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _csv_line(message: Any, media: Any) -> str:
@@ -150,9 +148,9 @@ def _csv_line(message: Any, media: Any) -> str:
             message.to_phone,
             message.message_type,
             message.status,
-            _cell(message.content),
-            _cell(message.caption),
-            _cell((media.filename or media.content_type) if media else None),
+            spreadsheet_cell(message.content),
+            spreadsheet_cell(message.caption),
+            spreadsheet_cell((media.filename or media.content_type) if media else None),
             message.failure_code or "",
             message.updated_at.isoformat().replace("+00:00", "Z"),
         ]
@@ -184,7 +182,7 @@ async def message_log_csv(
     }
     errors, filters = _filters(me, form)
     if errors:
-        raise ValidationFailed({"since": errors})
+        raise ValidationFailed({"since": errors.lines()})
     # Checked now (a bad filter is an error page, not a broken download); the rows are read while streaming.
     await messages.count_messages(me.db, me.tenant_id, filters=filters)
     tenant_id = me.tenant_id
@@ -210,13 +208,38 @@ async def message_log_csv(
     return response
 
 
+def _state(message: Any, history: list[Any]) -> dict[str, Any]:
+    """What the status block shows, and whether it keeps asking (until the message is delivered, read
+    or failed); ``version`` names what it shows (the status and how many changes the history has)."""
+    return {
+        "message": message,
+        "history": history,
+        "tone": STATUS_TONE,
+        "moving": message.status in _ON_ITS_WAY,
+        "version": f"{message.status}.{len(history)}",
+    }
+
+
+_ON_ITS_WAY = frozenset({MessageStatus.QUEUED.value, MessageStatus.SENT.value})
+
+
 @get("/messages/{message_id:int}", name="dashboard:message")
 async def message_detail(me: Web, message_id: int) -> Response[Any]:
     message, media, history = await messages.get_message(me.db, me.tenant_id, message_id)
     inline = bool(media and media.content_type.startswith(INLINE_TYPES))
-    return me.render(
-        "message.html", message=message, media=media, history=history, tone=STATUS_TONE, inline=inline
-    )
+    return me.render("message.html", media=media, inline=inline, **_state(message, history))
+
+
+@get("/messages/{message_id:int}/status", name="dashboard:message-status")
+async def message_status(
+    me: Web, message_id: int, shown: str = Parameter(query="shown", default="")
+) -> Response[Any]:
+    """The status block alone, for the page's poll: 204 (nothing to swap) while it is what the page shows."""
+    message, _, history = await messages.get_message(me.db, me.tenant_id, message_id)
+    state = _state(message, history)
+    if shown == state["version"]:
+        return me.finish(Response(content=None, status_code=204, headers={"Cache-Control": "no-store"}))
+    return me.render("message_status.html", oob=True, **state)
 
 
 @get("/media/{media_id:int}", name="dashboard:media")
@@ -240,4 +263,4 @@ async def media_file(
     )
 
 
-HANDLERS = [message_log, message_log_csv, message_detail, media_file]
+HANDLERS = [message_log, message_log_csv, message_detail, message_status, media_file]

@@ -10,7 +10,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import Parameter
 
 from tgo.contacts import service as contacts
-from tgo.dashboard.web import Web, error_messages, url
+from tgo.dashboard.web import FormErrors, Web, form_errors, url
 from tgo.errors import AppError
 from tgo.media.sniff import MAX_UPLOAD
 from tgo.messages import service as messages
@@ -19,6 +19,19 @@ from tgo.senders import service as senders
 from tgo.senders.state import can_send
 
 FIELDS = ("sender_number_id", "to_phone", "type", "content", "caption", "duration")
+# The send's problems beside the form's fields: its field errors by name, the others by their code.
+ERROR_FIELDS = {f: f for f in (*FIELDS, "media")} | {"sender_phone": "sender_number_id"}
+CODE_FIELDS = {
+    "sender_not_found": "sender_number_id",
+    "sender_not_active": "sender_number_id",
+    "sender_owner_not_verified": "sender_number_id",
+    "recipient_unreachable": "to_phone",
+    "payload_too_large": "media",
+    "unsupported_media_type": "media",
+    "media_too_large": "media",
+    "media_type_mismatch": "media",
+    "media_rejected": "media",
+}
 
 
 async def _sendable(me: Web) -> list[Any]:
@@ -27,14 +40,14 @@ async def _sendable(me: Web) -> list[Any]:
 
 
 async def _page(
-    me: Web, form: dict[str, str], *, errors: list[str] | None = None, status_code: int = 200
+    me: Web, form: dict[str, str], *, errors: FormErrors | None = None, status_code: int = 200
 ) -> Response[Any]:
     return me.render(
         "message_new.html",
         status_code=status_code,
         numbers=await _sendable(me),
         form=form,
-        errors=errors or [],
+        errors=errors or FormErrors(),
         types=messages.MESSAGE_TYPES,
     )
 
@@ -68,7 +81,8 @@ async def send_message(me: Web, runtime: Runtime) -> Response[Any]:
         )
     except AppError as exc:
         await me.discard_failed(exc)
-        return await _page(me, form, errors=error_messages(me, exc), status_code=exc.status_code)
+        errors = form_errors(me, exc, ERROR_FIELDS, CODE_FIELDS.get(exc.code))
+        return await _page(me, form, errors=errors, status_code=exc.status_code)
     me.flash("success", "dash.send.accepted", id=message.id)
     return me.redirect(url(f"/messages/{message.id}"))
 

@@ -10,7 +10,7 @@ from litestar import Response, get, post
 from litestar.params import Parameter
 
 from tgo.channels.sms_encoding import analyze
-from tgo.dashboard.web import NavItem, Web, error_messages, url
+from tgo.dashboard.web import FormErrors, NavItem, Web, error_messages, form_errors, url
 from tgo.db import after_commit
 from tgo.errors import AppError
 from tgo.runtime import Runtime
@@ -25,6 +25,13 @@ NAV_ITEM = NavItem("/sms-messages", "dash.nav.sms_messages", 25)
 STATUS_TONE = {"queued": "info", "sent": "info", "delivered": "good", "undelivered": "bad", "failed": "bad"}
 PAGE_SIZE = 25
 FIELDS = ("sender_id", "to", "body", "message_type")
+# The send's problems beside the form's fields: its field errors by (API) name, the others by their code.
+ERROR_FIELDS = {"senderId": "sender_id", "to": "to", "body": "body", "messageType": "message_type"}
+CODE_FIELDS = {
+    "sms_sender_not_active": "sender_id",
+    "sms_sender_transactional_only": "message_type",
+    "sms_recipient_not_allowed": "to",
+}
 
 
 async def _senders(me: Web) -> list[Any]:
@@ -72,7 +79,7 @@ async def sms_log(
 
 
 async def _new_page(
-    me: Web, form: dict[str, str], *, errors: list[str] | None = None, status_code: int = 200
+    me: Web, form: dict[str, str], *, errors: FormErrors | None = None, status_code: int = 200
 ) -> Response[Any]:
     active = [s for s in await _senders(me) if s.status == SenderStatus.ACTIVE]
     return me.render(
@@ -80,7 +87,7 @@ async def _new_page(
         status_code=status_code,
         senders=active,
         form=form,
-        errors=errors or [],
+        errors=errors or FormErrors(),
         message_types=[t.value for t in MessageType],
         info=analyze(form["body"]) if form["body"] else None,
     )
@@ -105,7 +112,8 @@ async def send_sms(me: Web, runtime: Runtime) -> Response[Any]:
         message = await sms.create_message(me.db, me.tenant_id, create)
     except AppError as exc:
         await me.discard_failed(exc)
-        return await _new_page(me, form, errors=error_messages(me, exc), status_code=exc.status_code)
+        errors = form_errors(me, exc, ERROR_FIELDS, CODE_FIELDS.get(exc.code))
+        return await _new_page(me, form, errors=errors, status_code=exc.status_code)
     message_id = message.id
 
     async def publish() -> None:  # as the API does: the job after the commit, the sweeper if it is lost

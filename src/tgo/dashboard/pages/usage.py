@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 from litestar import Response, get
 from litestar.params import Parameter
 
-from tgo.dashboard.web import NavItem, Web, error_messages
+from tgo.dashboard.spreadsheet import spreadsheet_cell
+from tgo.dashboard.web import FormErrors, NavItem, Web, form_errors
 from tgo.errors import AppError
 from tgo.kit.clock import now
 from tgo.senders import service as senders
@@ -46,9 +47,11 @@ def _range(since: str, until: str) -> tuple[date, date, bool]:
 
 async def _usage(
     me: Web, since: str, until: str, sender: str
-) -> tuple[dict[str, Any], date, date, list[str]]:
+) -> tuple[dict[str, Any], date, date, FormErrors]:
     start, end, ok = _range(since, until)
-    errors = [] if ok else [me.t("dash.usage.error.range", days=MAX_DAYS)]
+    errors = FormErrors()
+    if not ok:  # beside the first day (the text is about the range)
+        errors.add("since", me.t("dash.usage.error.range", days=MAX_DAYS))
     try:
         report = await usage(
             me.db,
@@ -59,7 +62,7 @@ async def _usage(
             per_day=True,
         )
     except AppError as exc:
-        errors.extend(error_messages(me, exc))
+        errors.merge(form_errors(me, exc, {"since": "since", "until": "until"}))
         report = {"data": [], "totals": {"total": 0, "by_type": {}, "by_status": {}}}
     return report, start, end, errors
 
@@ -131,7 +134,23 @@ async def usage_page(
     )
 
 
-CSV_COLUMNS = ["day", "sender_number_id", "sender_phone", "total", *TYPES, *STATUSES]
+SMS_ONLY_STATUSES = [s.value for s in sms.MessageStatus if s.value not in STATUSES]
+# One row per day and sender: a sender number's messages (channel "connect"), then an SMS sender's
+# (channel "sms": its id, name and sender ID, messages in ``total``, their segments).
+CSV_COLUMNS = [
+    "day",
+    "sender_number_id",
+    "sender_phone",
+    "total",
+    *TYPES,
+    *STATUSES,
+    "channel",
+    "sms_sender_id",
+    "sms_sender",
+    "sms_from",
+    "segments",
+    *SMS_ONLY_STATUSES,
+]
 
 
 @get("/usage.csv", name="dashboard:usage-csv")
@@ -141,7 +160,8 @@ async def usage_csv(
     until: str = Parameter(query="until", default=""),
     sender: str = Parameter(query="sender", default=""),
 ) -> Response[Any]:
-    """One row per sender number and day (the chart's numbers), counts by type and by current status."""
+    """One row per sender number and day (the chart's numbers), counts by type and by current status;
+    then one per SMS sender and day, messages and segments by current status."""
     report, start, end, _ = await _usage(me, since, until, sender)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -157,10 +177,29 @@ async def usage_csv(
                     d["total"],
                     *(d["by_type"].get(t, 0) for t in TYPES),
                     *(d["by_status"].get(s, 0) for s in STATUSES),
+                    "connect",
+                    *([""] * (4 + len(SMS_ONLY_STATUSES))),
                 ]
             )
     rows.sort(key=lambda row: (str(row[0]), int(row[1])))
     writer.writerows(rows)
+    for day in await sms.usage_by_day(me.db, me.tenant_id, since=start, until=end):
+        writer.writerow(
+            [
+                day["day"],
+                "",
+                "",
+                day["messages"],
+                *([""] * len(TYPES)),
+                *(day["by_status"].get(s, "") for s in STATUSES),  # an SMS is never "read"
+                "sms",
+                day["sender_id"],
+                spreadsheet_cell(day["name"]),
+                spreadsheet_cell(day["from"]),
+                day["segments"],
+                *(day["by_status"].get(s, 0) for s in SMS_ONLY_STATUSES),
+            ]
+        )
     response: Response[Any] = Response(
         content=out.getvalue(),
         media_type="text/csv; charset=utf-8",
