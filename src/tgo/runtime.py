@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tgo.connect_network.embedded import EmbeddedConnect
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
+    from tgo.messages.accept_batch import SendBatcher
     from tgo.messages.pacing import SenderPacer
     from tgo.sms.tasks import SmsJobs
     from tgo.webhooks.delivery import Resolver
@@ -50,6 +51,7 @@ class Runtime:
     webhook_resolver: Resolver
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
+    send_batcher: Lazy[SendBatcher]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

@@ -18,6 +18,7 @@ from tgo.db import Database
 from tgo.kit.lazy import Lazy
 from tgo.kit.private_files import warn_if_shared
 from tgo.media.storage import LocalStorage, MediaStorage
+from tgo.messages.accept_batch import build_send_batcher
 from tgo.messages.contributions import PART as MESSAGES
 from tgo.messages.pacing import SenderPacer
 from tgo.part import Part, Registry
@@ -74,6 +75,11 @@ def build_runtime(
     rt.webhook_client = Lazy(lambda: webhook_client(rt))
     rt.sender_pacer = Lazy(lambda: SenderPacer(settings))
     rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
+    rt.send_batcher = Lazy(
+        lambda: build_send_batcher(
+            rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
+        )
+    )
     return rt
 
 

@@ -14,6 +14,9 @@ from tgo.usage.counters import count_new_messages_sql
 _MESSAGES = cast(Table, Message.__table__)
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _INSERT_HISTORY = insert(cast(Table, MessageStatusEvent.__table__))
+# The group commit's multi-row INSERT: SQLAlchemy's "insertmanyvalues" sends the rows as one statement and
+# returns the ids in the parameters' order (sort_by_parameter_order), on PostgreSQL and SQLite alike.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 
 
 # PostgreSQL: a new message, its queued history row and its usage count in one statement (data-modifying
@@ -200,6 +203,23 @@ def _retry_or_abandoned(stale_before: datetime) -> Any:
     )
 
 
+class AcceptedBatch:
+    """Cross-tenant writes of the send path's group commit (each row carries its tenant_id, set by the
+    tenant-bound check that accepted it): a batch of new messages and their queued history rows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+        """One multi-row INSERT … RETURNING id; the ids in the rows' order."""
+        conn = await self.session.connection()
+        return list((await conn.execute(_INSERT_MESSAGES, rows)).scalars())
+
+    async def add_history(self, rows: list[dict[str, Any]]) -> None:
+        conn = await self.session.connection()
+        await conn.execute(_INSERT_HISTORY, rows)
+
+
 class DeliveryQueue:
     """Cross-tenant access for workers: claims, retries and the sweeper."""
 
@@ -232,6 +252,27 @@ class DeliveryQueue:
         )
         row = result.first()
         return (row[0], row[1]) if row is not None else None
+
+    async def take_fresh(self, at: datetime, *, limit: int) -> list[int]:
+        """The outbox's next rows: due messages no worker has taken yet, oldest first, stamped (an already
+        expired ``claimed_until``) so that another worker's ``take_fresh`` skips them and the sweeper finds
+        them again if this worker dies; the delivery's conditional ``claim`` stays the guard."""
+        fresh = and_(_waiting(at), Message.attempts == 0, Message.claimed_until.is_(None))
+        candidates = select(Message.id).where(fresh).order_by(Message.next_attempt_at).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Two workers woken at once take disjoint rows instead of queueing on each other's locks.
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(candidates))
+        if not ids:
+            return []
+        stamped = await self.session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), fresh)
+            .values(claimed_until=at)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(stamped.scalars())
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many messages wait to be delivered (queued) and when the oldest was accepted."""
@@ -276,4 +317,4 @@ class DeliveryQueue:
         )
 
 
-__all__ = ["DeliveryQueue", "MessageRepository"]
+__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository"]
