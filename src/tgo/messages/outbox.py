@@ -6,13 +6,14 @@ worker that died holding rows."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
 from tgo.kit.clock import now
+from tgo.messages.delivery import deliver_claimed
 from tgo.messages.repository import DeliveryQueue
-from tgo.messages.service import deliver_message
 from tgo.runtime import Runtime
 
 log = structlog.get_logger("tgo.messages.outbox")
@@ -21,18 +22,21 @@ log = structlog.get_logger("tgo.messages.outbox")
 async def deliver_due(runtime: Runtime) -> int:
     """Claim and deliver waiting messages until a claim comes back short; returns how many were claimed."""
     limit = runtime.settings.deliver_claim_batch
+    lease = timedelta(seconds=runtime.settings.delivery_claim_seconds)
     total = 0
     while True:
         async with runtime.db.session_scope() as s:
-            ids = await DeliveryQueue(s).take_fresh(now(), limit=limit)
-        if not ids:
+            claimed = await DeliveryQueue(s).claim_fresh(now(), lease, limit=limit)
+        if not claimed:
             return total
-        total += len(ids)
-        outcomes = await asyncio.gather(*(deliver_message(runtime, i) for i in ids), return_exceptions=True)
+        total += len(claimed)
+        outcomes = await asyncio.gather(
+            *(deliver_claimed(runtime, message, name) for message, name in claimed), return_exceptions=True
+        )
         failed = sum(1 for o in outcomes if isinstance(o, BaseException))
-        if failed:  # each stays queued (stamped or leased): the sweeper re-publishes it after the stale time
-            log.warning("deliver_due_errors", failed=failed, claimed=len(ids))
-        if len(ids) < limit:
+        if failed:  # each stays queued and leased: the sweeper re-publishes it once its lease is stale
+            log.warning("deliver_due_errors", failed=failed, claimed=len(claimed))
+        if len(claimed) < limit:
             return total
 
 

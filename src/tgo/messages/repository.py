@@ -229,6 +229,24 @@ class DeliveryQueue:
     async def claim(self, message_id: int, at: datetime, lease: timedelta) -> tuple[Message, str] | None:
         """Take the message for one delivery attempt; None if it is not due or someone else holds it. With
         it, the name the recipient sees: the number's display name, else the tenant's (same statement)."""
+        claimed = await self._claim(Message.id == message_id, at, lease)
+        return claimed[0] if claimed else None
+
+    async def claim_fresh(self, at: datetime, lease: timedelta, *, limit: int) -> list[tuple[Message, str]]:
+        """The outbox's next rows, claimed as ``claim`` claims one: due messages no worker has taken yet,
+        oldest first. On PostgreSQL the candidates are locked with SKIP LOCKED, so two workers woken at
+        once take disjoint rows instead of queueing on each other's; the conditional UPDATE stays the guard
+        (a row another claim took in between is left out)."""
+        fresh = and_(_waiting(at), Message.attempts == 0, Message.claimed_until.is_(None))
+        candidates = select(Message.id).where(fresh).order_by(Message.next_attempt_at).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(candidates))
+        if not ids:
+            return []
+        return await self._claim(and_(Message.id.in_(ids), fresh), at, lease)
+
+    async def _claim(self, which: Any, at: datetime, lease: timedelta) -> list[tuple[Message, str]]:
         display_name = (
             select(SenderNumber.display_name)
             .where(SenderNumber.id == Message.sender_number_id)
@@ -241,7 +259,7 @@ class DeliveryQueue:
         result = await self.session.execute(
             update(Message)
             .where(
-                Message.id == message_id,
+                which,
                 Message.status == "queued",
                 Message.next_attempt_at <= at,
                 or_(Message.claimed_until.is_(None), Message.claimed_until < at),
@@ -250,29 +268,7 @@ class DeliveryQueue:
             .returning(Message, func.coalesce(func.nullif(display_name, ""), tenant_name))
             .execution_options(synchronize_session=False)
         )
-        row = result.first()
-        return (row[0], row[1]) if row is not None else None
-
-    async def take_fresh(self, at: datetime, *, limit: int) -> list[int]:
-        """The outbox's next rows: due messages no worker has taken yet, oldest first, stamped (an already
-        expired ``claimed_until``) so that another worker's ``take_fresh`` skips them and the sweeper finds
-        them again if this worker dies; the delivery's conditional ``claim`` stays the guard."""
-        fresh = and_(_waiting(at), Message.attempts == 0, Message.claimed_until.is_(None))
-        candidates = select(Message.id).where(fresh).order_by(Message.next_attempt_at).limit(limit)
-        if self.session.get_bind().dialect.name == "postgresql":
-            # Two workers woken at once take disjoint rows instead of queueing on each other's locks.
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(await self.session.scalars(candidates))
-        if not ids:
-            return []
-        stamped = await self.session.execute(
-            update(Message)
-            .where(Message.id.in_(ids), fresh)
-            .values(claimed_until=at)
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        )
-        return list(stamped.scalars())
+        return [(row[0], row[1]) for row in result.all()]
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many messages wait to be delivered (queued) and when the oldest was accepted."""
