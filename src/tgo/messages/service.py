@@ -214,9 +214,9 @@ async def _send_batched(
     runtime: Runtime, tenant_id: int, req: SendRequest, finish: SendFinish | None
 ) -> Message:
     checked = validate(req, None, multipart=False)
-    # The sender check on a pooled connection without a transaction, released before the recipient lookup
-    # and the wait for the batch: a request holds no connection while it waits (the batch needs one).
-    async with runtime.db.read_scope() as conn, runtime.db.sessionmaker(bind=conn) as session:
+    # The sender check reads (if it reads) on a pooled connection without a transaction, released before
+    # the recipient lookup and the wait for the batch: a request holds no connection while it waits.
+    async with runtime.db.read_session() as session:
         number = await _resolve_sender(session, tenant_id, checked)
     await _check_recipient(runtime, checked.to_phone, number.phone)
     on_commit = None
