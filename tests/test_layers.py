@@ -48,6 +48,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.runtime", "tgo.media.storage"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.messages.accept_batch"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.messages.outbox"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.sms.tasks"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.webhooks.delivery"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.worker.broker"): "the runtime's typed fields (type-only)",

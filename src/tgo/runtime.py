@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
     from tgo.messages.accept_batch import SendBatcher
+    from tgo.messages.outbox import OutboxRunner
     from tgo.messages.pacing import SenderPacer
     from tgo.sms.tasks import SmsJobs
     from tgo.webhooks.delivery import Resolver
@@ -52,6 +53,7 @@ class Runtime:
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
     send_batcher: Lazy[SendBatcher]
+    outbox: Lazy[OutboxRunner]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

@@ -24,7 +24,7 @@ from tgo.kit.clock import now
 from tgo.kit.group_commit import GroupCommit
 from tgo.kit.lazy import Lazy
 from tgo.messages.accept_batch import QueuedSend, write_queued
-from tgo.messages.outbox import deliver_due
+from tgo.messages.outbox import OutboxRunner, deliver_due
 from tgo.messages.repository import AcceptedBatch, DeliveryQueue
 from tgo.models import Message, MessageStatusEvent, UsageCounter
 from tgo.runtime import Runtime
@@ -289,3 +289,38 @@ async def test_two_outbox_runs_deliver_each_message_once(
     assert sum(claimed) <= 40
     assert fake.deliveries == 40  # every message once: no attempt twice
     assert len({m.business_message_id for m in fake.sent}) == 40
+
+
+async def test_a_wake_up_while_the_outbox_runs_makes_it_run_again_instead_of_a_second_loop(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    fake = use_fake_connect(runtime, FakeConnect())
+    fake.add_account(RECIPIENT)
+    async with runtime.db.session_scope() as s:
+        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
+        at = now()
+        ids = await AcceptedBatch(s).insert(
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "sender_number_id": sender["id"],
+                    "sender_phone": OWNER,
+                    "to_phone": RECIPIENT,
+                    "message_type": "text",
+                    "content": f"m{i}",
+                    "status": "queued",
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "queued_at": at,
+                    "updated_at": at,
+                }
+                for i in range(10)
+            ]
+        )
+    runner = OutboxRunner(runtime)
+    claimed = await asyncio.gather(runner.wake(), runner.wake(), runner.wake())
+    assert list(claimed) == [10, 0, 0]  # one loop claimed them all; the other wake-ups only asked it to look again
+    assert fake.deliveries == 10
+    async with runtime.db.session_scope() as s:
+        statuses = set((await s.scalars(select(Message.status).where(Message.id.in_(ids)))).all())
+    assert statuses == {"sent"}

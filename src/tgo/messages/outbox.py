@@ -40,5 +40,32 @@ async def deliver_due(runtime: Runtime) -> int:
             return total
 
 
+class OutboxRunner:
+    """One ``deliver_due`` loop per process at a time: a wake-up that arrives while it runs makes it run once
+    more instead of starting another (a burst of committed batches would otherwise start a loop per wake-up,
+    each claiming a batch, and the deliveries would outnumber the database pool many times over)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._running = False
+        self._again = False
+
+    async def wake(self) -> int:
+        """Deliver what is waiting (or have the running loop look again); returns how many this call claimed."""
+        if self._running:
+            self._again = True
+            return 0
+        self._running = True
+        total = 0
+        try:
+            while True:
+                self._again = False
+                total += await deliver_due(self.runtime)
+                if not self._again:
+                    return total
+        finally:
+            self._running = False
+
+
 async def deliver_due_task(runtime: Runtime, payload: dict[str, Any]) -> None:
-    await deliver_due(runtime)
+    await runtime.outbox.get().wake()
