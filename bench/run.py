@@ -156,10 +156,14 @@ def send_measured(stack: Stack) -> dict[str, Any]:
         sources["connect"] = stack.procs["connect"].rss_bytes
     cpu0 = {k: _cpu(stack.procs[k].pid) for k in sources}
     pg0 = _backend_cpu(stack.database_name)
+    batches0 = _send_batches(stack)
     with RssSampler(sources) as sampler:
         result = measure(send_load(stack), WARMUP, DURATION)
     cpu1 = {k: _cpu(stack.procs[k].pid) for k in sources}
     pg1 = _backend_cpu(stack.database_name)
+    batches1 = _send_batches(stack)
+    if batches1[1] > batches0[1]:  # the group commit's mean batch over warm-up and run (its metric)
+        result["send_batch_mean"] = round((batches1[0] - batches0[0]) / (batches1[1] - batches0[1]), 1)
     result["rss_peak_mb"] = sampler.peaks_mb()
     total = result["requests"]  # CPU over warm-up + run, per request of the run (an upper bound)
     per = {k: (cpu1[k] - cpu0[k]) * 1000 / max(total, 1) for k in sources}
@@ -183,6 +187,22 @@ def _cpu(pid: int) -> float:
         )
     except psutil.Error:
         return 0.0
+
+
+def _send_batches(stack: Stack) -> tuple[float, float]:
+    """(sends, batches) so far, from the API's ``tgo_send_batch_size`` histogram (0, 0 without it)."""
+    import httpx
+
+    sums = {"tgo_send_batch_size_sum": 0.0, "tgo_send_batch_size_count": 0.0}
+    try:
+        text = httpx.get(f"{stack.api_url}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in sums:
+            sums[name] += float(value)
+    return sums["tgo_send_batch_size_sum"], sums["tgo_send_batch_size_count"]
 
 
 def _backend_cpu(database: str | None) -> dict[int, float]:
