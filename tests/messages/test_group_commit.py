@@ -20,8 +20,8 @@ from tests.fixtures.fake_connect import FakeConnect, use_fake_connect
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.config import Settings
 from tgo.errors import backend_unavailable
+from tgo.group_commit import GroupCommit
 from tgo.kit.clock import now
-from tgo.kit.group_commit import GroupCommit
 from tgo.kit.lazy import Lazy
 from tgo.messages.accept_batch import QueuedSend, write_queued
 from tgo.messages.outbox import OutboxRunner, deliver_due
@@ -319,7 +319,11 @@ async def test_a_wake_up_while_the_outbox_runs_makes_it_run_again_instead_of_a_s
         )
     runner = OutboxRunner(runtime)
     claimed = await asyncio.gather(runner.wake(), runner.wake(), runner.wake())
-    assert list(claimed) == [10, 0, 0]  # one loop claimed them all; the other wake-ups only asked it to look again
+    assert list(claimed) == [
+        10,
+        0,
+        0,
+    ]  # one loop claimed them all; the other wake-ups only asked it to look again
     assert fake.deliveries == 10
     async with runtime.db.session_scope() as s:
         statuses = set((await s.scalars(select(Message.status).where(Message.id.in_(ids)))).all())

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo import events
 from tgo.db import Database, after_commit
 from tgo.errors import backend_unavailable
-from tgo.kit.group_commit import GroupCommit
+from tgo.group_commit import GroupCommit
 from tgo.messages.repository import AcceptedBatch
 from tgo.messages.state import MessageStatus
 from tgo.metrics import MESSAGES_ACCEPTED, SEND_BATCH_SIZE

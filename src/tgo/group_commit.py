@@ -24,7 +24,7 @@ from tgo.db import finish_failed, run_after_commit
 T = TypeVar("T")
 R = TypeVar("R")
 
-log = structlog.get_logger("tgo.kit.group_commit")
+log = structlog.get_logger("tgo.group_commit")
 
 # Writes ``items`` in the session's transaction (the batcher commits); returns one result per item, in order.
 BatchWriter = Callable[[AsyncSession, Sequence[T]], Awaitable[Sequence[R]]]
