@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tgo.config import Settings
 from tgo.db import Database
-from tgo.kit.tasks import bounded
+from tgo.group_commit import GroupCommit
+from tgo.kit.tasks import JobTracker, bounded
 from tgo.part import Hook, Registry
 
 if TYPE_CHECKING:
@@ -19,13 +20,10 @@ if TYPE_CHECKING:
     from tgo.channels.connect import ConnectClient
     from tgo.channels.sms_types import SenderVerifier, SmsChannel
     from tgo.connect_network.embedded import EmbeddedConnect
+    from tgo.kit.hosts import Resolver
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
-    from tgo.messages.accept_batch import SendBatcher
-    from tgo.messages.outbox import OutboxRunner
     from tgo.messages.pacing import SenderPacer
-    from tgo.sms.tasks import SmsJobs
-    from tgo.webhooks.delivery import Resolver
     from tgo.worker.broker import Broker
 
 __all__ = ["Hook", "Runtime", "runtime_of"]
@@ -33,6 +31,12 @@ __all__ = ["Hook", "Runtime", "runtime_of"]
 # The key under which every session of a runtime's database carries its runtime (set by the wiring), so
 # code that is handed only a session (domain-event listeners) reaches the runtime it belongs to.
 SESSION_INFO_KEY = "tgo.runtime"
+
+
+class Waker(Protocol):
+    """A part that does waiting work when woken (the messages outbox: claim and deliver queued rows)."""
+
+    async def wake(self) -> int: ...
 
 
 class Runtime:
@@ -45,15 +49,15 @@ class Runtime:
     embedded_connect: Lazy[EmbeddedConnect]
     sms_channel: Lazy[SmsChannel]
     sms_verifier: SenderVerifier
-    sms_jobs: SmsJobs
+    sms_jobs: JobTracker
     media_storage: Lazy[MediaStorage]
     broker: Lazy[Broker]
     webhook_client: Lazy[httpx.AsyncClient]
     webhook_resolver: Resolver
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
-    send_batcher: Lazy[SendBatcher]
-    outbox: Lazy[OutboxRunner]
+    send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
+    outbox: Lazy[Waker]  # messages.outbox.OutboxRunner
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

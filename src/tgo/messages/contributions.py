@@ -2,8 +2,9 @@
 
 from tgo.channels.connect_types import EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ
 from tgo.messages.accept_batch import WAKE_JOB
+from tgo.messages.connect_handlers import on_delivered, on_read
 from tgo.messages.outbox import deliver_due_task
-from tgo.messages.tasks import deliver_task, on_delivered, on_read, sweep_job
+from tgo.messages.tasks import deliver_task, sweep_job
 from tgo.part import Part
 from tgo.worker.registry import Periodic
 

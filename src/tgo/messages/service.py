@@ -223,7 +223,7 @@ async def _send_batched(
     if finish is not None:
         on_commit = _finish_without_media(finish)
     queued = QueuedSend(tenant_id, _queued_values(checked, number, None), bool(number.interested), on_commit)
-    message = await runtime.send_batcher.get().submit(queued)
+    message: Message = await runtime.send_batcher.get().submit(queued)
     add_request_log_fields(message_id=message.id)  # the accept's log line names the message
     return message
 
