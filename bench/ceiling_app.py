@@ -50,14 +50,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    # The flags of `tgo serve` (src/tgo/cli.py): one process, uvloop, httptools, no access log.
+    # The flags of `tgo serve` (src/tgo/cli.py): uvloop, httptools, no access log; --workers processes.
     uvicorn.run(
         "bench.ceiling_app:create_app",
         factory=True,
         host="127.0.0.1",
         port=args.port,
-        workers=1,
+        workers=args.workers,
         loop="uvloop",
         http="httptools",
         access_log=False,

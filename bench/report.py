@@ -9,6 +9,8 @@ TARGETS = {
     "send_vs_ceiling_ratio": ">= 0.60",
     "send_pg_p99_ms": "<= 50",
     "send_vs_jasmin_ratio": ">= 2.0",
+    "send_2proc_vs_ceiling_2proc_ratio": ">= 0.60",
+    "send_2proc_vs_jasmin_ratio": ">= 2.0",
     "e2e_delivered_per_s": ">= 1000",
     "e2e_latency_p99_ms": "<= 1000 (not saturated)",
     "reads_p99_1m_vs_100k_ratio": "<= 1.5 each",
@@ -31,6 +33,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "send_vs_jasmin_ratio": div(rps("send_postgres"), rps("jasmin")),
         "send_sqlite_vs_jasmin_ratio": div(rps("send_sqlite"), rps("jasmin")),
         "jasmin_vs_ceiling_ratio": div(rps("jasmin"), rps("ceiling")),
+        "send_2proc_vs_ceiling_2proc_ratio": div(rps("send_postgres_2"), rps("ceiling_2")),
+        "send_2proc_vs_jasmin_ratio": div(rps("send_postgres_2"), rps("jasmin")),
     }
 
     def p99(key: str) -> float | None:
@@ -95,11 +99,40 @@ def _f(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _cpu_table(results: dict[str, Any]) -> list[str]:
+    """CPU per accepted message, per process, for each send run (ms; warm-up included: an upper bound)."""
+    rows = []
+    for key, label in (
+        ("send_postgres", "PostgreSQL, 1 API process"),
+        ("send_postgres_2", "PostgreSQL, 2 API processes"),
+        ("send_sqlite", "embedded (SQLite, one process)"),
+    ):
+        r = results.get(key)
+        if not isinstance(r, dict) or not r.get("cpu_ms_per_request_incl_warmup"):
+            continue
+        cpu = r["cpu_ms_per_request_incl_warmup"]
+        total = r.get("cpu_ms_per_accepted_total", cpu.get("api"))
+        rows.append(
+            f"| {label} | {_f(cpu.get('api'), 2)} | {_f(cpu.get('connect'), 2)} | {_f(cpu.get('postgres'), 2)} | "
+            f"{_f(total, 2)} | {_f(r.get('requests_per_s'))} | {_f(r.get('send_batch_mean'))} |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "| CPU ms per accepted message | API | Connect | PostgreSQL | total | req/s, same run | sends per commit |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["| benchmark | req/s | p50 ms | p99 ms | p99.9 ms | non-2xx |", "|---|---:|---:|---:|---:|---:|"]
     for key, label in (
         ("ceiling", "ceiling: bare Litestar + msgspec, no DB"),
+        ("ceiling_2", "ceiling, 2 processes"),
         ("send_postgres", "send: PostgreSQL + RabbitMQ + Connect over HTTP"),
+        ("send_postgres_2", "send: the same, `tgo serve --workers 2`"),
         ("send_sqlite", "send: embedded default (SQLite, memory broker)"),
         ("jasmin", "Jasmin 0.11.1 HTTP /send"),
     ):
@@ -111,6 +144,7 @@ def table(results: dict[str, Any]) -> str:
             )
         elif isinstance(r, dict) and "error" in r:
             lines.append(f"| {label} | failed: {r['error'][:60]} | | | | |")
+    lines += _cpu_table(results)
     lines += ["", "| ratio | value | target |", "|---|---:|---|"]
     for key, value in results.get("ratios", {}).items():
         target = TARGETS.get(key, "<= 1.5" if key.startswith("reads_") else "")

@@ -187,9 +187,21 @@ class Stack:
         self.procs[name] = p
         return p
 
-    def start_api(self) -> None:
-        api = self.spawn("api", "serve", "--port", str(self.api_port))
+    def start_api(self, processes: int = 1) -> None:
+        api = self.spawn("api", "serve", "--port", str(self.api_port), "--workers", str(processes))
         wait_http(f"{self.api_url}/healthz", api)
+        if processes > 1:
+            time.sleep(2.0)  # every worker process has bound the socket, not only the first
+
+    def restart_api(self, processes: int) -> None:
+        """`tgo serve --workers processes` instead of the running API."""
+        self.procs.pop("api").stop()
+        self.start_api(processes)
+
+    @property
+    def database_name(self) -> str | None:
+        url = self.env.get("TGO_DATABASE_URL", "")
+        return url.rsplit("/", 1)[-1].split("?", 1)[0] if url.startswith("postgresql") else None
 
     def set_workers(self, n: int) -> list[Proc]:
         """Exactly n `tgo worker` processes (postgres stack)."""

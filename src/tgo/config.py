@@ -181,6 +181,18 @@ class Settings(BaseSettings):
     smpp_binds: int = Field(
         default=1, ge=1, description="SMPP transceiver binds each process opens to the SMSC."
     )
+    # Group commit of sends (issue 15): sends that arrive together are written in one transaction.
+    send_batch_window_ms: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long the first send of a batch waits for others before the batch is written.",
+    )
+    send_batch_max: int = Field(
+        default=64, ge=1, description="Most sends written in one multi-row INSERT and one commit."
+    )
+    deliver_claim_batch: int = Field(
+        default=64, ge=1, description="Most queued messages a worker claims at once when woken."
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -116,6 +116,7 @@ class Database:
         # ``name`` labels the pool's metrics: "main" (TGO Business) or "connect" (the reference network).
         self.engine = create_engine(url, pool_size=pool_size, name=name)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine: AsyncEngine | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -143,6 +144,16 @@ class Database:
             else:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
+
+    def read_session(self) -> AsyncSession:
+        """A session for single-statement reads that connects only if it runs a statement, then as
+        ``read_scope`` does (autocommit on PostgreSQL, no ``BEGIN IMMEDIATE`` on SQLite): a check that a
+        cache answers costs no connection. Use it as ``async with db.read_session() as s``."""
+        engine = self._read_engine
+        if engine is None:
+            options = {"tgo_read_scope": True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+            engine = self._read_engine = self.engine.execution_options(**options)
+        return self.sessionmaker(bind=engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -123,3 +123,10 @@ def mark_process_dead(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+SEND_BATCH_SIZE = Histogram(
+    "tgo_send_batch_size",
+    "Sends written per group commit (one multi-row INSERT and one commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tgo.config import Settings
 from tgo.db import Database
+from tgo.group_commit import GroupCommit
 from tgo.kit.tasks import JobTracker, bounded
 from tgo.part import Hook, Registry
 
@@ -32,6 +33,12 @@ __all__ = ["Hook", "Runtime", "runtime_of"]
 SESSION_INFO_KEY = "tgo.runtime"
 
 
+class Waker(Protocol):
+    """A part that does waiting work when woken (the messages outbox: claim and deliver queued rows)."""
+
+    async def wake(self) -> int: ...
+
+
 class Runtime:
     """The typed parts of one process. ``Lazy`` parts are built on first use (and closed with the runtime);
     every part is set by ``tgo.wiring.build_runtime``, where tests pass their fakes. (A plain class, not a
@@ -49,6 +56,8 @@ class Runtime:
     webhook_resolver: Resolver
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
+    send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
+    outbox: Lazy[Waker]  # messages.outbox.OutboxRunner
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

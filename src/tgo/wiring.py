@@ -20,7 +20,9 @@ from tgo.kit.lazy import Lazy
 from tgo.kit.private_files import warn_if_shared
 from tgo.kit.tasks import JobTracker
 from tgo.media.storage import LocalStorage, MediaStorage
+from tgo.messages.accept_batch import build_send_batcher
 from tgo.messages.contributions import PART as MESSAGES
+from tgo.messages.outbox import OutboxRunner
 from tgo.messages.pacing import SenderPacer
 from tgo.part import Part, Registry
 from tgo.runtime import SESSION_INFO_KEY, Runtime
@@ -75,6 +77,12 @@ def build_runtime(
     rt.webhook_client = Lazy(lambda: webhook_client(rt))
     rt.sender_pacer = Lazy(lambda: SenderPacer(settings))
     rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
+    rt.send_batcher = Lazy(
+        lambda: build_send_batcher(
+            rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
+        )
+    )
+    rt.outbox = Lazy(lambda: OutboxRunner(rt))
     return rt
 
 

@@ -22,6 +22,7 @@ from tgo.messages import idempotency, service
 from tgo.messages.openapi import SEND_BODY
 from tgo.messages.schemas import MessageDetail, MessageList, MessageView, StatusChange, message_view
 from tgo.messages.state import MessageStatus
+from tgo.models import Media, Message
 from tgo.openapi import documented_operation, error_responses
 from tgo.runtime import Runtime
 
@@ -121,10 +122,19 @@ class MessageController(Controller):
                     )
                 claim = begun
                 after_rollback(db_session, lambda: idempotency.abandon(runtime.db, begun))
-            message, media = await service.send(db_session, runtime, auth, req, upload, multipart=multipart)
-            view = message_view(message, media)
+            finish = None
             if claim is not None:
-                await idempotency.complete(db_session, claim, HTTP_201_CREATED, msgspec.json.encode(view))
+                claim_id = claim
+
+                async def finish(session: AsyncSession, message: Message, media: Media | None) -> None:
+                    # Stored in the transaction that writes the message (its batch's, for a JSON send).
+                    body = msgspec.json.encode(message_view(message, media))
+                    await idempotency.complete(session, claim_id, HTTP_201_CREATED, body)
+
+            message, media = await service.send(
+                db_session, runtime, auth, req, upload, multipart=multipart, finish=finish
+            )
+            view = message_view(message, media)
             return Response(
                 view, status_code=HTTP_201_CREATED, headers={"Location": f"/api/v1/messages/{message.id}"}
             )

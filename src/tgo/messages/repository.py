@@ -14,6 +14,9 @@ from tgo.usage.counters import count_new_messages_sql
 _MESSAGES = cast(Table, Message.__table__)
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _INSERT_HISTORY = insert(cast(Table, MessageStatusEvent.__table__))
+# The group commit's multi-row INSERT: SQLAlchemy's "insertmanyvalues" sends the rows as one statement and
+# returns the ids in the parameters' order (sort_by_parameter_order), on PostgreSQL and SQLite alike.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 
 
 # PostgreSQL: a new message, its queued history row and its usage count in one statement (data-modifying
@@ -200,6 +203,23 @@ def _retry_or_abandoned(stale_before: datetime) -> Any:
     )
 
 
+class AcceptedBatch:
+    """Cross-tenant writes of the send path's group commit (each row carries its tenant_id, set by the
+    tenant-bound check that accepted it): a batch of new messages and their queued history rows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+        """One multi-row INSERT … RETURNING id; the ids in the rows' order."""
+        conn = await self.session.connection()
+        return list((await conn.execute(_INSERT_MESSAGES, rows)).scalars())
+
+    async def add_history(self, rows: list[dict[str, Any]]) -> None:
+        conn = await self.session.connection()
+        await conn.execute(_INSERT_HISTORY, rows)
+
+
 class DeliveryQueue:
     """Cross-tenant access for workers: claims, retries and the sweeper."""
 
@@ -209,6 +229,24 @@ class DeliveryQueue:
     async def claim(self, message_id: int, at: datetime, lease: timedelta) -> tuple[Message, str] | None:
         """Take the message for one delivery attempt; None if it is not due or someone else holds it. With
         it, the name the recipient sees: the number's display name, else the tenant's (same statement)."""
+        claimed = await self._claim(Message.id == message_id, at, lease)
+        return claimed[0] if claimed else None
+
+    async def claim_fresh(self, at: datetime, lease: timedelta, *, limit: int) -> list[tuple[Message, str]]:
+        """The outbox's next rows, claimed as ``claim`` claims one: due messages no worker has taken yet,
+        oldest first. On PostgreSQL the candidates are locked with SKIP LOCKED, so two workers woken at
+        once take disjoint rows instead of queueing on each other's; the conditional UPDATE stays the guard
+        (a row another claim took in between is left out)."""
+        fresh = and_(_waiting(at), Message.attempts == 0, Message.claimed_until.is_(None))
+        candidates = select(Message.id).where(fresh).order_by(Message.next_attempt_at).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(candidates))
+        if not ids:
+            return []
+        return await self._claim(and_(Message.id.in_(ids), fresh), at, lease)
+
+    async def _claim(self, which: Any, at: datetime, lease: timedelta) -> list[tuple[Message, str]]:
         display_name = (
             select(SenderNumber.display_name)
             .where(SenderNumber.id == Message.sender_number_id)
@@ -221,7 +259,7 @@ class DeliveryQueue:
         result = await self.session.execute(
             update(Message)
             .where(
-                Message.id == message_id,
+                which,
                 Message.status == "queued",
                 Message.next_attempt_at <= at,
                 or_(Message.claimed_until.is_(None), Message.claimed_until < at),
@@ -230,8 +268,7 @@ class DeliveryQueue:
             .returning(Message, func.coalesce(func.nullif(display_name, ""), tenant_name))
             .execution_options(synchronize_session=False)
         )
-        row = result.first()
-        return (row[0], row[1]) if row is not None else None
+        return [(row[0], row[1]) for row in result.all()]
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many messages wait to be delivered (queued) and when the oldest was accepted."""
@@ -276,4 +313,4 @@ class DeliveryQueue:
         )
 
 
-__all__ = ["DeliveryQueue", "MessageRepository"]
+__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository"]

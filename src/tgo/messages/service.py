@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from tgo.kit.pagination import MAX_LIMIT, check_limit, cursor_id, decode_cursor,
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
+from tgo.messages.accept_batch import Finish, QueuedSend
 from tgo.messages.repository import MessageRepository
 from tgo.messages.state import MessageStatus, insert_queued
 from tgo.metrics import MESSAGES_ACCEPTED
@@ -63,6 +64,9 @@ _REFUSALS: dict[SendRefusal, type[Unprocessable]] = {
 class RecipientUnreachable(Unprocessable):
     code = "recipient_unreachable"
 
+
+# Runs in the transaction that writes the message, once it has its id (see ``send``).
+SendFinish = Callable[[AsyncSession, Message, Media | None], Awaitable[None]]
 
 # What a field of a send can hold before it is checked: any JSON value, or a multipart text field.
 RawField = str | int | float | bool | list[Any] | dict[str, Any] | None
@@ -192,9 +196,63 @@ async def send(
     upload: UploadFile | None,
     *,
     multipart: bool,
+    finish: SendFinish | None = None,
 ) -> tuple[Message, Media | None]:
-    """Check and accept a message: stored as ``queued``, delivered by a job published after commit."""
-    return await send_for_tenant(session, runtime, auth.tenant_id, req, upload, multipart=multipart)
+    """Check and accept a message: stored as ``queued``. A JSON send (text) is written with the sends that
+    arrive with it (group commit) and returned once its batch committed; ``finish`` runs in the transaction
+    that writes the message (an idempotency key's stored response)."""
+    if upload is None and not multipart:
+        message = await _send_batched(runtime, auth.tenant_id, req, finish)
+        return message, None
+    message, media = await send_for_tenant(session, runtime, auth.tenant_id, req, upload, multipart=multipart)
+    if finish is not None:
+        await finish(session, message, media)
+    return message, media
+
+
+async def _send_batched(
+    runtime: Runtime, tenant_id: int, req: SendRequest, finish: SendFinish | None
+) -> Message:
+    checked = validate(req, None, multipart=False)
+    # The sender check reads (if it reads) on a pooled connection without a transaction, released before
+    # the recipient lookup and the wait for the batch: a request holds no connection while it waits.
+    async with runtime.db.read_session() as session:
+        number = await _resolve_sender(session, tenant_id, checked)
+    await _check_recipient(runtime, checked.to_phone, number.phone)
+    on_commit = None
+    if finish is not None:
+        on_commit = _finish_without_media(finish)
+    queued = QueuedSend(tenant_id, _queued_values(checked, number, None), bool(number.interested), on_commit)
+    message: Message = await runtime.send_batcher.get().submit(queued)
+    add_request_log_fields(message_id=message.id)  # the accept's log line names the message
+    return message
+
+
+def _finish_without_media(finish: SendFinish) -> Finish:
+    async def run(session: AsyncSession, message: Message) -> None:
+        await finish(session, message, None)
+
+    return run
+
+
+def _queued_values(checked: CheckedSend, number: Row[Any], media: Media | None) -> dict[str, Any]:
+    """A new message's row: queued, due now."""
+    at = now()
+    return {
+        "sender_number_id": number.id,
+        "sender_phone": number.phone,
+        "to_phone": checked.to_phone,
+        "message_type": checked.type,
+        "content": checked.content,
+        "caption": checked.caption,
+        "media_id": media.id if media else None,
+        "duration": checked.duration,
+        "status": MessageStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "queued_at": at,
+        "updated_at": at,
+    }
 
 
 async def send_for_tenant(
@@ -206,7 +264,8 @@ async def send_for_tenant(
     *,
     multipart: bool,
 ) -> tuple[Message, Media | None]:
-    """The send for a tenant (the API's key or the dashboard's signed-in user): the same checks and errors."""
+    """The send for a tenant (the API's key or the dashboard's signed-in user): the same checks and errors,
+    the message written in the caller's transaction and its job published after commit."""
     checked = validate(req, upload, multipart=multipart)
     sniffed: Sniffed | None = None
     if checked.type in MEDIA_TYPES and upload is not None:
@@ -218,27 +277,7 @@ async def send_for_tenant(
         media = await media_service.store(
             session, runtime, tenant_id, checked.type, upload, sniffed, max_duration=checked.duration
         )
-    at = now()
-    message = await insert_queued(
-        session,
-        tenant_id,
-        {
-            "sender_number_id": number.id,
-            "sender_phone": number.phone,
-            "to_phone": checked.to_phone,
-            "message_type": checked.type,
-            "content": checked.content,
-            "caption": checked.caption,
-            "media_id": media.id if media else None,
-            "duration": checked.duration,
-            "status": MessageStatus.QUEUED.value,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "queued_at": at,
-            "updated_at": at,
-        },
-        media,
-    )
+    message = await insert_queued(session, tenant_id, _queued_values(checked, number, media), media)
     message_id = message.id
     add_request_log_fields(message_id=message_id)  # the accept's log line names the message
 

@@ -1,0 +1,106 @@
+"""The send path's group commit (issue 15): accepted sends of any tenant, written together.
+
+``write_queued`` is the batch form of ``state.insert_queued``: one multi-row INSERT of the messages, one of
+their queued history rows, the usage counters summed per batch, the ``message.queued`` events, and after
+the commit one wake-up for the workers per batch (the committed rows are the queue: see
+``messages.outbox``) instead of a job per message."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo import events
+from tgo.db import Database, after_commit
+from tgo.errors import backend_unavailable
+from tgo.group_commit import GroupCommit
+from tgo.messages.repository import AcceptedBatch
+from tgo.messages.state import MessageStatus
+from tgo.metrics import MESSAGES_ACCEPTED, SEND_BATCH_SIZE
+from tgo.models import Message
+from tgo.runtime import runtime_of
+from tgo.usage.counters import bump_new
+from tgo.worker.registry import publish
+
+log = structlog.get_logger("tgo.messages")
+
+# Runs in the batch's transaction once the message has its id (an idempotency key's stored response).
+Finish = Callable[[AsyncSession, Message], Awaitable[None]]
+
+WAKE_JOB = "messages.deliver_due"
+
+
+@dataclass(frozen=True)
+class QueuedSend:
+    """A checked send waiting for its batch: the row's values, and what its sender check read."""
+
+    tenant_id: int
+    values: dict[str, Any]
+    interested: bool  # a listener has an interest in the tenant (read with the sender, see events.interest)
+    finish: Finish | None = None
+
+
+SendBatcher = GroupCommit[QueuedSend, Message]
+
+
+def build_send_batcher(db: Database, *, window_ms: float, max_batch: int) -> SendBatcher:
+    """The process's batcher (built by the wiring on the first send)."""
+    return GroupCommit(
+        db.sessionmaker,
+        write_queued,
+        window=window_ms / 1000.0,
+        max_batch=max_batch,
+        # An unreachable database fails every waiting send with 503 (no row); anything else is a row's own
+        # problem: the rows are written again one by one so that it fails alone.
+        row_by_row=lambda exc: not backend_unavailable(exc),
+        on_batch=SEND_BATCH_SIZE.observe,
+    )
+
+
+async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> list[Message]:
+    """The batch's rows in the session's transaction (the batcher commits); the messages in the items' order."""
+    from tgo.messages.schemas import message_view
+
+    rows = [{**item.values, "tenant_id": item.tenant_id} for item in items]
+    batch = AcceptedBatch(session)
+    ids = await batch.insert(rows)
+    messages = [Message(**row, id=message_id) for row, message_id in zip(rows, ids, strict=True)]
+    await batch.add_history(
+        [
+            {"message_id": m.id, "status": MessageStatus.QUEUED.value, "at": m.queued_at, "detail": None}
+            for m in messages
+        ]
+    )
+    await bump_new(session, messages, MessageStatus.QUEUED.value)
+    interested: dict[int, bool] = {}
+    for item in items:
+        interested[item.tenant_id] = interested.get(item.tenant_id, False) or item.interested
+    for tenant_id, present in interested.items():
+        events.note_interest(session, tenant_id, present)
+    for item, message in zip(items, messages, strict=True):
+        await events.emit(
+            session, item.tenant_id, events.EventType.MESSAGE_QUEUED, message_view(message, None).to_dict()
+        )
+        if item.finish is not None:
+            await item.finish(session, message)
+    count = len(messages)
+    runtime = runtime_of(session)
+
+    async def wake_workers() -> None:
+        MESSAGES_ACCEPTED.inc(count)
+        if runtime is None:
+            return
+        try:
+            await publish(runtime, WAKE_JOB, {"count": count})
+        except Exception as exc:  # the sweeper publishes them; the messages are safe in the database
+            log.warning("publish_failed", count=count, error=type(exc).__name__)
+
+    after_commit(session, wake_workers)
+    return messages
+
+
+__all__ = ["WAKE_JOB", "QueuedSend", "SendBatcher", "build_send_batcher", "write_queued"]

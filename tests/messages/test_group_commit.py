@@ -1,0 +1,330 @@
+"""Group commit of sends (issue 15): concurrent sends share a few transactions; a bad row fails alone; a
+database outage mid-batch answers every waiting send 503 and writes nothing; the outbox's claim gives each
+row to one worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.fixtures.fake_connect import FakeConnect, use_fake_connect
+from tests.messages.conftest import OWNER, RECIPIENT, wait_status
+from tgo.config import Settings
+from tgo.errors import backend_unavailable
+from tgo.group_commit import GroupCommit
+from tgo.kit.clock import now
+from tgo.kit.lazy import Lazy
+from tgo.messages.accept_batch import QueuedSend, write_queued
+from tgo.messages.outbox import OutboxRunner, deliver_due
+from tgo.messages.repository import AcceptedBatch, DeliveryQueue
+from tgo.models import Message, MessageStatusEvent, UsageCounter
+from tgo.runtime import Runtime
+
+TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "hello"}
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    # A wide collection window, so that the concurrent sends of a test meet in a batch whatever the
+    # machine's load (the default is 1 ms).
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret_key="test-secret-key-not-for-production",
+        broker_url="memory://",
+        log_json=True,
+        send_batch_window_ms=200.0,
+        webhook_allow_private_networks=True,
+    )
+
+
+async def _count(runtime: Runtime, model: Any) -> int:
+    async with runtime.db.session_scope() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _count_commits(runtime: Runtime) -> list[int]:
+    commits = [0]
+
+    def on_commit(_conn: Any) -> None:
+        commits[0] += 1
+
+    event.listen(runtime.db.engine.sync_engine, "commit", on_commit)
+    return commits
+
+
+async def test_concurrent_sends_share_a_few_commits(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    before = await _count(runtime, Message)
+    batches_before = runtime.send_batcher.get().batches if runtime.send_batcher.built else 0
+    commits = _count_commits(runtime)
+    n = 24
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/messages", json={**TEXT, "content": f"m{i}"}, headers=headers)
+            for i in range(n)
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * n, [
+        r.text for r in responses if r.status_code != 201
+    ]
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == n
+    assert await _count(runtime, Message) == before + n
+    batches = runtime.send_batcher.get().batches - batches_before
+    # One transaction per send would be 24 batches and 24 commits of message rows (plus the deliveries').
+    assert 1 <= batches <= 4, batches
+    assert commits[0] < 2 * n, commits[0]
+    # Each row got its queued history row and is counted once in usage (summed per batch).
+    async with runtime.db.session_scope() as s:
+        history = await s.scalar(
+            select(func.count())
+            .select_from(MessageStatusEvent)
+            .where(MessageStatusEvent.message_id.in_(ids), MessageStatusEvent.status == "queued")
+        )
+        # Every status change moves a count from one status to another: the sum is the messages counted.
+        counted = await s.scalar(select(func.sum(UsageCounter.count)))
+    assert history == n
+    assert counted == before + n
+    # And the outbox delivers every one of them (woken once per batch, no job per message).
+    for message_id in sorted(ids)[-3:]:
+        await wait_status(client, headers, message_id, "delivered")
+
+
+async def test_a_bad_send_gets_its_own_422_and_its_neighbours_are_accepted(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    bodies = [TEXT, {**TEXT, "to_phone": "not a phone"}, TEXT, {**TEXT, "content": ""}, TEXT]
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/messages", json=b, headers=headers) for b in bodies)
+    )
+    assert [r.status_code for r in responses] == [201, 422, 201, 422, 201]
+    assert responses[1].json()["code"] == "validation_failed"
+    assert await _count(runtime, Message) == 3
+
+
+async def test_a_row_that_fails_in_the_batch_does_not_fail_its_neighbours(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    async with runtime.db.session_scope() as s:
+        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
+
+    def item(sender_number_id: int, content: str) -> QueuedSend:
+        at = now()
+        values = {
+            "sender_number_id": sender_number_id,
+            "sender_phone": OWNER,
+            "to_phone": RECIPIENT,
+            "message_type": "text",
+            "content": content,
+            "caption": None,
+            "media_id": None,
+            "duration": None,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "queued_at": at,
+            "updated_at": at,
+        }
+        return QueuedSend(tenant_id, values, interested=False)
+
+    batcher = runtime.send_batcher.get()
+    good = sender["id"]
+    # The middle row names a sender number that does not exist: its INSERT breaks the foreign key.
+    results = await asyncio.gather(
+        batcher.submit(item(good, "first")),
+        batcher.submit(item(good + 1000, "orphan")),
+        batcher.submit(item(good, "third")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], IntegrityError)
+    assert isinstance(results[0], Message) and isinstance(results[2], Message)
+    async with runtime.db.session_scope() as s:
+        contents = sorted(c or "" for c in (await s.scalars(select(Message.content))).all())
+        # Every status change moves a count from one status to another: the sum is the messages counted.
+        counted = await s.scalar(select(func.sum(UsageCounter.count)))
+    assert contents == ["first", "third"]
+    assert counted == 2
+
+
+@pytest.mark.postgres_only
+async def test_database_outage_mid_batch_is_503_for_every_send_and_no_row(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    killed = [0]
+
+    async def write_then_lose_the_connection(
+        session: AsyncSession, items: Sequence[QueuedSend]
+    ) -> list[Message]:
+        written = await write_queued(session, items)
+        if not killed[0]:
+            killed[0] = len(items)
+            # The batch's own PostgreSQL backend is killed after its INSERTs, before its COMMIT.
+            await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return written
+
+    settings = runtime.settings
+    runtime.send_batcher = Lazy(
+        lambda: GroupCommit(
+            runtime.db.sessionmaker,
+            write_then_lose_the_connection,
+            window=settings.send_batch_window_ms / 1000,
+            max_batch=settings.send_batch_max,
+            row_by_row=lambda exc: not backend_unavailable(exc),
+        )
+    )
+    n = 6
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/messages", json=TEXT, headers=headers) for _ in range(n))
+    )
+    assert killed[0] == n  # they were one batch
+    assert [r.status_code for r in responses] == [503] * n
+    assert all(r.headers.get("retry-after") for r in responses)
+    assert {r.json()["code"] for r in responses} == {"service_unavailable"}
+    assert await _count(runtime, Message) == 0
+    # The pool replaces the dead connection: the next send is accepted.
+    again = await client.post("/api/v1/messages", json=TEXT, headers=headers)
+    assert again.status_code == 201, again.text
+    assert await _count(runtime, Message) == 1
+
+
+async def test_two_workers_claim_each_waiting_row_once(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime, backend: str
+) -> None:
+    fake = use_fake_connect(runtime, FakeConnect())
+    fake.add_account(RECIPIENT)
+    async with runtime.db.session_scope() as s:
+        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
+        at = now()
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "sender_number_id": sender["id"],
+                "sender_phone": OWNER,
+                "to_phone": RECIPIENT,
+                "message_type": "text",
+                "content": f"m{i}",
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": at,
+                "queued_at": at,
+                "updated_at": at,
+            }
+            for i in range(60)
+        ]
+        # Written without the group commit's wake-up: only the workers below take them.
+        ids = await AcceptedBatch(s).insert(rows)
+
+    async def worker() -> list[int]:
+        taken: list[int] = []
+        while True:
+            async with runtime.db.session_scope() as s:
+                claimed = await DeliveryQueue(s).claim_fresh(now(), timedelta(seconds=60), limit=7)
+                # Hold the claim's locks a moment, so that the other worker's claim runs meanwhile.
+                await asyncio.sleep(0.01)
+            if not claimed:
+                return taken
+            taken += [m.id for m, _ in claimed]
+
+    first, second = await asyncio.gather(worker(), worker())
+    assert sorted(first + second) == sorted(ids)
+    assert not set(first) & set(second)
+    if backend == "postgres":  # SKIP LOCKED: both took part (SQLite's one writer may serve one of them)
+        assert first and second
+    async with runtime.db.session_scope() as s:
+        attempts = set((await s.scalars(select(Message.attempts).where(Message.id.in_(ids)))).all())
+    assert attempts == {1}
+
+
+async def test_two_outbox_runs_deliver_each_message_once(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    fake = use_fake_connect(runtime, FakeConnect())
+    fake.add_account(RECIPIENT)
+    async with runtime.db.session_scope() as s:
+        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
+    at = now()
+    items = [
+        QueuedSend(
+            tenant_id,
+            {
+                "sender_number_id": sender["id"],
+                "sender_phone": OWNER,
+                "to_phone": RECIPIENT,
+                "message_type": "text",
+                "content": f"m{i}",
+                "caption": None,
+                "media_id": None,
+                "duration": None,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": at,
+                "queued_at": at,
+                "updated_at": at,
+            },
+            interested=False,
+        )
+        for i in range(40)
+    ]
+    async with runtime.db.session_scope() as s:
+        await write_queued(s, items)  # committed; its wake-ups also run the in-process workers
+    claimed = await asyncio.gather(deliver_due(runtime), deliver_due(runtime), deliver_due(runtime))
+    for _ in range(200):
+        async with runtime.db.session_scope() as s:
+            left = await s.scalar(select(func.count()).select_from(Message).where(Message.status != "sent"))
+        if not left:
+            break
+        await asyncio.sleep(0.05)
+    assert left == 0
+    assert sum(claimed) <= 40
+    assert fake.deliveries == 40  # every message once: no attempt twice
+    assert len({m.business_message_id for m in fake.sent}) == 40
+
+
+async def test_a_wake_up_while_the_outbox_runs_makes_it_run_again_instead_of_a_second_loop(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    fake = use_fake_connect(runtime, FakeConnect())
+    fake.add_account(RECIPIENT)
+    async with runtime.db.session_scope() as s:
+        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
+        at = now()
+        ids = await AcceptedBatch(s).insert(
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "sender_number_id": sender["id"],
+                    "sender_phone": OWNER,
+                    "to_phone": RECIPIENT,
+                    "message_type": "text",
+                    "content": f"m{i}",
+                    "status": "queued",
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "queued_at": at,
+                    "updated_at": at,
+                }
+                for i in range(10)
+            ]
+        )
+    runner = OutboxRunner(runtime)
+    claimed = await asyncio.gather(runner.wake(), runner.wake(), runner.wake())
+    assert list(claimed) == [
+        10,
+        0,
+        0,
+    ]  # one loop claimed them all; the other wake-ups only asked it to look again
+    assert fake.deliveries == 10
+    async with runtime.db.session_scope() as s:
+        statuses = set((await s.scalars(select(Message.status).where(Message.id.in_(ids)))).all())
+    assert statuses == {"sent"}
