@@ -134,7 +134,7 @@ async def usage_page(
     )
 
 
-SMS_ONLY_STATUSES = [s.value for s in sms.MessageStatus if s.value not in STATUSES]
+SMS_ONLY_STATUSES = [s.value for s in MessageStatus if s.value not in STATUSES]
 # One row per day and sender: a sender number's messages (channel "connect"), then an SMS sender's
 # (channel "sms": its id, name and sender ID, messages in ``total``, their segments).
 CSV_COLUMNS = [
