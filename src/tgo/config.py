@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     sms_delivery_max_attempts: int = Field(
         default=12, description="SMS submit attempts (retryable SMSC errors) before a message is failed."
     )
+    cache_ttl_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Safety-net TTL of the in-process caches (API keys, tenant domains, sender numbers, the "
+        "reachability directory); change notices drop entries at once. 0 disables the caches.",
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from tgo.auth.key_cache import KeyCache
     from tgo.auth.rate_limit import ApiRateLimiter
     from tgo.channels.connect import ConnectClient
     from tgo.channels.sms_types import SenderVerifier, SmsChannel
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
+    from tgo.notices import ChangeNotices
+    from tgo.senders.send_cache import SenderCache
     from tgo.sms.tasks import SmsJobs
     from tgo.webhooks.delivery import Resolver
     from tgo.worker.broker import Broker
@@ -50,6 +53,9 @@ class Runtime:
     webhook_resolver: Resolver
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
+    notices: ChangeNotices
+    key_cache: Lazy[KeyCache]
+    sender_cache: Lazy[SenderCache]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tgo.auth.key_cache import KeyCache
 from tgo.auth.rate_limit import ApiRateLimiter
 from tgo.channels.connect import ConnectClient
 from tgo.channels.sms_sandbox import SandboxVerifier
@@ -20,9 +21,12 @@ from tgo.kit.private_files import warn_if_shared
 from tgo.media.storage import LocalStorage, MediaStorage
 from tgo.messages.contributions import PART as MESSAGES
 from tgo.messages.pacing import SenderPacer
+from tgo.notices import SESSION_INFO_KEY as NOTICES_INFO_KEY
+from tgo.notices import build_notices
 from tgo.part import Part, Registry
 from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.contributions import PART as SENDERS
+from tgo.senders.send_cache import SenderCache
 from tgo.sms.contributions import PART as SMS
 from tgo.sms.delivery import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
@@ -62,7 +66,10 @@ def build_runtime(
         registry=registry,
     )
     # Code handed only a session (domain-event listeners) finds its runtime in the session's info.
-    rt.db.sessionmaker.configure(info={SESSION_INFO_KEY: rt})
+    # ... and the change notices it publishes for the caches (tgo.notices).
+    rt.notices = build_notices(settings.resolved_database_url, settings.redis_url)
+    rt.on_shutdown(rt.notices.aclose)
+    rt.db.sessionmaker.configure(info={SESSION_INFO_KEY: rt, NOTICES_INFO_KEY: rt.notices})
     rt.embedded_connect = Lazy(lambda: build_embedded_connect(rt))
     rt.connect = Lazy(lambda: connect or _connect_client(rt))
     rt.sms_channel = Lazy(lambda: connect_channel(rt, sms_channel or default_channel(rt)))
@@ -74,7 +81,15 @@ def build_runtime(
     rt.webhook_client = Lazy(lambda: webhook_client(rt))
     rt.sender_pacer = Lazy(lambda: SenderPacer(settings))
     rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
+    rt.key_cache = Lazy(lambda: _key_cache(rt))
+    rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, settings.cache_ttl_seconds))
     return rt
+
+
+def _key_cache(rt: Runtime) -> KeyCache:
+    cache = KeyCache(rt.db, rt.notices, rt.settings.cache_ttl_seconds)
+    rt.on_shutdown(cache.aclose)
+    return cache
 
 
 def _connect_client(rt: Runtime) -> ConnectClient:

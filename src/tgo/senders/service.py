@@ -18,6 +18,7 @@ from tgo.models import SenderNumber
 from tgo.otp import service as otp
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository, SenderNumbersByPhone
+from tgo.senders.send_cache import publish_sender_change
 from tgo.senders.state import SenderEvent, SenderStatus, VerificationStatus, apply
 
 log = structlog.get_logger("tgo.senders")
@@ -253,6 +254,7 @@ async def delete(session: AsyncSession, tenant_id: int, number_id: int) -> None:
     number.deleted_at = now()
     number.updated_at = number.deleted_at
     await session.flush()
+    await publish_sender_change(session, tenant_id)
 
 
 async def apply_account_verification(
