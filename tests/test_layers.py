@@ -48,6 +48,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.runtime", "tgo.connect_network.embedded"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.media.storage"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.reachability.directory"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.senders.send_cache"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.sms.tasks"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.webhooks.delivery"): "the runtime's typed fields (type-only)",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
     from tgo.notices import ChangeNotices
+    from tgo.reachability.directory import ReachabilityDirectory
     from tgo.senders.send_cache import SenderCache
     from tgo.sms.tasks import SmsJobs
     from tgo.webhooks.delivery import Resolver
@@ -56,6 +57,7 @@ class Runtime:
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]
+    reachability: Lazy[ReachabilityDirectory]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

@@ -24,6 +24,8 @@ from tgo.messages.pacing import SenderPacer
 from tgo.notices import SESSION_INFO_KEY as NOTICES_INFO_KEY
 from tgo.notices import build_notices
 from tgo.part import Part, Registry
+from tgo.reachability.contributions import PART as REACHABILITY
+from tgo.reachability.directory import ReachabilityDirectory
 from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
@@ -39,7 +41,7 @@ from tgo.worker.contributions import PART as WORKER
 
 # Every package that contributes tasks, periodic jobs, listeners, Connect handlers, start-up hooks or
 # dashboard navigation (start-up hooks run in this order).
-PARTS: tuple[Part, ...] = (CONNECT, MESSAGES, SENDERS, SMS, WEBHOOKS, WORKER, DASHBOARD)
+PARTS: tuple[Part, ...] = (CONNECT, MESSAGES, SENDERS, SMS, WEBHOOKS, WORKER, DASHBOARD, REACHABILITY)
 
 
 def build_runtime(
@@ -83,6 +85,7 @@ def build_runtime(
     rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, settings.cache_ttl_seconds))
+    rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, settings.cache_ttl_seconds))
     return rt
 
 

@@ -28,6 +28,7 @@ from tgo.messages.state import MessageStatus, insert_queued, transition
 from tgo.metrics import DELIVERY_ATTEMPTS, MESSAGES_ACCEPTED
 from tgo.models import Media, Message, MessageStatusEvent
 from tgo.observability import add_request_log_fields
+from tgo.reachability.lookup import recipient_lookup
 from tgo.runtime import Runtime, runtime_of
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SendRefusal, send_refusal
@@ -262,8 +263,9 @@ async def send_for_tenant(
 
 
 async def _check_recipient(runtime: Runtime, to_phone: str, sender_phone: str) -> None:
+    """From the reachability directory (no Connect round trip), or live for a phone it cannot answer for."""
     try:
-        lookup = await runtime.connect.get().lookup(to_phone, sender_phone)
+        lookup = await recipient_lookup(runtime, to_phone, sender_phone)
     except ConnectUnavailable:
         # Accept while Connect is unreachable: delivery checks again and fails with the reason if it must.
         log.warning("recipient_check_skipped", reason="connect_unavailable")
