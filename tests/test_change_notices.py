@@ -1,7 +1,8 @@
 """The caches of keys and sender numbers are per process; a change made in one process reaches every other
 one through the change notices (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when TGO_REDIS_URL is set): two
 app instances sharing one PostgreSQL, each with its own runtime, caches and listener. A revoked key and a
-suspended sender are refused by the other instance within 1 s (the TTL safety net is 30 s)."""
+suspended sender are refused by the other instance within 1 s (the TTL safety net is 30 s); a reachability
+change applied by one is seen by the other's directory within 1 s."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import pytest
 from tests.fixtures.fake_connect import FakeConnect
 from tgo.apikeys.service import create_api_key, list_api_keys, revoke_api_key
 from tgo.app import create_app
+from tgo.channels.connect_types import Reachability
 from tgo.config import Settings
 from tgo.kit.clock import now
 from tgo.models import SenderNumber, Tenant
+from tgo.reachability.directory import apply_snapshot
 from tgo.runtime import Runtime
 from tgo.senders.service import operator_action
 from tgo.tenants.service import create_tenant
@@ -164,3 +167,39 @@ async def test_a_lost_listener_serves_nothing_from_the_cache(instances: tuple[In
     hits = cache.keys.hits
     assert (await b.client.get("/api/v1/me", headers={"X-Api-Key": key})).status_code == 200
     assert cache.keys.hits == hits
+
+
+async def test_a_reachability_change_applied_in_one_process_reaches_the_others_cache(
+    instances: tuple[Instance, Instance],
+) -> None:
+    """The directory is filled by whichever process receives Connect's event; every other process's cached
+    entry of that phone is dropped by the notice."""
+    a, b = instances
+    snap = Reachability(
+        phone=RECIPIENT,
+        version=1,
+        recipient_id=7,
+        disabled=False,
+        phone_verified_at=now(),
+        account_verified=True,
+        blocked_senders=[],
+    )
+    async with a.runtime.db.session_scope() as s:
+        await apply_snapshot(s, snap)
+    directory = b.runtime.reachability.get()
+
+    async def cached() -> bool:
+        hits = directory.entries.hits
+        found = await directory.lookup(RECIPIENT, OWNER)
+        return found is not None and found.can_receive and directory.entries.hits > hits
+
+    await _until(cached, 5)
+    snap.version, snap.blocked_senders = 2, [OWNER]
+    async with a.runtime.db.session_scope() as s:
+        await apply_snapshot(s, snap)
+
+    async def blocked() -> bool:
+        found = await directory.lookup(RECIPIENT, OWNER)
+        return found is not None and found.reason_code == "blocked_sender"
+
+    assert await _until(blocked, 1.0) < 1.0
