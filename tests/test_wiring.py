@@ -25,12 +25,12 @@ from tgo.config import Settings
 from tgo.connect_network.demo import connect_demo_step
 from tgo.connect_network.tasks import enable_event_kicks
 from tgo.db import Database
+from tgo.kit.hosts import IPAddress
 from tgo.reachability.sync import sync_if_empty
 from tgo.runtime import runtime_of
 from tgo.sms.rules import decide_verification
-from tgo.webhooks.delivery import IPAddress
+from tgo.webhooks.outbox import record_event
 from tgo.webhooks.repository import any_active_endpoint
-from tgo.webhooks.service import record_event
 from tgo.wiring import PARTS, build_runtime
 from tgo.worker.broker import start_in_process_workers
 

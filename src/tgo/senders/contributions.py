@@ -2,7 +2,7 @@
 
 from tgo.channels.connect_types import EVENT_ACCOUNT_VERIFICATION_CHANGED
 from tgo.part import Part
-from tgo.senders.tasks import on_account_verification_changed
+from tgo.senders.connect_handlers import on_account_verification_changed
 
 PART = Part(
     name="senders",

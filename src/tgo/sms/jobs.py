@@ -26,7 +26,7 @@ from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.rules import SenderType
-from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
+from tgo.sms.state import MessageStatus, SenderStatus, transition_message, transition_sender
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.sms")
