@@ -54,7 +54,8 @@ async def provide_connect_session(state: State) -> AsyncGenerator[AsyncSession, 
     if reachability_events:
         # Answer once the Business side's directory has the change (bounded): a block or a disable that
         # Connect has confirmed is what the next send sees.
-        await network.pump.settle(reachability_events, network.settings.connect_timeout_seconds)
+        # Half the Connect timeout: the caller's own request (same timeout) must not time out waiting.
+        await network.pump.settle(reachability_events, network.settings.connect_timeout_seconds / 2)
     if wrote_events:
         network.pump.kick()
 

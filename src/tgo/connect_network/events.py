@@ -95,21 +95,27 @@ class EventPump:
                 self._kick_waiting = False
 
     async def settle(self, rows: list[ConnectEventRow], within: float) -> None:
-        """Post these (just committed) events now and wait, at most ``within`` seconds: after a change of
-        reachability the Business side should know before the change is answered. Each is claimed as the
-        pump claims it, so it is posted once; one not delivered here is left to the pump. Only where the pump
-        runs (kicks enabled)."""
+        """Post these (just committed) events now and wait for that, at most ``within`` seconds: after a change
+        of reachability the Business side should know before the change is answered. Each is claimed as the
+        pump claims it, so it is posted once; a post still running after ``within`` goes on in the background
+        (not cancelled, so its claim is not left to expire). Only where the pump runs (kicks enabled)."""
         if not self.enabled_kicks or self.target is None:
             return
-        try:
-            async with asyncio.timeout(within):
+
+        async def post_all() -> None:
+            try:
                 for row in rows:
                     if await self._deliver_one(row) == "receiver_down":
                         return
-        except TimeoutError:
-            log.warning("connect_event_settle_timed_out")
-        except Exception:
-            log.exception("connect_event_pump_failed")
+            except Exception:
+                log.exception("connect_event_pump_failed")
+
+        task = asyncio.get_running_loop().create_task(post_all())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        _done, pending = await asyncio.wait({task}, timeout=within)
+        if pending:
+            log.warning("connect_event_settle_timed_out", events=len(rows))
 
     async def run_once(self) -> int:
         """One pass over the due events; returns how many were delivered."""
