@@ -33,6 +33,7 @@ CHANNEL = "tgo_changes"
 _SEP = "\t"
 KEEPALIVE_SECONDS = 5.0
 RECONNECT_SECONDS = 0.5
+LOCAL_TTL_SECONDS = 1.0
 
 
 class ChangeNotices(ABC):
@@ -57,6 +58,10 @@ class ChangeNotices(ABC):
     def healthy(self) -> bool:
         """True while every notice published from now on will reach this process."""
 
+    def cache_ttl(self, configured: float) -> float:
+        """The TTL the caches use: the configured safety net where every process hears the notices."""
+        return configured
+
     def start(self) -> None:  # noqa: B027 - only the listening buses have something to start
         """Begin listening (idempotent; needs a running event loop)."""
 
@@ -69,7 +74,12 @@ class ChangeNotices(ABC):
 
 
 class LocalNotices(ChangeNotices):
-    """One process (the embedded default): subscribers hear a change right after its commit."""
+    """One process (the embedded default): subscribers hear a change right after its commit. Another process
+    on the same SQLite file (a `tgo apikey revoke` from the CLI, `tgo worker`) cannot tell this one, so here
+    the caches keep entries for at most LOCAL_TTL_SECONDS: such a change is seen within a second too."""
+
+    def cache_ttl(self, configured: float) -> float:
+        return min(configured, LOCAL_TTL_SECONDS)
 
     @property
     def healthy(self) -> bool:

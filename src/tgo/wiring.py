@@ -85,13 +85,14 @@ def build_runtime(
     rt.sender_pacer = Lazy(lambda: SenderPacer(settings))
     rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
     rt.key_cache = Lazy(lambda: _key_cache(rt))
-    rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, settings.cache_ttl_seconds))
-    rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, settings.cache_ttl_seconds))
+    ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
+    rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))
+    rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, ttl))
     return rt
 
 
 def _key_cache(rt: Runtime) -> KeyCache:
-    cache = KeyCache(rt.db, rt.notices, rt.settings.cache_ttl_seconds)
+    cache = KeyCache(rt.db, rt.notices, rt.notices.cache_ttl(rt.settings.cache_ttl_seconds))
     rt.on_shutdown(cache.aclose)
     return cache
 
