@@ -137,6 +137,8 @@ async def test_last_used_at_is_recorded(
 ) -> None:
     key = await make_key(tenant, name="used")
     await client.get("/api/v1/me", headers={"X-Api-Key": key})
+    # Stamps are written in batches (every auth.key_cache.FLUSH_SECONDS, and at shutdown), not per request.
+    assert await runtime.key_cache.get().usage.flush() == 1
     from tgo.apikeys.service import list_api_keys
 
     async with runtime.db.session_scope() as s:

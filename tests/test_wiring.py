@@ -15,6 +15,7 @@ from pathlib import Path
 import tgo
 from tgo.channels.connect import ConnectClient
 from tgo.channels.connect_types import (
+    EVENT_ACCOUNT_REACHABILITY_CHANGED,
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
     EVENT_MESSAGE_DELIVERED,
     EVENT_MESSAGE_READ,
@@ -25,6 +26,7 @@ from tgo.connect_network.demo import connect_demo_step
 from tgo.connect_network.tasks import enable_event_kicks
 from tgo.db import Database
 from tgo.kit.hosts import IPAddress
+from tgo.reachability.sync import sync_if_empty
 from tgo.runtime import runtime_of
 from tgo.sms.rules import decide_verification
 from tgo.webhooks.outbox import record_event
@@ -101,7 +103,7 @@ def _contribution_modules() -> list[str]:
 
 def test_every_package_that_declares_contributions_is_wired() -> None:
     declared = [importlib.import_module(name).PART for name in _contribution_modules()]
-    assert len(declared) == 7
+    assert len(declared) == 8
     assert sorted(p.name for p in PARTS) == sorted(p.name for p in declared)
     assert all(any(p is w for w in PARTS) for p in declared)
 
@@ -134,8 +136,9 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
             EVENT_MESSAGE_DELIVERED: 1,
             EVENT_MESSAGE_READ: 1,
             EVENT_ACCOUNT_VERIFICATION_CHANGED: 1,
+            EVENT_ACCOUNT_REACHABILITY_CHANGED: 1,
         }
-        assert registry.startup == [enable_event_kicks, start_in_process_workers]
+        assert registry.startup == [enable_event_kicks, start_in_process_workers, sync_if_empty]
         assert registry.demo_steps == [connect_demo_step]
         assert [item.path for item in registry.nav] == [
             "/sender-numbers",

@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     deliver_claim_batch: int = Field(
         default=64, ge=1, description="Most queued messages a worker claims at once when woken."
     )
+    cache_ttl_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Safety-net TTL of the in-process caches (API keys, tenant domains, sender numbers, the "
+        "reachability directory); change notices drop entries at once. 0 disables the caches.",
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tgo.notices import publish_change
 from tgo.part import Interest, Listener
 from tgo.runtime import runtime_of
 
@@ -27,6 +28,7 @@ __all__ = [
     "Listener",
     "emit",
     "interest",
+    "interest_changed",
     "known_uninterested",
     "note_interest",
 ]
@@ -51,6 +53,9 @@ class EventType(StrEnum):
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(EventType))
 
 _NOTED = "tgo_event_interest"
+# The change notice of "an interest may now hold for this tenant" (key: the tenant id), for caches that keep
+# an ``interest`` read (the send path's sender cache).
+TOPIC_EVENT_INTEREST = "event_interest"
 
 
 async def emit(session: AsyncSession, tenant_id: int, event_type: EventType, data: dict[str, Any]) -> None:
@@ -84,3 +89,9 @@ def known_uninterested(session: AsyncSession, tenant_id: int) -> bool:
     """True when this transaction already read that no installed interest holds for the tenant, so a
     listener whose part contributed one has nothing to do for it."""
     return session.info.get(_NOTED, {}).get(tenant_id) is False
+
+
+async def interest_changed(session: AsyncSession, tenant_id: int) -> None:
+    """A part's interest in the tenant may have changed (e.g. a webhook endpoint became active): caches that
+    keep an ``interest`` read drop it when ``session``'s transaction commits."""
+    await publish_change(session, TOPIC_EVENT_INTEREST, tenant_id)

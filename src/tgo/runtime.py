@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from tgo.auth.key_cache import KeyCache
     from tgo.auth.rate_limit import ApiRateLimiter
     from tgo.channels.connect import ConnectClient
     from tgo.channels.sms_types import SenderVerifier, SmsChannel
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
+    from tgo.notices import ChangeNotices
+    from tgo.reachability.directory import ReachabilityDirectory
+    from tgo.senders.send_cache import SenderCache
     from tgo.worker.broker import Broker
 
 __all__ = ["Hook", "Runtime", "runtime_of"]
@@ -58,6 +62,10 @@ class Runtime:
     api_rate_limiter: Lazy[ApiRateLimiter]
     send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
     outbox: Lazy[Waker]  # messages.outbox.OutboxRunner
+    notices: ChangeNotices
+    key_cache: Lazy[KeyCache]
+    sender_cache: Lazy[SenderCache]
+    reachability: Lazy[ReachabilityDirectory]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
         self.settings = settings

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tgo.auth.key_cache import KeyCache
 from tgo.auth.rate_limit import ApiRateLimiter
 from tgo.channels.connect import ConnectClient
 from tgo.channels.sms_sandbox import SandboxVerifier
@@ -24,9 +25,14 @@ from tgo.messages.accept_batch import build_send_batcher
 from tgo.messages.contributions import PART as MESSAGES
 from tgo.messages.outbox import OutboxRunner
 from tgo.messages.pacing import SenderPacer
+from tgo.notices import SESSION_INFO_KEY as NOTICES_INFO_KEY
+from tgo.notices import build_notices
 from tgo.part import Part, Registry
+from tgo.reachability.contributions import PART as REACHABILITY
+from tgo.reachability.directory import ReachabilityDirectory
 from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.contributions import PART as SENDERS
+from tgo.senders.send_cache import SenderCache
 from tgo.sms.contributions import PART as SMS
 from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
@@ -38,7 +44,7 @@ from tgo.worker.contributions import PART as WORKER
 
 # Every package that contributes tasks, periodic jobs, listeners, Connect handlers, start-up hooks or
 # dashboard navigation (start-up hooks run in this order).
-PARTS: tuple[Part, ...] = (CONNECT, MESSAGES, SENDERS, SMS, WEBHOOKS, WORKER, DASHBOARD)
+PARTS: tuple[Part, ...] = (CONNECT, MESSAGES, SENDERS, SMS, WEBHOOKS, WORKER, DASHBOARD, REACHABILITY)
 
 
 def build_runtime(
@@ -65,7 +71,10 @@ def build_runtime(
         registry=registry,
     )
     # Code handed only a session (domain-event listeners) finds its runtime in the session's info.
-    rt.db.sessionmaker.configure(info={SESSION_INFO_KEY: rt})
+    # ... and the change notices it publishes for the caches (tgo.notices).
+    rt.notices = build_notices(settings.resolved_database_url, settings.redis_url)
+    rt.on_shutdown(rt.notices.aclose)
+    rt.db.sessionmaker.configure(info={SESSION_INFO_KEY: rt, NOTICES_INFO_KEY: rt.notices})
     rt.embedded_connect = Lazy(lambda: build_embedded_connect(rt))
     rt.connect = Lazy(lambda: connect or _connect_client(rt))
     rt.sms_channel = Lazy(lambda: connect_channel(rt, sms_channel or default_channel(rt)))
@@ -83,7 +92,17 @@ def build_runtime(
         )
     )
     rt.outbox = Lazy(lambda: OutboxRunner(rt))
+    rt.key_cache = Lazy(lambda: _key_cache(rt))
+    ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
+    rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))
+    rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, ttl))
     return rt
+
+
+def _key_cache(rt: Runtime) -> KeyCache:
+    cache = KeyCache(rt.db, rt.notices, rt.notices.cache_ttl(rt.settings.cache_ttl_seconds))
+    rt.on_shutdown(cache.aclose)
+    return cache
 
 
 def _connect_client(rt: Runtime) -> ConnectClient:

@@ -29,7 +29,13 @@ OPERATOR_CALLS = (
 
 
 def test_the_business_client_is_an_abstract_protocol_without_operator_calls() -> None:
-    assert ConnectClient.__abstractmethods__ == {"get_account", "lookup", "deliver", "aclose"}
+    assert ConnectClient.__abstractmethods__ == {
+        "get_account",
+        "lookup",
+        "reachability_page",
+        "deliver",
+        "aclose",
+    }
     for name in OPERATOR_CALLS:
         assert not hasattr(ConnectClient, name), name
         assert not hasattr(HttpConnectClient, name), name

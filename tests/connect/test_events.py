@@ -230,7 +230,9 @@ async def test_events_wait_and_retry_while_business_is_down(settings: Settings, 
         async with serve_in_loop(business, port):
             assert await network.pump.run_once() == 0  # still backing off
             frozen_clock.advance(seconds=connect_settings.connect_event_retry_max_seconds)
-            assert await network.pump.run_once() == 2
+            # The two verification changes, and the account's three reachability snapshots (created,
+            # verified, unverified).
+            assert await network.pump.run_once() == 5
             assert await network.pump.run_once() == 0
         assert [d["account_verified"] for _, d in recorder.calls] == [True, False]
     finally:

@@ -19,7 +19,7 @@ TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content":
 async def test_a_send_is_looked_up_and_delivered_once_through_the_protocol(
     client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
 ) -> None:
-    fake = use_fake_connect(runtime, FakeConnect())
+    fake = await use_fake_connect(runtime, FakeConnect())
     fake.add_account(RECIPIENT)
     r = await client.post("/api/v1/messages", json=TEXT, headers=headers)
     assert r.status_code == 201, r.text
@@ -40,7 +40,7 @@ async def test_a_send_is_looked_up_and_delivered_once_through_the_protocol(
 async def test_a_scripted_unreachable_recipient_is_refused_at_send(
     client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
 ) -> None:
-    fake = use_fake_connect(runtime, FakeConnect())
+    fake = await use_fake_connect(runtime, FakeConnect())
     fake.add_account(RECIPIENT)
     fake.reach[RECIPIENT] = ReasonCode.BLOCKED_SENDER
     r = await client.post("/api/v1/messages", json=TEXT, headers=headers)
@@ -52,7 +52,7 @@ async def test_a_scripted_unreachable_recipient_is_refused_at_send(
 async def test_a_scripted_refusal_at_delivery_fails_the_message_with_its_reason(
     client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
 ) -> None:
-    fake = use_fake_connect(runtime, FakeConnect())
+    fake = await use_fake_connect(runtime, FakeConnect())
     fake.add_account(RECIPIENT)
     fake.fail_next(ConnectRejected("account_disabled"))
     r = await client.post("/api/v1/messages", json=TEXT, headers=headers)

@@ -201,7 +201,7 @@ async def test_database_outage_mid_batch_is_503_for_every_send_and_no_row(
 async def test_two_workers_claim_each_waiting_row_once(
     client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime, backend: str
 ) -> None:
-    fake = use_fake_connect(runtime, FakeConnect())
+    fake = await use_fake_connect(runtime, FakeConnect())
     fake.add_account(RECIPIENT)
     async with runtime.db.session_scope() as s:
         tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
@@ -249,7 +249,7 @@ async def test_two_workers_claim_each_waiting_row_once(
 async def test_two_outbox_runs_deliver_each_message_once(
     client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
 ) -> None:
-    fake = use_fake_connect(runtime, FakeConnect())
+    fake = await use_fake_connect(runtime, FakeConnect())
     fake.add_account(RECIPIENT)
     async with runtime.db.session_scope() as s:
         tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
@@ -294,7 +294,7 @@ async def test_two_outbox_runs_deliver_each_message_once(
 async def test_a_wake_up_while_the_outbox_runs_makes_it_run_again_instead_of_a_second_loop(
     client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
 ) -> None:
-    fake = use_fake_connect(runtime, FakeConnect())
+    fake = await use_fake_connect(runtime, FakeConnect())
     fake.add_account(RECIPIENT)
     async with runtime.db.session_scope() as s:
         tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)

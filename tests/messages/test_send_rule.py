@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import update
 
 from tests.messages.conftest import RECIPIENT
-from tgo.models import SenderNumber
+from tgo.models import SenderNumber, Tenant
 from tgo.runtime import Runtime
+from tgo.senders.send_cache import publish_sender_change
 from tgo.senders.state import SenderStatus as S
 from tgo.senders.state import SendRefusal, can_send, send_refusal
 from tgo.senders.state import VerificationStatus as V
@@ -44,7 +45,7 @@ def test_the_rule(status: S, verification: V) -> None:
 
 
 async def test_the_api_and_the_send_path_agree_for_every_combination(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime, tenant: Tenant
 ) -> None:
     seen: dict[tuple[S, V], tuple[Any, Any]] = {}
     for status, verification in COMBINATIONS:
@@ -54,6 +55,8 @@ async def test_the_api_and_the_send_path_agree_for_every_combination(
                 .where(SenderNumber.id == sender["id"])
                 .values(status=status.value, verification_status=verification.value)
             )
+            # Written behind the state machine's back: announce it as senders.state.apply does.
+            await publish_sender_change(s, tenant.id)
         shown = (await client.get(f"/api/v1/sender-numbers/{sender['id']}", headers=headers)).json()
         r = await client.post(
             "/api/v1/messages",

@@ -7,11 +7,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.apikeys.repository import ApiKeyLookup, ApiKeyRepository
+from tgo.auth.key_cache import TOPIC_API_KEY
 from tgo.auth.key_format import generate_key, hash_key, key_hint
 from tgo.auth.scopes import parse_scopes
 from tgo.errors import NotFound, ValidationFailed
 from tgo.kit.clock import now
 from tgo.models import ApiKey
+from tgo.notices import publish_change
 
 
 async def create_api_key(
@@ -42,6 +44,7 @@ async def create_api_key(
         created_at=now(),
     )
     await ApiKeyRepository(session, tenant_id).add(row)
+    await publish_change(session, TOPIC_API_KEY, row.key_hash)
     return row, plain
 
 
@@ -50,7 +53,7 @@ async def list_api_keys(session: AsyncSession, tenant_id: int) -> list[ApiKey]:
 
 
 async def revoke_api_key(session: AsyncSession, tenant_id: int | None, key_id: int) -> ApiKey:
-    """Revoke at once (every process checks the database on each request); idempotent."""
+    """Revoke at once: every process's key cache drops the key when the revocation commits; idempotent."""
     if tenant_id is None:
         row = await ApiKeyLookup(session).get(key_id)
     else:
@@ -60,4 +63,5 @@ async def revoke_api_key(session: AsyncSession, tenant_id: int | None, key_id: i
     if row.revoked_at is None:
         row.revoked_at = now()
         await session.flush()
+        await publish_change(session, TOPIC_API_KEY, row.key_hash)
     return row

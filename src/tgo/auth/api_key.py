@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
 from typing import Any
 
 from litestar import Request
@@ -11,15 +10,12 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from tgo.auth.context import AuthContext
+from tgo.auth.key_cache import KeyCache
 from tgo.auth.key_format import hash_key, is_well_formed
 from tgo.auth.rate_limit import enforce as enforce_rate_limit
-from tgo.auth.repository import auth_row, touch_key
-from tgo.db import Database
 from tgo.errors import MissingScope, NotFound, Unauthenticated
 from tgo.kit import hosts
 from tgo.kit.clock import now
-
-TOUCH_EVERY = timedelta(seconds=60)
 
 
 def request_host(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -45,40 +41,41 @@ def extract_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return presented[0]
 
 
-async def authenticate(db: Database, key: str, host: str | None) -> AuthContext:
-    """The key is looked up on every request (a revoked key fails at once in every process), with one
-    autocommit statement: no transaction of its own (BEGIN/COMMIT) and, on SQLite, no write lock."""
+async def authenticate(keys: KeyCache, key: str, host: str | None) -> AuthContext:
+    """Check a presented key against its row (from the cache, which change notices keep current in every
+    process: a revoked key is refused everywhere as soon as the revocation commits) and the host's tenant."""
     key_hash = hash_key(key)
-    async with db.read_scope() as conn:
-        row = await auth_row(conn, key_hash, host)
-        if row is None:
+    row = await keys.key(key_hash)
+    if row is None:
+        raise Unauthenticated()
+    current = now()
+    if (
+        not hmac.compare_digest(row.key_hash, key_hash)
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= current)
+    ):
+        raise Unauthenticated()
+    if host:
+        host_tenant_id = await keys.host_tenant(host)
+        if host_tenant_id is not None and host_tenant_id != row.tenant_id:
             raise Unauthenticated()
-        current = now()
-        if (
-            not hmac.compare_digest(row.key_hash, key_hash)
-            or row.revoked_at is not None
-            or (row.expires_at is not None and row.expires_at <= current)
-            or (row.host_tenant_id is not None and row.host_tenant_id != row.tenant_id)
-        ):
-            raise Unauthenticated()
-        if row.last_used_at is None or row.last_used_at < current - TOUCH_EVERY:
-            await touch_key(conn, row.key_id, current, TOUCH_EVERY)
-        return AuthContext(
-            tenant_id=row.tenant_id,
-            tenant_slug=row.tenant_slug,
-            tenant_name=row.tenant_name,
-            tenant_domain=row.tenant_domain,
-            api_key_id=row.key_id,
-            scopes=frozenset(row.scopes),
-        )
+    keys.usage.used(row.key_id, row.last_used_at, current)
+    return AuthContext(
+        tenant_id=row.tenant_id,
+        tenant_slug=row.tenant_slug,
+        tenant_name=row.tenant_name,
+        tenant_domain=row.tenant_domain,
+        api_key_id=row.key_id,
+        scopes=frozenset(row.scopes),
+    )
 
 
 async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Authenticate (401), count against the rate limits (429), then check the handler's ``opt["scope"]``
     (403), all before the body is read."""
-    db: Database = connection.app.state.db
-    auth = await authenticate(db, extract_key(connection), request_host(connection))
-    await enforce_rate_limit(connection.app.state.runtime, auth)
+    runtime = connection.app.state.runtime
+    auth = await authenticate(runtime.key_cache.get(), extract_key(connection), request_host(connection))
+    await enforce_rate_limit(runtime, auth)
     scope = handler.opt.get("scope")
     if scope and not auth.has_scope(scope):
         raise MissingScope(scope)

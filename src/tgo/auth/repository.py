@@ -1,5 +1,6 @@
-"""The API-key guard's queries: one Core statement per request (the key and its tenant), and the
-throttled ``last_used_at`` stamp. The guard's own, so that ``auth`` needs nothing of ``apikeys``."""
+"""The API-key guard's queries (the key and its tenant, the tenant owning a host; run on a cache miss, see
+``auth.key_cache``) and the batched ``last_used_at`` stamp. The guard's own, so ``auth`` needs nothing of
+``apikeys``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tgo.models import ApiKey, Tenant
 
-# The guard's lookup, built once: the key's columns the guard checks and its tenant's, plus (when the request
-# names a host) the id of the tenant owning that host. Core, not ORM entities: it runs on every request.
+# The guard's lookups, built once: the key's columns the guard checks and its tenant's; the id of the tenant
+# owning a host. Core, not ORM entities.
 _AUTH_COLUMNS = (
     ApiKey.id,
     ApiKey.key_hash,
@@ -30,11 +31,7 @@ _AUTH_BY_HASH = (
     .join(Tenant, Tenant.id == ApiKey.tenant_id)
     .where(ApiKey.key_hash == bindparam("h"))
 )
-_AUTH_BY_HASH_AND_HOST = (
-    select(*_AUTH_COLUMNS, select(Tenant.id).where(Tenant.domain == bindparam("host")).scalar_subquery())
-    .join(Tenant, Tenant.id == ApiKey.tenant_id)
-    .where(ApiKey.key_hash == bindparam("h"))
-)
+_TENANT_BY_DOMAIN = select(Tenant.id).where(Tenant.domain == bindparam("host"))
 
 
 class AuthRow(NamedTuple):
@@ -50,22 +47,24 @@ class AuthRow(NamedTuple):
     tenant_slug: str
     tenant_name: str
     tenant_domain: str
-    host_tenant_id: int | None  # the tenant owning the request's host; None when no host is named
 
 
-async def auth_row(conn: AsyncConnection, key_hash: str, host: str | None) -> AuthRow | None:
-    """The key with this hash and its tenant (and, for a named host, the host's tenant), or None."""
-    if host:
-        row = (await conn.execute(_AUTH_BY_HASH_AND_HOST, {"h": key_hash, "host": host})).first()
-        return None if row is None else AuthRow(*row)
+async def key_row(conn: AsyncConnection, key_hash: str) -> AuthRow | None:
+    """The key with this hash and its tenant, or None."""
     row = (await conn.execute(_AUTH_BY_HASH, {"h": key_hash})).first()
-    return None if row is None else AuthRow(*row[:10], None)
+    return None if row is None else AuthRow._make(row)
 
 
-async def touch_key(conn: AsyncConnection, key_id: int, at: datetime, every: timedelta) -> None:
-    """Record use, at most once per ``every`` so reads do not become writes on every request."""
+async def tenant_id_by_domain(conn: AsyncConnection, host: str) -> int | None:
+    """The id of the tenant whose API domain is ``host`` (canonical form), or None."""
+    found = (await conn.execute(_TENANT_BY_DOMAIN, {"host": host})).scalar()
+    return None if found is None else int(found)
+
+
+async def touch_keys(conn: AsyncConnection, key_ids: list[int], at: datetime, every: timedelta) -> None:
+    """Record use of these keys at ``at`` (one statement), skipping any stamped within ``every``."""
     await conn.execute(
         update(ApiKey)
-        .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - every))
+        .where(ApiKey.id.in_(key_ids), or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - every))
         .values(last_used_at=at)
     )

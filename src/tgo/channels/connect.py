@@ -21,6 +21,7 @@ from tgo.channels.connect_types import (
     InboxMessage,
     Lookup,
     OutboundMessage,
+    ReachabilityPage,
     SendResult,
 )
 
@@ -46,6 +47,10 @@ class ConnectClient(ABC):
     @abstractmethod
     async def lookup(self, phone: str, sender_phone: str | None = None) -> Lookup:
         """Whether ``phone`` can receive (from ``sender_phone``), with a ``reason_code``."""
+
+    @abstractmethod
+    async def reachability_page(self, after: int, limit: int) -> ReachabilityPage:
+        """Every account's reachability by account id, after ``after`` (the directory's bulk sync)."""
 
     @abstractmethod
     async def deliver(self, message: OutboundMessage) -> SendResult:
@@ -86,6 +91,10 @@ class HttpConnectClient(ConnectClient):
     async def lookup(self, phone: str, sender_phone: str | None = None) -> Lookup:
         resp = await self.api.call("GET", "/lookup", params={"phone": phone, "sender_phone": sender_phone})
         return self.api.decode(resp, Lookup)
+
+    async def reachability_page(self, after: int, limit: int) -> ReachabilityPage:
+        resp = await self.api.call("GET", "/reachability", params={"after": after, "limit": limit})
+        return self.api.decode(resp, ReachabilityPage)
 
     async def deliver(self, message: OutboundMessage) -> SendResult:
         resp = await self.api.call("POST", "/messages", json=message)

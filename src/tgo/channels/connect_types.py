@@ -18,6 +18,20 @@ class ReasonCode(StrEnum):
     BLOCKED_SENDER = "blocked_sender"
 
 
+def reason_code(*, exists: bool, disabled: bool, phone_verified: bool, blocked_sender: bool) -> ReasonCode:
+    """The one rule for why a phone can or cannot receive (from a sender), first refusal first: Connect's
+    lookup and acceptance, and the Business side's reachability directory, both answer with it."""
+    if not exists:
+        return ReasonCode.NOT_FOUND
+    if disabled:
+        return ReasonCode.ACCOUNT_DISABLED
+    if not phone_verified:
+        return ReasonCode.PHONE_NOT_VERIFIED
+    if blocked_sender:
+        return ReasonCode.BLOCKED_SENDER
+    return ReasonCode.OK
+
+
 class ConnectAccount(msgspec.Struct, kw_only=True):
     id: int
     phone: str  # E.164
@@ -36,6 +50,24 @@ class Lookup(msgspec.Struct, kw_only=True):
     recipient_id: int | None
     is_verified: bool
     phone_verified_at: datetime | None
+
+
+class Reachability(msgspec.Struct, kw_only=True):
+    """Everything that decides whether an account's phone can receive, at ``version`` (bumped by Connect with
+    each change): pushed as ``account.reachability_changed`` and paged by ``GET /connect/v1/reachability``."""
+
+    phone: str  # E.164
+    version: int
+    recipient_id: int
+    disabled: bool
+    phone_verified_at: datetime | None
+    account_verified: bool
+    blocked_senders: list[str]  # E.164 sender phones this account blocked
+
+
+class ReachabilityPage(msgspec.Struct, kw_only=True):
+    data: list[Reachability]
+    next_after: int | None  # pass as ``after`` for the next page; None on the last page
 
 
 class MediaRef(msgspec.Struct, kw_only=True):
@@ -98,6 +130,8 @@ class ConnectRejected(ConnectError):
 #   account.verification_changed: {"phone": str, "account_verified": bool, "at": iso}
 #   message.delivered:           {"business_message_id": str, "connect_message_id": int, "at": iso}
 #   message.read:                {"business_message_id": str, "connect_message_id": int, "at": iso}
+#   account.reachability_changed: a Reachability (the account's whole reachability state at its version)
 EVENT_ACCOUNT_VERIFICATION_CHANGED = "account.verification_changed"
 EVENT_MESSAGE_DELIVERED = "message.delivered"
 EVENT_MESSAGE_READ = "message.read"
+EVENT_ACCOUNT_REACHABILITY_CHANGED = "account.reachability_changed"

@@ -31,6 +31,7 @@ from .endpoints import (
     FaultsController,
     LookupController,
     MessagesController,
+    ReachabilityController,
     connect_api_guard,
     provide_connect_session,
 )
@@ -70,7 +71,13 @@ def create_connect_app(
 
     api = Router(
         path=API_PATH,
-        route_handlers=[AccountsController, LookupController, MessagesController, FaultsController],
+        route_handlers=[
+            AccountsController,
+            LookupController,
+            MessagesController,
+            FaultsController,
+            ReachabilityController,
+        ],
         guards=[connect_api_guard],
         dependencies={"connect_session": Provide(provide_connect_session)},
     )

@@ -15,7 +15,14 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect_protocol import token_matches
-from tgo.channels.connect_types import ConnectAccount, InboxMessage, Lookup, OutboundMessage, SendResult
+from tgo.channels.connect_types import (
+    ConnectAccount,
+    InboxMessage,
+    Lookup,
+    OutboundMessage,
+    ReachabilityPage,
+    SendResult,
+)
 from tgo.db import run_after_commit
 from tgo.errors import Unauthenticated, ValidationFailed
 
@@ -42,7 +49,13 @@ async def provide_connect_session(state: State) -> AsyncGenerator[AsyncSession, 
             await session.rollback()
             raise
     wrote_events = session.info.pop(service.EVENTS_WRITTEN, False)
+    reachability_events = session.info.pop(service.REACHABILITY_WRITTEN, [])
     await run_after_commit(session)
+    if reachability_events:
+        # Answer once the Business side's directory has the change (bounded): a block or a disable that
+        # Connect has confirmed is what the next send sees.
+        # Half the Connect timeout: the caller's own request (same timeout) must not time out waiting.
+        await network.pump.settle(reachability_events, network.settings.connect_timeout_seconds / 2)
     if wrote_events:
         network.pump.kick()
 
@@ -174,6 +187,19 @@ class LookupController(Controller):
         await network.ready()
         async with network.db.read_scope() as conn, AsyncSession(bind=conn) as session:
             return await service.lookup(session, phone, sender_phone)
+
+
+class ReachabilityController(Controller):
+    """Every account's reachability, paged by account id: the Business side's bulk (re)sync of its directory."""
+
+    path = "/reachability"
+
+    @get("/")
+    async def page(self, state: State, after: int = 0, limit: int = 100) -> ReachabilityPage:
+        network: ConnectNetwork = state.connect
+        await network.ready()
+        async with network.db.read_scope() as conn, AsyncSession(bind=conn) as session:
+            return await service.reachability_page(session, after, limit)
 
 
 class MessagesController(Controller):

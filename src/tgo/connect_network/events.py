@@ -19,6 +19,7 @@ from tgo.channels.connect_protocol import (
     HEADER_TIMESTAMP,
     sign_event,
 )
+from tgo.channels.connect_types import EVENT_ACCOUNT_REACHABILITY_CHANGED
 from tgo.config import Settings
 from tgo.db import Database
 from tgo.kit.clock import now
@@ -40,6 +41,10 @@ def event_body(row: ConnectEventRow) -> bytes:
 def event_subject(row: ConnectEventRow) -> str:
     """What an event is about; events about one subject are delivered in the order they happened."""
     data = row.data or {}
+    if row.type == EVENT_ACCOUNT_REACHABILITY_CHANGED:
+        # Versioned snapshots, ordered by their version on the Business side: they need not wait behind the
+        # phone's other events (settle posts them as soon as they commit).
+        return f"reachability:{data.get('phone')}"
     if data.get("business_message_id"):
         return f"message:{data['business_message_id']}"
     if data.get("phone"):
@@ -88,6 +93,29 @@ class EventPump:
         finally:
             if not started:
                 self._kick_waiting = False
+
+    async def settle(self, rows: list[ConnectEventRow], within: float) -> None:
+        """Post these (just committed) events now and wait for that, at most ``within`` seconds: after a change
+        of reachability the Business side should know before the change is answered. Each is claimed as the
+        pump claims it, so it is posted once; a post still running after ``within`` goes on in the background
+        (not cancelled, so its claim is not left to expire). Only where the pump runs (kicks enabled)."""
+        if not self.enabled_kicks or self.target is None:
+            return
+
+        async def post_all() -> None:
+            try:
+                for row in rows:
+                    if await self._deliver_one(row) == "receiver_down":
+                        return
+            except Exception:
+                log.exception("connect_event_pump_failed")
+
+        task = asyncio.get_running_loop().create_task(post_all())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        _done, pending = await asyncio.wait({task}, timeout=within)
+        if pending:
+            log.warning("connect_event_settle_timed_out", events=len(rows))
 
     async def run_once(self) -> int:
         """One pass over the due events; returns how many were delivered."""

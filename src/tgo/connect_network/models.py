@@ -28,6 +28,9 @@ class ConnectAccountRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Bumped by every change of what decides reachability (service.reachability_changed); the Business
+    # side's directory keeps the highest version it has seen per phone.
+    reachability_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ConnectBlockRow(Base):

@@ -27,6 +27,42 @@ class ConnectRepository:
         result = await self.session.execute(select(ConnectAccountRow).where(ConnectAccountRow.phone == phone))
         return result.scalar_one_or_none()
 
+    async def bump_reachability_version(self, account_id: int) -> int:
+        """Add one to the account's reachability version (an UPDATE: the row lock orders concurrent changes)
+        and return it."""
+        result = await self.session.execute(
+            update(ConnectAccountRow)
+            .where(ConnectAccountRow.id == account_id)
+            .values(reachability_version=ConnectAccountRow.reachability_version + 1)
+            .returning(ConnectAccountRow.reachability_version)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.scalar_one())
+
+    async def blocked_senders(self, account_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The sender phones each account blocked (sorted)."""
+        found: dict[int, list[str]] = {account_id: [] for account_id in account_ids}
+        if not account_ids:
+            return found
+        result = await self.session.execute(
+            select(ConnectBlockRow.account_id, ConnectBlockRow.sender_phone)
+            .where(ConnectBlockRow.account_id.in_(account_ids))
+            .order_by(ConnectBlockRow.account_id, ConnectBlockRow.sender_phone)
+        )
+        for account_id, sender_phone in result:
+            found[account_id].append(sender_phone)
+        return found
+
+    async def accounts_after(self, after_id: int, limit: int) -> Sequence[ConnectAccountRow]:
+        """Accounts by id, after ``after_id`` (the reachability sync's pages)."""
+        result = await self.session.execute(
+            select(ConnectAccountRow)
+            .where(ConnectAccountRow.id > after_id)
+            .order_by(ConnectAccountRow.id)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
     async def is_blocked(self, account_id: int, sender_phone: str) -> bool:
         result = await self.session.execute(
             select(ConnectBlockRow.id).where(

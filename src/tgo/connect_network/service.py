@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect_protocol import InvalidPhone, normalize_phone
 from tgo.channels.connect_types import (
+    EVENT_ACCOUNT_REACHABILITY_CHANGED,
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
     EVENT_MESSAGE_DELIVERED,
     EVENT_MESSAGE_READ,
@@ -23,7 +24,10 @@ from tgo.channels.connect_types import (
     Lookup,
     MediaRef,
     OutboundMessage,
+    Reachability,
+    ReachabilityPage,
     ReasonCode,
+    reason_code,
 )
 from tgo.errors import AppError, Conflict, NotFound, ValidationFailed
 from tgo.kit.clock import now
@@ -36,6 +40,9 @@ LANGUAGES = ("en", "ar")
 MESSAGE_TYPES = ("text", "image", "voice", "document", "system")
 # session.info flag: this transaction wrote events, so the pump may run as soon as it commits.
 EVENTS_WRITTEN = "connect_events_written"
+# session.info list: the reachability events this transaction wrote; the request that made the change is
+# answered once the Business side has them (bounded wait), so what the changer sees is what sends see.
+REACHABILITY_WRITTEN = "connect_reachability_written"
 
 
 class AccountNotFound(NotFound):
@@ -111,9 +118,54 @@ def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-async def _record_event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> None:
-    session.add(ConnectEventRow(event_id=uuid.uuid4().hex, type=event_type, data=data, attempts=0))
+async def _record_event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> ConnectEventRow:
+    row = ConnectEventRow(event_id=uuid.uuid4().hex, type=event_type, data=data, attempts=0)
+    session.add(row)
     session.info[EVENTS_WRITTEN] = True
+    return row
+
+
+def reachability_of(row: ConnectAccountRow, version: int, blocked: list[str]) -> Reachability:
+    return Reachability(
+        phone=row.phone,
+        version=version,
+        recipient_id=row.id,
+        disabled=row.disabled,
+        phone_verified_at=row.phone_verified_at,
+        account_verified=row.account_verified,
+        blocked_senders=blocked,
+    )
+
+
+async def reachability_changed(session: AsyncSession, row: ConnectAccountRow) -> None:
+    """Bump the account's reachability version and record its whole reachability state as an event (the one
+    place every change of it — created, phone verified, account verified, disabled, blocks — goes through)."""
+    await session.flush()
+    repo = ConnectRepository(session)
+    version = await repo.bump_reachability_version(row.id)
+    row.reachability_version = version
+    blocked = (await repo.blocked_senders([row.id]))[row.id]
+    event = await _record_event(
+        session,
+        EVENT_ACCOUNT_REACHABILITY_CHANGED,
+        msgspec.to_builtins(reachability_of(row, version, blocked)),
+    )
+    await session.flush()
+    session.info.setdefault(REACHABILITY_WRITTEN, []).append(event)
+
+
+async def reachability_page(session: AsyncSession, after: int, limit: int) -> ReachabilityPage:
+    """Every account's reachability, by id (the Business side's bulk sync)."""
+    limit = check_limit(limit)
+    repo = ConnectRepository(session)
+    rows = list(await repo.accounts_after(after, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    blocked = await repo.blocked_senders([r.id for r in rows])
+    return ReachabilityPage(
+        data=[reachability_of(r, r.reachability_version, blocked[r.id]) for r in rows],
+        next_after=rows[-1].id if more else None,
+    )
 
 
 async def _account(session: AsyncSession, phone: str) -> ConnectAccountRow:
@@ -160,6 +212,7 @@ async def create_account(
             EVENT_ACCOUNT_VERIFICATION_CHANGED,
             {"phone": e164, "account_verified": True, "at": _iso(at)},
         )
+    await reachability_changed(session, row)
     return to_account(row)
 
 
@@ -179,15 +232,19 @@ async def set_account_verified(session: AsyncSession, phone: str, verified: bool
             EVENT_ACCOUNT_VERIFICATION_CHANGED,
             {"phone": row.phone, "account_verified": verified, "at": _iso(at)},
         )
+        await reachability_changed(session, row)
     return to_account(row)
 
 
 async def set_phone_verified(session: AsyncSession, phone: str, verified: bool) -> ConnectAccount:
     row = await _account(session, phone)
+    was = row.phone_verified_at
     if verified and row.phone_verified_at is None:
         row.phone_verified_at = now()
     elif not verified:
         row.phone_verified_at = None
+    if row.phone_verified_at != was:
+        await reachability_changed(session, row)
     return to_account(row)
 
 
@@ -196,6 +253,7 @@ async def set_disabled(session: AsyncSession, phone: str, disabled: bool) -> Con
     if row.disabled != disabled:
         row.disabled = disabled
         row.disabled_at = now() if disabled else None
+        await reachability_changed(session, row)
     return to_account(row)
 
 
@@ -216,6 +274,7 @@ async def block_sender(session: AsyncSession, phone: str, sender_phone: str) -> 
         existing = ConnectBlockRow(account_id=row.id, sender_phone=sender, created_at=now())
         session.add(existing)
         await session.flush()
+        await reachability_changed(session, row)
     return Block(phone=row.phone, sender_phone=sender, created_at=existing.created_at)
 
 
@@ -224,6 +283,7 @@ async def unblock_sender(session: AsyncSession, phone: str, sender_phone: str) -
     existing = await ConnectRepository(session).block(row.id, phone_or_422(sender_phone, "sender_phone"))
     if existing is not None:
         await session.delete(existing)
+        await reachability_changed(session, row)
 
 
 async def list_blocks(session: AsyncSession, phone: str) -> list[Block]:
@@ -237,15 +297,21 @@ async def list_blocks(session: AsyncSession, phone: str) -> list[Block]:
 async def _reason(
     repo: ConnectRepository, row: ConnectAccountRow | None, sender_phone: str | None
 ) -> ReasonCode:
-    if row is None:
-        return ReasonCode.NOT_FOUND
-    if row.disabled:
-        return ReasonCode.ACCOUNT_DISABLED
-    if row.phone_verified_at is None:
-        return ReasonCode.PHONE_NOT_VERIFIED
-    if sender_phone is not None and await repo.is_blocked(row.id, sender_phone):
-        return ReasonCode.BLOCKED_SENDER
-    return ReasonCode.OK
+    reason = reason_code(
+        exists=row is not None,
+        disabled=bool(row and row.disabled),
+        phone_verified=bool(row and row.phone_verified_at is not None),
+        blocked_sender=False,
+    )
+    # The block is the last check: read only when nothing before it refuses.
+    if (
+        reason is ReasonCode.OK
+        and row is not None
+        and sender_phone is not None
+        and await repo.is_blocked(row.id, sender_phone)
+    ):
+        return reason_code(exists=True, disabled=False, phone_verified=True, blocked_sender=True)
+    return reason
 
 
 async def lookup(session: AsyncSession, phone: str, sender_phone: str | None = None) -> Lookup:

@@ -1,4 +1,5 @@
-"""Contact reachability through TGO Connect (SPEC section 6)."""
+"""Contact reachability (SPEC section 6): from the reachability directory, live from TGO Connect for a phone
+it cannot answer for."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from tgo.channels.connect_types import ConnectError, Lookup
 from tgo.errors import ServiceUnavailable, ValidationFailed
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.messages.service import SenderNotFound
+from tgo.reachability.lookup import recipient_lookup
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
 
@@ -38,6 +40,6 @@ async def lookup(runtime: Runtime, tenant_id: int, phone: str, sender_phone: str
             if not await SenderNumberRepository(session, tenant_id).proven_phone(sender_e164):
                 raise SenderNotFound()
     try:
-        return await runtime.connect.get().lookup(normalize_phone(phone), sender_e164)
+        return await recipient_lookup(runtime, normalize_phone(phone), sender_e164)
     except ConnectError as exc:
         raise ServiceUnavailable("connect_unavailable", headers={"Retry-After": "5"}) from exc

@@ -28,7 +28,8 @@ from tgo.messages.state import MessageStatus, insert_queued
 from tgo.metrics import MESSAGES_ACCEPTED
 from tgo.models import Media, Message, MessageStatusEvent
 from tgo.observability import add_request_log_fields
-from tgo.runtime import Runtime
+from tgo.reachability.lookup import recipient_lookup
+from tgo.runtime import Runtime, runtime_of
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SendRefusal, send_refusal
 from tgo.worker.registry import publish
@@ -172,13 +173,20 @@ def validate(req: SendRequest, upload: UploadFile | None, *, multipart: bool) ->
 
 
 async def _resolve_sender(session: AsyncSession, tenant_id: int, checked: CheckedSend) -> Row[Any]:
-    """The sender number's (id, phone, status, verification_status), checked; also notes for the event
-    listeners whether any of them has an interest in the tenant (read in the same query, saving a round trip)."""
-    number = await SenderNumberRepository(session, tenant_id).send_check(
-        number_id=checked.sender_number_id,
-        phone=checked.sender_phone,
-        extra=events.interest(session, tenant_id).label("interested"),
-    )
+    """The sender number's (id, phone, status, verification_status), checked — from the runtime's sender cache
+    (kept current by change notices); also notes for the event listeners whether any of them has an interest
+    in the tenant (read with the number, saving a round trip)."""
+    runtime = runtime_of(session)
+    if runtime is not None:
+        number = await runtime.sender_cache.get().send_check(
+            session, tenant_id, number_id=checked.sender_number_id, phone=checked.sender_phone
+        )
+    else:
+        number = await SenderNumberRepository(session, tenant_id).send_check(
+            number_id=checked.sender_number_id,
+            phone=checked.sender_phone,
+            extra=events.interest(session, tenant_id).label("interested"),
+        )
     if number is None:
         raise SenderNotFound()
     refusal = send_refusal(number.status, number.verification_status)
@@ -293,8 +301,9 @@ async def send_for_tenant(
 
 
 async def _check_recipient(runtime: Runtime, to_phone: str, sender_phone: str) -> None:
+    """From the reachability directory (no Connect round trip), or live for a phone it cannot answer for."""
     try:
-        lookup = await runtime.connect.get().lookup(to_phone, sender_phone)
+        lookup = await recipient_lookup(runtime, to_phone, sender_phone)
     except ConnectUnavailable:
         # Accept while Connect is unreachable: delivery checks again and fails with the reason if it must.
         log.warning("recipient_check_skipped", reason="connect_unavailable")

@@ -7,6 +7,7 @@ from tgo.models.base import Base
 from tgo.models.message import IdempotencyKey, Media, Message, MessageStatusEvent, UsageCounter
 from tgo.models.otp_event import OtpEvent, OtpPhone
 from tgo.models.received_connect_event import ReceivedConnectEvent
+from tgo.models.recipient_reachability import RecipientReachability
 from tgo.models.sender_number import SenderNumber, SenderOtp
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.models.tenant import Tenant
@@ -17,6 +18,7 @@ __all__ += ["IdempotencyKey", "Media", "Message", "MessageStatusEvent", "UsageCo
 __all__ += ["OtpEvent", "OtpPhone"]
 __all__ += ["SmsMessage", "SmsMessagePart", "SmsSender"]
 __all__ += ["ReceivedConnectEvent"]
+__all__ += ["RecipientReachability"]
 from tgo.models.webhook import (  # noqa: E402
     WebhookDelivery,
     WebhookDeliveryAttempt,

@@ -17,6 +17,7 @@ from tgo.models import SenderNumber
 from tgo.otp import service as otp
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository
+from tgo.senders.send_cache import publish_sender_change
 from tgo.senders.state import SenderEvent, SenderStatus, VerificationStatus, apply
 from tgo.senders.verification import send_otp, tell_owner_of_lockout
 
@@ -182,6 +183,7 @@ async def delete(session: AsyncSession, tenant_id: int, number_id: int) -> None:
     number.deleted_at = now()
     number.updated_at = number.deleted_at
     await session.flush()
+    await publish_sender_change(session, tenant_id)
 
 
 async def operator_action(session: AsyncSession, number_id: int, action: str) -> SenderNumber:

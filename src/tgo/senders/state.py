@@ -10,6 +10,7 @@ from tgo import events
 from tgo.errors import Conflict
 from tgo.kit.clock import now
 from tgo.models import SenderNumber
+from tgo.senders.send_cache import publish_sender_change
 
 
 class SenderStatus(StrEnum):
@@ -125,4 +126,5 @@ async def apply(session: AsyncSession, number: SenderNumber, event: SenderEvent)
     data = sender_number_view(number).to_dict()
     data["previous_status"] = previous
     await events.emit(session, number.tenant_id, events.EventType.SENDER_NUMBER_STATUS_CHANGED, data)
+    await publish_sender_change(session, number.tenant_id)
     return True

@@ -6,9 +6,12 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tgo.auth.key_cache import TOPIC_TENANT
 from tgo.errors import Conflict, NotFound, ValidationFailed
 from tgo.kit.hosts import canonical_domain
+from tgo.kit.noticed_cache import ALL
 from tgo.models import Tenant
+from tgo.notices import publish_change
 from tgo.tenants.repository import TenantDirectory
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -29,7 +32,9 @@ async def create_tenant(session: AsyncSession, *, slug: str, domain: str, name: 
     directory = TenantDirectory(session)
     if await directory.clash(slug, domain) is not None:
         raise Conflict("tenant_exists")
-    return await directory.add(Tenant(slug=slug, domain=domain, name=(name or slug).strip()[:200]))
+    tenant = await directory.add(Tenant(slug=slug, domain=domain, name=(name or slug).strip()[:200]))
+    await publish_change(session, TOPIC_TENANT, ALL)  # its domain now names it (the guard's host check)
+    return tenant
 
 
 async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo import events
 from tgo.config import Settings
 from tgo.errors import Conflict, NotFound, ValidationFailed
+from tgo.events import interest_changed
 from tgo.kit.clock import now
 from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
@@ -180,6 +181,7 @@ async def create_webhook(
         updated_at=current,
     )
     await WebhookEndpointRepository(session, tenant_id).add(endpoint)
+    await interest_changed(session, tenant_id)
     return endpoint, secret
 
 
@@ -241,6 +243,7 @@ async def update_webhook(
         if active:
             endpoint.disabled_reason = None
             endpoint.disabled_at = None
+            await interest_changed(session, tenant_id)
         else:
             endpoint.disabled_at = current
             await WebhookDeliveryRepository(session, tenant_id).fail_pending(

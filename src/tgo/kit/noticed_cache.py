@@ -1,0 +1,89 @@
+"""An in-process cache whose entries are dropped by change notices (``tgo.notices``), with a short TTL only
+as a safety net. Entries are grouped by the key their notices carry (a key's hash, a tenant id, a phone)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, Protocol, TypeVar
+
+V = TypeVar("V")
+
+ALL = "*"  # a notice for every group of its topic
+
+
+class Subscriber(Protocol):
+    def notice(self, topic: str, key: str) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class NoticeSource(Protocol):
+    @property
+    def healthy(self) -> bool: ...
+
+    def subscribe(self, subscriber: Subscriber) -> None: ...
+
+
+class NoticedCache(Generic[V]):
+    """``get(group, key, load)``: the cached value, or ``load()``'s (cached when no notice of this cache's
+    topics arrived while it loaded, so a change committed during the read is never cached stale). Nothing is
+    served or stored while the notice source is unhealthy (notices could be missed)."""
+
+    def __init__(
+        self, notices: NoticeSource, topics: frozenset[str], ttl_seconds: float, max_entries: int = 50_000
+    ) -> None:
+        self.topics = topics
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._notices = notices
+        self._groups: dict[str, dict[Hashable, tuple[float, V]]] = {}
+        self._size = 0
+        self._epoch = 0
+        self.hits = 0
+        self.misses = 0
+        notices.subscribe(self)
+
+    async def get(
+        self,
+        group: str,
+        key: Hashable,
+        load: Callable[[], Awaitable[V]],
+        keep: Callable[[V], bool] | None = None,
+    ) -> V:
+        if self.ttl <= 0 or not self._notices.healthy:
+            return await load()
+        entries = self._groups.get(group)
+        if entries is not None:
+            found = entries.get(key)
+            if found is not None and found[0] > time.monotonic():
+                self.hits += 1
+                return found[1]
+        self.misses += 1
+        epoch = self._epoch
+        value = await load()
+        if epoch == self._epoch and self._notices.healthy and (keep is None or keep(value)):
+            if self._size >= self.max_entries:
+                self._clear()
+            self._groups.setdefault(group, {})[key] = (time.monotonic() + self.ttl, value)
+            self._size += 1
+        return value
+
+    def notice(self, topic: str, key: str) -> None:
+        if topic not in self.topics:
+            return
+        self._epoch += 1
+        if key == ALL:
+            self._clear()
+            return
+        dropped = self._groups.pop(key, None)
+        if dropped:
+            self._size -= len(dropped)
+
+    def reset(self) -> None:
+        self._epoch += 1
+        self._clear()
+
+    def _clear(self) -> None:
+        self._groups.clear()
+        self._size = 0
