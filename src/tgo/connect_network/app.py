@@ -35,6 +35,7 @@ from .endpoints import (
     provide_connect_session,
 )
 from .network import ConnectNetwork, http_events_target
+from .phone_endpoints import LinksController, MediaController, PhoneMessagesController
 
 log = structlog.get_logger("tgo.connect")
 
@@ -70,7 +71,15 @@ def create_connect_app(
 
     api = Router(
         path=API_PATH,
-        route_handlers=[AccountsController, LookupController, MessagesController, FaultsController],
+        route_handlers=[
+            AccountsController,
+            LookupController,
+            MessagesController,
+            FaultsController,
+            PhoneMessagesController,
+            LinksController,
+            MediaController,
+        ],
         guards=[connect_api_guard],
         dependencies={"connect_session": Provide(provide_connect_session)},
     )

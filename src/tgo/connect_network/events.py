@@ -40,6 +40,9 @@ def event_body(row: ConnectEventRow) -> bytes:
 def event_subject(row: ConnectEventRow) -> str:
     """What an event is about; events about one subject are delivered in the order they happened."""
     data = row.data or {}
+    if data.get("from_phone") and data.get("to_phone"):
+        # What an account writes to a business: in order per conversation (issue 18).
+        return f"conversation:{data['from_phone']}:{data['to_phone']}"
     if data.get("business_message_id"):
         return f"message:{data['business_message_id']}"
     if data.get("phone"):

@@ -28,6 +28,7 @@ from tgo.messages.state import MessageStatus, insert_queued, transition
 from tgo.metrics import DELIVERY_ATTEMPTS, MESSAGES_ACCEPTED
 from tgo.models import Media, Message, MessageStatusEvent
 from tgo.observability import add_request_log_fields
+from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
 from tgo.senders.state import SendRefusal, send_refusal
@@ -213,6 +214,7 @@ async def send_for_tenant(
     if checked.type in MEDIA_TYPES and upload is not None:
         sniffed = await media_service.inspect(checked.type, upload)
     number = await _resolve_sender(session, tenant_id, checked)
+    await optouts.refuse_if_opted_out(session, tenant_id, checked.to_phone)  # 422 recipient_opted_out
     await _check_recipient(runtime, checked.to_phone, number.phone)
     media = None
     if sniffed is not None and upload is not None:

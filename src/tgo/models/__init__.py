@@ -25,3 +25,6 @@ from tgo.models.webhook import (  # noqa: E402
 )
 
 __all__ += ["WebhookDelivery", "WebhookDeliveryAttempt", "WebhookEndpoint", "WebhookEvent"]
+from tgo.models.conversation import Conversation, OptOut, OptOutSettings  # noqa: E402
+
+__all__ += ["Conversation", "OptOut", "OptOutSettings"]

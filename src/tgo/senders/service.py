@@ -17,6 +17,7 @@ from tgo.kit.phones import normalize_phone
 from tgo.models import SenderNumber
 from tgo.otp import service as otp
 from tgo.runtime import Runtime
+from tgo.senders import connect_links
 from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository, SenderNumbersByPhone
 from tgo.senders.state import SenderEvent, SenderStatus, VerificationStatus, apply
 
@@ -253,6 +254,7 @@ async def delete(session: AsyncSession, tenant_id: int, number_id: int) -> None:
     number.deleted_at = now()
     number.updated_at = number.deleted_at
     await session.flush()
+    connect_links.sync_after_commit(session, number.phone)
 
 
 async def apply_account_verification(
