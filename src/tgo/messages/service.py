@@ -381,6 +381,18 @@ async def _deliver(runtime: Runtime, message_id: int) -> str:
             return "skipped"
         message, sender_name = claimed
         media = await s.get(Media, message.media_id) if message.media_id else None
+        opted_out = await optouts.is_opted_out(s, message.tenant_id, message.to_phone)
+    if opted_out:  # a STOP arrived while the message waited (issue 18)
+        async with db.session_scope() as s:
+            await transition(
+                s,
+                message.id,
+                MessageStatus.FAILED,
+                now(),
+                failure_code="recipient_opted_out",
+                failure_reason="The recipient opted out (STOP) before the message was delivered.",
+            )
+        return "failed"
     outbound = OutboundMessage(
         business_message_id=f"msg-{message.id}",
         sender_phone=message.sender_phone,
