@@ -13,7 +13,7 @@ import pytest
 from tests.fixtures.connect import ConnectHelper, SwitchableConnect, switchable_runtime
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.config import Settings
-from tgo.messages.service import deliver_message
+from tgo.messages.delivery import deliver_message
 from tgo.messages.sweeper import sweep
 from tgo.runtime import Runtime
 
@@ -233,7 +233,7 @@ async def test_receipts_that_overtake_walk_the_skipped_steps_and_late_changes_ar
     from datetime import timedelta
 
     from tgo.kit.clock import now
-    from tgo.messages.service import apply_receipt
+    from tgo.messages.delivery import apply_receipt
     from tgo.messages.state import MessageStatus, insert_queued, transition
 
     tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]

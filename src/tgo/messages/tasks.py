@@ -1,11 +1,11 @@
-"""Thin jobs over the delivery functions in messages.service (which tests call directly)."""
+"""Thin jobs over the delivery functions in messages.delivery (which tests call directly)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tgo.kit.clock import ensure_utc, now
-from tgo.messages.service import apply_receipt, deliver_message
+from tgo.messages.delivery import apply_receipt, deliver_message
 from tgo.messages.state import MessageStatus
 from tgo.messages.sweeper import sweep
 from tgo.runtime import Runtime
