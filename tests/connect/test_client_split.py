@@ -29,7 +29,16 @@ OPERATOR_CALLS = (
 
 
 def test_the_business_client_is_an_abstract_protocol_without_operator_calls() -> None:
-    assert ConnectClient.__abstractmethods__ == {"get_account", "lookup", "deliver", "aclose"}
+    assert ConnectClient.__abstractmethods__ == {
+        "get_account",
+        "lookup",
+        "deliver",
+        "aclose",
+        # Two-way messaging (issue 18): the link table and inbound files are Business paths too.
+        "set_link",
+        "replace_links",
+        "fetch_media",
+    }
     for name in OPERATOR_CALLS:
         assert not hasattr(ConnectClient, name), name
         assert not hasattr(HttpConnectClient, name), name
