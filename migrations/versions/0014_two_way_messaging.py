@@ -124,6 +124,35 @@ def upgrade() -> None:
             "ix_conversations_tenant_last", ["tenant_id", "last_message_at", "id"], unique=False
         )
 
+    op.create_table(
+        "sms_inbound_messages",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sender_id", sa.Uuid(), nullable=False),
+        sa.Column("from_phone", sa.String(length=20), nullable=False),
+        sa.Column("to", sa.String(length=20), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("encoding", sa.String(length=10), nullable=False),
+        sa.Column("segments", sa.Integer(), nullable=False),
+        sa.Column("characters", sa.Integer(), nullable=False),
+        sa.Column("received_at", tgo.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["sender_id"],
+            ["sms_senders.id"],
+            name=op.f("fk_sms_inbound_messages_sender_id_sms_senders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_sms_inbound_messages_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_inbound_messages")),
+    )
+    op.create_index(
+        "ix_sms_inbound_tenant_received", "sms_inbound_messages", ["tenant_id", "received_at", "id"]
+    )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("direction", sa.String(length=8), server_default="outbound", nullable=False)
@@ -143,6 +172,8 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_tenant_last")
 
+    op.drop_index("ix_sms_inbound_tenant_received", table_name="sms_inbound_messages")
+    op.drop_table("sms_inbound_messages")
     op.drop_table("conversations")
     op.drop_table("opt_outs")
     op.drop_table("opt_out_settings")

@@ -28,3 +28,6 @@ __all__ += ["WebhookDelivery", "WebhookDeliveryAttempt", "WebhookEndpoint", "Web
 from tgo.models.conversation import Conversation, OptOut, OptOutSettings  # noqa: E402
 
 __all__ += ["Conversation", "OptOut", "OptOutSettings"]
+from tgo.models.sms_inbound import SmsInboundMessage  # noqa: E402
+
+__all__ += ["SmsInboundMessage"]
