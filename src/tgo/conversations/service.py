@@ -80,9 +80,9 @@ async def conversation_messages(
     session: AsyncSession, tenant_id: int, conversation_id: int, *, limit: int | None, cursor: str | None
 ) -> tuple[list[tuple[Message, Media | None]], str | None]:
     """Both directions, newest first, in keyset pages."""
-    row = await _get(session, tenant_id, conversation_id)
     size = check_limit(limit)
-    before_id = cursor_id(decode_cursor(cursor, "id"))
+    before_id = cursor_id(decode_cursor(cursor, "id"))  # a bad cursor is a 422 before any lookup
+    row = await _get(session, tenant_id, conversation_id)
     rows = await ConversationRepository(session, tenant_id).messages(row, limit=size + 1, before_id=before_id)
     next_cursor = encode_cursor(id=rows[size - 1][0].id) if len(rows) > size else None
     return rows[:size], next_cursor
