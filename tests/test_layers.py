@@ -47,8 +47,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.runtime", "tgo.connect_network.embedded"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.media.storage"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
-    ("tgo.runtime", "tgo.sms.tasks"): "the runtime's typed fields (type-only)",
-    ("tgo.runtime", "tgo.webhooks.delivery"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.worker.broker"): "the runtime's typed fields (type-only)",
     ("tgo.part", "tgo.runtime"): "a contribution's signature names the runtime (type-only)",
     ("tgo.part", "tgo.dashboard.web"): "a Part's navigation entries (type-only)",

@@ -27,12 +27,12 @@ from tgo.connect_network.tasks import enable_event_kicks
 from tgo.conversations.outbound import on_message_queued
 from tgo.conversations.repository import any_conversation
 from tgo.db import Database
+from tgo.kit.hosts import IPAddress
 from tgo.runtime import runtime_of
 from tgo.senders.connect_links import on_sender_status_changed
 from tgo.sms.rules import decide_verification
-from tgo.webhooks.delivery import IPAddress
+from tgo.webhooks.outbox import record_event
 from tgo.webhooks.repository import any_active_endpoint
-from tgo.webhooks.service import record_event
 from tgo.wiring import PARTS, build_runtime
 from tgo.worker.broker import start_in_process_workers
 

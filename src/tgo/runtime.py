@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tgo.config import Settings
 from tgo.db import Database
-from tgo.kit.tasks import bounded
+from tgo.kit.tasks import JobTracker, bounded
 from tgo.part import Hook, Registry
 
 if TYPE_CHECKING:
@@ -19,11 +19,10 @@ if TYPE_CHECKING:
     from tgo.channels.connect import ConnectClient
     from tgo.channels.sms_types import SenderVerifier, SmsChannel
     from tgo.connect_network.embedded import EmbeddedConnect
+    from tgo.kit.hosts import Resolver
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
-    from tgo.sms.tasks import SmsJobs
-    from tgo.webhooks.delivery import Resolver
     from tgo.worker.broker import Broker
 
 __all__ = ["Hook", "Runtime", "runtime_of"]
@@ -43,7 +42,7 @@ class Runtime:
     embedded_connect: Lazy[EmbeddedConnect]
     sms_channel: Lazy[SmsChannel]
     sms_verifier: SenderVerifier
-    sms_jobs: SmsJobs
+    sms_jobs: JobTracker
     media_storage: Lazy[MediaStorage]
     broker: Lazy[Broker]
     webhook_client: Lazy[httpx.AsyncClient]

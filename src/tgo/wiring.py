@@ -16,8 +16,10 @@ from tgo.connect_network.embedded import build_embedded_connect
 from tgo.conversations.contributions import PART as CONVERSATIONS
 from tgo.dashboard.contributions import PART as DASHBOARD
 from tgo.db import Database
+from tgo.kit.hosts import Resolver
 from tgo.kit.lazy import Lazy
 from tgo.kit.private_files import warn_if_shared
+from tgo.kit.tasks import JobTracker
 from tgo.media.storage import LocalStorage, MediaStorage
 from tgo.messages.contributions import PART as MESSAGES
 from tgo.messages.pacing import SenderPacer
@@ -25,12 +27,11 @@ from tgo.part import Part, Registry
 from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.contributions import PART as SENDERS
 from tgo.sms.contributions import PART as SMS
-from tgo.sms.delivery import connect_channel, default_channel
+from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
-from tgo.sms.tasks import SmsJobs
 from tgo.webhooks.contributions import PART as WEBHOOKS
-from tgo.webhooks.delivery import Resolver, system_resolve
-from tgo.webhooks.service import webhook_client
+from tgo.webhooks.jobs import webhook_client
+from tgo.webhooks.transport import system_resolve
 from tgo.worker.broker import build_broker
 from tgo.worker.contributions import PART as WORKER
 
@@ -68,7 +69,7 @@ def build_runtime(
     rt.connect = Lazy(lambda: connect or _connect_client(rt))
     rt.sms_channel = Lazy(lambda: connect_channel(rt, sms_channel or default_channel(rt)))
     rt.sms_verifier = sms_verifier or SandboxVerifier(decide_verification)
-    rt.sms_jobs = SmsJobs()
+    rt.sms_jobs = JobTracker()
     rt.media_storage = Lazy(lambda: media_storage or LocalStorage(settings.resolved_media_dir))
     rt.broker = Lazy(lambda: build_broker(rt))
     rt.webhook_resolver = webhook_resolver or system_resolve

@@ -15,7 +15,7 @@ from tgo.channels.smpp import SmppClient
 from tgo.config import Settings
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.sms.delivery import install_channel
+from tgo.sms.jobs import install_channel
 
 
 @pytest.fixture

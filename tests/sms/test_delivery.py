@@ -20,7 +20,7 @@ from tgo.channels.smpp import SmppClient
 from tgo.channels.sms_encoding import decode_gsm
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.sms.delivery import decide_sender, deliver_sms, install_channel, sweep
+from tgo.sms.jobs import decide_sender, deliver_sms, install_channel, sweep
 
 ARABIC = "مرحبا بكم في خدمة الرسائل القصيرة من أكمي. رمز التحقق الخاص بك هو ١٢٣٤٥٦. لا تشاركه مع أي شخص. " * 2
 LONG_GSM = "Your Acme order {#1234} has shipped and will arrive tomorrow between 9am and 5pm. " * 3
@@ -216,15 +216,15 @@ async def test_receipts_set_the_final_status(
 
 async def test_a_receipt_for_an_unknown_message_is_refused_for_later(runtime: Runtime) -> None:
     from tgo.channels.sms_types import Receipt
-    from tgo.sms import delivery
+    from tgo.sms import jobs
 
-    delivery_wait = delivery.RECEIPT_WAIT_SECONDS
-    delivery.RECEIPT_WAIT_SECONDS = 0.1
+    delivery_wait = jobs.RECEIPT_WAIT_SECONDS
+    jobs.RECEIPT_WAIT_SECONDS = 0.1
     try:
-        assert await delivery.apply_receipt(runtime, Receipt("nope", "DELIVRD")) is False
-        assert await delivery.apply_receipt(runtime, Receipt("nope", "ENROUTE")) is True
+        assert await jobs.apply_receipt(runtime, Receipt("nope", "DELIVRD")) is False
+        assert await jobs.apply_receipt(runtime, Receipt("nope", "ENROUTE")) is True
     finally:
-        delivery.RECEIPT_WAIT_SECONDS = delivery_wait
+        jobs.RECEIPT_WAIT_SECONDS = delivery_wait
 
 
 async def test_smsc_outage_keeps_the_message_queued_until_the_sweeper_retries(

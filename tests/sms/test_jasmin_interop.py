@@ -29,7 +29,7 @@ from tgo.channels.sms_encoding import decode_gsm, split
 from tgo.channels.sms_types import OutboundSms
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.sms.delivery import install_channel
+from tgo.sms.jobs import install_channel
 
 if TYPE_CHECKING:
     from bench.jasmin.gateway import JasminGateway

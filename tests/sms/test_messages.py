@@ -256,7 +256,7 @@ async def test_list_and_get_messages_of_the_team_only(
 async def test_duplicate_jobs_send_a_message_once(
     client: httpx.AsyncClient, auth: dict[str, str], sender: dict[str, Any], runtime: Runtime
 ) -> None:
-    from tgo.sms.delivery import deliver_sms
+    from tgo.sms.jobs import deliver_sms
 
     channel = runtime.sms_channel.get()
     r = await post(client, auth, senderId=sender["id"], to="+61412345678", body="once")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from tgo.config import Settings
 from tgo.kit.backoff import retry_delay
-from tgo.webhooks.delivery import AttemptResult
-from tgo.webhooks.service import attempt_outcome
+from tgo.webhooks.jobs import attempt_outcome
+from tgo.webhooks.transport import AttemptResult
 
 DEFAULTS = Settings(secret_key="x")
 

@@ -19,7 +19,7 @@ from tests.webhooks.receiver import Receiver
 from tgo import events
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.webhooks.service import attempt_delivery, sweep_due_deliveries
+from tgo.webhooks.jobs import attempt_delivery, sweep_due_deliveries
 
 MESSAGE_FLOW = [
     events.EventType.MESSAGE_QUEUED,

@@ -21,4 +21,4 @@ def test_a_cli_process_records_webhook_events(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    assert "tgo.webhooks.service.record_event" in out.stdout.strip().split(","), out.stdout + out.stderr
+    assert "tgo.webhooks.outbox.record_event" in out.stdout.strip().split(","), out.stdout + out.stderr

@@ -14,7 +14,7 @@ from tests.webhooks.test_delivery import deliveries, emit, message, register
 from tgo import events
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.webhooks.service import sweep_due_deliveries
+from tgo.webhooks.jobs import sweep_due_deliveries
 
 
 def sample(name: str, **labels: str) -> float:

@@ -14,7 +14,7 @@ from tgo import events
 from tgo.models import Tenant, WebhookDelivery, WebhookDeliveryAttempt, WebhookEvent
 from tgo.models.base import Base
 from tgo.runtime import Runtime
-from tgo.webhooks.service import purge_old_deliveries
+from tgo.webhooks.jobs import purge_old_deliveries
 
 
 async def _count(runtime: Runtime, model: type[Base]) -> int:

@@ -13,9 +13,10 @@ from tests.webhooks.conftest import wait_for
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import deliveries, emit, message, register
 from tgo import events
+from tgo.kit.hosts import IPAddress, Resolver
 from tgo.models import Tenant
 from tgo.runtime import Runtime
-from tgo.webhooks.delivery import IPAddress, Resolver, address_refusal, build_client, post_webhook
+from tgo.webhooks.transport import address_refusal, build_client, post_webhook
 
 REFUSED = [
     "127.0.0.1",

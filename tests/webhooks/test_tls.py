@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.webhooks.receiver import Receiver
-from tgo.webhooks.delivery import IPAddress, build_client, post_webhook
+from tgo.kit.hosts import IPAddress
+from tgo.webhooks.transport import build_client, post_webhook
 
 
 def _usage(**on: bool) -> x509.KeyUsage:

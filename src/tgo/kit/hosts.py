@@ -6,9 +6,15 @@ by IDNA 2008 with the UTS #46 mapping (``DÉMO.localhost`` and ``xn--dmo-bma.loc
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 
 import idna
+
+# An IP address, and what a DNS resolver is (host, port -> its addresses): the webhook transport resolves
+# and vets every host through one; the wiring hands it the runtime's (tests pass fake DNS answers).
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
 @lru_cache(maxsize=4096)

@@ -1,15 +1,18 @@
 """Bounded waits for work that may never end (a wedged broker channel, a library that shields its own
-cleanup from cancellation): the caller moves on after a deadline instead of hanging with it."""
+cleanup from cancellation): the caller moves on after a deadline instead of hanging with it; and the
+tracker of jobs that a runtime owns and cancels when it closes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
-from typing import Any
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
 log = structlog.get_logger("tgo.tasks")
+T = TypeVar("T")
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], seconds: float, *, what: str) -> None:
@@ -55,3 +58,44 @@ async def bounded(awaitable: Awaitable[Any], seconds: float, *, what: str) -> bo
         log.error("step_failed", what=what, error=type(exc).__name__, detail=str(exc)[:200])
         return False
     return True
+
+
+class ShutdownHooks(Protocol):
+    """What owns a ``JobTracker`` (the runtime): it runs the hooks given to it when it closes."""
+
+    def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> None: ...
+
+
+class JobTracker:
+    """The jobs running in one runtime as tasks it owns (the SMS jobs): closing the runtime cancels them (the
+    first job registers that with the runtime)."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[Any]] = set()
+        self.closed = False
+        self._hooked = False
+
+    async def track(self, runtime: ShutdownHooks, work: Awaitable[T]) -> T | None:
+        """Run ``work`` as a job of ``runtime`` (or not at all once the runtime is closing)."""
+        if not self._hooked:
+            self._hooked = True
+            runtime.on_shutdown(self.stop)
+        if self.closed:
+            if asyncio.iscoroutine(work):
+                work.close()
+            return None
+        current = asyncio.current_task()
+        assert current is not None
+        self.running.add(current)
+        try:
+            return await work
+        finally:
+            self.running.discard(current)
+
+    async def stop(self) -> None:
+        self.closed = True
+        for t in list(self.running):
+            t.cancel()
+        for t in list(self.running):
+            with contextlib.suppress(BaseException):
+                await t

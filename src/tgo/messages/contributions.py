@@ -1,7 +1,8 @@
 """What the messages package contributes: delivery jobs, the sweeper and Connect's receipts."""
 
 from tgo.channels.connect_types import EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ
-from tgo.messages.tasks import deliver_task, on_delivered, on_read, sweep_job
+from tgo.messages.connect_handlers import on_delivered, on_read
+from tgo.messages.tasks import deliver_task, sweep_job
 from tgo.part import Part
 from tgo.worker.registry import Periodic
 

@@ -2,8 +2,8 @@
 
 from tgo.channels.connect_types import EVENT_ACCOUNT_VERIFICATION_CHANGED
 from tgo.part import Part
+from tgo.senders.connect_handlers import on_account_verification_changed
 from tgo.senders.connect_links import on_sender_status_changed, reconcile_links
-from tgo.senders.tasks import on_account_verification_changed
 from tgo.worker.registry import Periodic
 
 PART = Part(

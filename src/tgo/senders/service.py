@@ -1,4 +1,5 @@
-"""Sender numbers: registration, OTP ownership proof, Connect account verification, operator actions."""
+"""Sender numbers: registration, OTP ownership proof, rename, delete, operator actions, in the caller's
+session. The OTP's delivery to the owner and Connect's account verification are in ``senders.verification``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.channels.connect_types import ConnectAccount, ConnectError, OutboundMessage
-from tgo.db import after_commit
-from tgo.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable, ValidationFailed
-from tgo.i18n import translate
+from tgo.channels.connect_types import ConnectAccount, ConnectError
+from tgo.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable, ValidationFailed
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone
@@ -18,8 +17,9 @@ from tgo.models import SenderNumber
 from tgo.otp import service as otp
 from tgo.runtime import Runtime
 from tgo.senders import connect_links
-from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository, SenderNumbersByPhone
+from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository
 from tgo.senders.state import SenderEvent, SenderStatus, VerificationStatus, apply
+from tgo.senders.verification import send_otp, tell_owner_of_lockout
 
 log = structlog.get_logger("tgo.senders")
 
@@ -83,54 +83,12 @@ async def register(
             updated_at=current,
         )
     )
-    await _send_otp(session, runtime, number, tenant_name, account)
+    await send_otp(session, runtime, number, tenant_name, account)
     return number
 
 
 def _limits(runtime: Runtime) -> otp.OtpLimits:
     return otp.OtpLimits.of(runtime.settings)
-
-
-async def _send_otp(
-    session: AsyncSession, runtime: Runtime, number: SenderNumber, tenant_name: str, account: ConnectAccount
-) -> None:
-    issued = await otp.issue(
-        session,
-        runtime.settings.secret(),
-        tenant_id=number.tenant_id,
-        sender_number_id=number.id,
-        phone=number.phone,
-    )
-    text = translate("otp_message", account.language, organization=tenant_name, code=issued.code, minutes=10)
-    message = OutboundMessage(
-        business_message_id=f"otp-{number.tenant_id}-{issued.row.id}",
-        # A system message about the owner's own number; Connect shows it as from "TGO Business".
-        sender_phone=number.phone,
-        sender_name="TGO Business",
-        to_phone=number.phone,
-        type="system",
-        content=text,
-    )
-    otp_id = issued.row.id
-
-    async def deliver() -> None:
-        # After commit: the OTP row exists before its code can reach anyone.
-        ok = True
-        try:
-            await runtime.connect.get().deliver(message)
-        except ConnectError as exc:
-            ok = False
-            # The reason (a transport error or Connect's reason code) never holds the message, so no OTP.
-            log.warning(
-                "otp_delivery_failed",
-                sender_number_id=number.id,
-                error=type(exc).__name__,
-                reason=str(exc)[:200],
-            )
-        async with runtime.db.session_scope() as s:
-            await otp.mark_delivery(s, otp_id, ok=ok, at=now())
-
-    after_commit(session, deliver)
 
 
 async def get(session: AsyncSession, tenant_id: int, number_id: int) -> SenderNumber:
@@ -174,7 +132,7 @@ async def verify_otp(
         )
     except otp.OtpVerificationLocked as exc:
         if exc.just_locked:
-            _tell_owner_of_lockout(session, runtime, number, tenant_name)
+            tell_owner_of_lockout(session, runtime, number, tenant_name)
         raise
     account = await _connect_account(runtime, number.phone)
     verified = bool(account and account.account_verified and not account.disabled)
@@ -188,35 +146,6 @@ async def verify_otp(
     return number
 
 
-def _tell_owner_of_lockout(
-    session: AsyncSession, runtime: Runtime, number: SenderNumber, tenant_name: str
-) -> None:
-    """After commit, a system message in the owner's Connect inbox (the OTP's channel, in their language):
-    this organization entered too many wrong codes for their phone and may not ask for codes today."""
-    lockout_id = f"otp-locked-{number.tenant_id}-{number.id}-{int(now().timestamp())}"
-
-    async def deliver() -> None:
-        client = runtime.connect.get()
-        try:
-            account = await client.get_account(number.phone)
-            language = account.language if account is not None else "en"
-            text = translate("otp_lockout_notice", language, organization=tenant_name, phone=number.phone)
-            await client.deliver(
-                OutboundMessage(
-                    business_message_id=lockout_id,
-                    sender_phone=number.phone,
-                    sender_name="TGO Business",
-                    to_phone=number.phone,
-                    type="system",
-                    content=text,
-                )
-            )
-        except ConnectError as exc:
-            log.warning("otp_lockout_notice_failed", sender_number_id=number.id, error=type(exc).__name__)
-
-    after_commit(session, deliver)
-
-
 async def resend_otp(
     session: AsyncSession, runtime: Runtime, tenant_id: int, tenant_name: str, number_id: int
 ) -> SenderNumber:
@@ -227,7 +156,7 @@ async def resend_otp(
     account = await _connect_account(runtime, number.phone)
     if account is None:
         raise ConnectAccountNotFound()
-    await _send_otp(session, runtime, number, tenant_name, account)
+    await send_otp(session, runtime, number, tenant_name, account)
     return number
 
 
@@ -255,21 +184,6 @@ async def delete(session: AsyncSession, tenant_id: int, number_id: int) -> None:
     number.updated_at = number.deleted_at
     await session.flush()
     connect_links.sync_after_commit(session, number.phone)
-
-
-async def apply_account_verification(
-    session: AsyncSession, phone: str, account_verified: bool
-) -> list[SenderNumber]:
-    """A Connect account's verification changed: update every tenant's registration of that phone."""
-    event = SenderEvent.ACCOUNT_VERIFIED if account_verified else SenderEvent.ACCOUNT_UNVERIFIED
-    changed = []
-    for number in await SenderNumbersByPhone(session).all(phone):
-        try:
-            if await apply(session, number, event):
-                changed.append(number)
-        except AppError:
-            continue
-    return changed
 
 
 async def operator_action(session: AsyncSession, number_id: int, action: str) -> SenderNumber:

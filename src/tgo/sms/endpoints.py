@@ -14,8 +14,9 @@ from tgo.errors import ValidationFailed
 from tgo.kit.pagination import LIMIT_RANGE
 from tgo.openapi import error_responses
 from tgo.runtime import Runtime
+from tgo.sms import errors as sms_errors
 from tgo.sms import inbound, service
-from tgo.sms.delivery import publish_delivery, publish_verification_after_commit
+from tgo.sms.jobs import publish_delivery, publish_verification_after_commit
 from tgo.sms.schemas import (
     SmsMessageCreate,
     SmsMessageList,
@@ -25,6 +26,7 @@ from tgo.sms.schemas import (
     SmsSenderOut,
     SmsSenderUpdate,
 )
+from tgo.sms.state import MessageStatus
 
 Limit = Parameter(
     query="limit", required=False, description="Page size, 1-200 (default 50).", schema_extra=LIMIT_RANGE
@@ -40,7 +42,7 @@ class SmsSenderController(Controller):
         "/",
         opt={"scope": Scope.SMS_SENDERS},
         operation_id="createSmsSender",
-        responses=error_responses(service.SmsSenderExists, body=True),
+        responses=error_responses(sms_errors.SmsSenderExists, body=True),
         summary="Add a sender identity",
     )
     async def create(
@@ -69,7 +71,7 @@ class SmsSenderController(Controller):
         "/{sender_id:str}",
         opt={"scope": Scope.SMS_SENDERS},
         operation_id="getSmsSender",
-        responses=error_responses(service.SmsSenderNotFound),
+        responses=error_responses(sms_errors.SmsSenderNotFound),
         summary="Get a sender identity",
     )
     async def get(self, auth: AuthContext, db_session: AsyncSession, sender_id: str) -> SmsSenderOut:
@@ -79,7 +81,7 @@ class SmsSenderController(Controller):
         "/{sender_id:str}",
         opt={"scope": Scope.SMS_SENDERS},
         operation_id="updateSmsSender",
-        responses=error_responses(service.SmsSenderNotFound, body=True),
+        responses=error_responses(sms_errors.SmsSenderNotFound, body=True),
         summary="Update name / defaultMessageType",
     )
     async def update(
@@ -92,7 +94,7 @@ class SmsSenderController(Controller):
         opt={"scope": Scope.SMS_SENDERS},
         status_code=HTTP_204_NO_CONTENT,
         operation_id="deleteSmsSender",
-        responses=error_responses(service.SmsSenderNotFound, service.SmsSenderInUse),
+        responses=error_responses(sms_errors.SmsSenderNotFound, sms_errors.SmsSenderInUse),
         summary="Delete a sender identity (409 once it has sent a message)",
     )
     async def remove(self, auth: AuthContext, db_session: AsyncSession, sender_id: str) -> None:
@@ -104,7 +106,7 @@ class SmsSenderController(Controller):
         status_code=HTTP_200_OK,
         operation_id="verifySmsSender",
         responses=error_responses(
-            service.SmsSenderNotFound, service.SmsSenderNotVerifiable, service.InvalidTransition
+            sms_errors.SmsSenderNotFound, sms_errors.SmsSenderNotVerifiable, sms_errors.InvalidTransition
         ),
         summary="Start or restart verification (from not_started, failed or rejected)",
     )
@@ -130,9 +132,9 @@ class SmsMessageController(Controller):
         opt={"scope": Scope.SMS_SEND},
         operation_id="sendSms",
         responses=error_responses(
-            service.SmsSenderNotActive,
-            service.SmsSenderTransactionalOnly,
-            service.SmsRecipientNotAllowed,
+            sms_errors.SmsSenderNotActive,
+            sms_errors.SmsSenderTransactionalOnly,
+            sms_errors.SmsRecipientNotAllowed,
             body=True,
         ),
         summary="Send an SMS (queued; delivered over SMPP)",
@@ -163,7 +165,7 @@ class SmsMessageController(Controller):
         limit: int | None = Limit,
         cursor: str | None = Cursor,
         status: str | None = Parameter(
-            query="status", required=False, schema_extra={"enum": [*service.MessageStatus]}
+            query="status", required=False, schema_extra={"enum": [*MessageStatus]}
         ),
         sender_id: str | None = Parameter(query="senderId", required=False, schema_extra={"format": "uuid"}),
         direction: str | None = Parameter(
@@ -186,7 +188,7 @@ class SmsMessageController(Controller):
         "/{message_id:str}",
         opt={"scope": Scope.SMS_READ},
         operation_id="getSmsMessage",
-        responses=error_responses(service.SmsMessageNotFound),
+        responses=error_responses(sms_errors.SmsMessageNotFound),
         summary="Get an SMS message",
     )
     async def get(self, auth: AuthContext, db_session: AsyncSession, message_id: str) -> SmsMessageOut:

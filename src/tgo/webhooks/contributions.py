@@ -3,8 +3,8 @@ endpoint, so the send path can tell it in advance when it has nothing to do), on
 sweeper, the purge."""
 
 from tgo.part import Part
+from tgo.webhooks.outbox import TASK_DELIVER, record_event
 from tgo.webhooks.repository import any_active_endpoint
-from tgo.webhooks.service import TASK_DELIVER, record_event
 from tgo.webhooks.tasks import deliver_webhook, purge_webhooks, sweep_webhooks
 from tgo.worker.registry import Periodic
 

@@ -1,59 +1,45 @@
-"""Webhook rules: endpoints (create, list, update, delete, rotate the secret), the event listener that
-writes the outbox, delivery attempts with back-off, the sweeper, deliveries and replays.
+"""Webhook endpoints (create, list, update, delete, rotate the secret) and their deliveries (list, show,
+replay, send a test event), in the caller's session. The outbox listener is in ``webhooks.outbox``, the
+delivery attempts, sweeper and purge in ``webhooks.jobs``.
 
 Services never commit. Functions that need the platform secret or the SSRF policy take ``settings``."""
 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
-import msgspec
-import structlog
 from msgspec import UNSET, UnsetType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.config import Settings
-from tgo.db import after_commit
 from tgo.errors import Conflict, NotFound, ValidationFailed
-from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.pagination import MAX_ID, check_limit, cursor_id, decode_cursor, encode_cursor
-from tgo.metrics import SWEEPER_REPUBLISHED, WEBHOOK_DELIVERIES, WEBHOOK_LATENCY, observe_backlog
 from tgo.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
-from tgo.runtime import Runtime, runtime_of
-from tgo.webhooks.delivery import (
-    AttemptResult,
-    address_refusal,
-    build_client,
-    literal_address,
-    post_webhook,
-)
+from tgo.webhooks.outbox import publish_after_commit, write_event
 from tgo.webhooks.repository import (
     DeliveryStatus,
-    DeliveryWork,
     WebhookDeliveryRepository,
     WebhookEndpointRepository,
 )
-from tgo.webhooks.signing import SecretBox, generate_secret, signature_header
-from tgo.worker.registry import publish
+from tgo.webhooks.signing import SecretBox, generate_secret
+from tgo.webhooks.transport import (
+    address_refusal,
+    literal_address,
+)
 
-log = structlog.get_logger("tgo.webhooks")
 T = TypeVar("T")
 
-TASK_DELIVER = "webhooks.deliver"
 ENDPOINT_GONE = "endpoint_gone"
 ENDPOINT_DISABLED = "endpoint_disabled"
 MAX_GRACE_SECONDS = 7 * 86400
 MAX_URL_LENGTH = 2048
-SWEEP_BATCH = 500
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 EVENT_TYPES = events.EVENT_TYPES
@@ -364,7 +350,7 @@ async def replay_delivery(
     if not await WebhookDeliveryRepository(session, tenant_id).requeue(delivery_id, at=current):
         raise WebhookDeliveryPending()
     await session.refresh(record.delivery)
-    _publish_after_commit(session, [delivery_id])
+    publish_after_commit(session, [delivery_id])
     return record
 
 
@@ -379,281 +365,5 @@ async def send_test_event(session: AsyncSession, tenant_id: int, webhook_id: int
         "url": endpoint.url,
         "message": "A test event from TGO Business: this endpoint receives and verifies events.",
     }
-    event, deliveries = await _write_event(
-        session, tenant_id, events.EventType.WEBHOOK_TEST, data, [endpoint]
-    )
+    event, deliveries = await write_event(session, tenant_id, events.EventType.WEBHOOK_TEST, data, [endpoint])
     return DeliveryRecord(deliveries[0], event, [])
-
-
-# --- the outbox: events recorded in the emitting transaction ------------------------------------------
-
-
-async def record_event(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
-    """Write the event and one delivery per active endpoint subscribed to it, in the caller's
-    transaction; their jobs are published after it commits (or found by the sweeper)."""
-    if events.known_uninterested(session, tenant_id):  # read earlier in this transaction (the send path)
-        return
-    endpoints = [
-        e for e in await WebhookEndpointRepository(session, tenant_id).active() if event_type in e.events
-    ]
-    if endpoints:
-        await _write_event(session, tenant_id, event_type, data, endpoints)
-
-
-async def _write_event(
-    session: AsyncSession,
-    tenant_id: int,
-    event_type: str,
-    data: dict[str, Any],
-    endpoints: list[WebhookEndpoint],
-) -> tuple[WebhookEvent, list[WebhookDelivery]]:
-    """The event row and one delivery per endpoint; their jobs are published after commit."""
-    current = now()
-    repo = WebhookDeliveryRepository(session, tenant_id)
-    event = await repo.add_event(
-        WebhookEvent(public_id="evt_" + secrets.token_hex(16), type=event_type, body="", created_at=current)
-    )
-    event.body = msgspec.json.encode(
-        {
-            "id": event.public_id,
-            "type": event_type,
-            "timestamp": current,
-            "sequence": event.id,
-            "data": data,
-        }
-    ).decode()
-    publishable = _publishing_runtime(session) is not None
-    deliveries = [
-        WebhookDelivery(
-            endpoint_id=endpoint.id,
-            event_id=event.id,
-            status=DeliveryStatus.PENDING.value,
-            attempt_count=0,
-            next_attempt_at=current,
-            # Without a runtime to publish through, the sweeper's next pass sends it.
-            dispatched_at=current if publishable else None,
-            created_at=current,
-        )
-        for endpoint in endpoints
-    ]
-    await repo.add_deliveries(deliveries)
-    _publish_after_commit(session, [d.id for d in deliveries])
-    return event, deliveries
-
-
-def _publishing_runtime(session: AsyncSession) -> Runtime | None:
-    """The started runtime that opened ``session`` (the wiring puts it in the session's info), through which
-    the listener publishes jobs; without one (a runtime never started) the sweeper sends the deliveries."""
-    runtime = runtime_of(session)
-    return runtime if runtime is not None and runtime.started else None
-
-
-def _publish_after_commit(session: AsyncSession, delivery_ids: list[int]) -> None:
-    runtime = _publishing_runtime(session)
-    if runtime is None or not delivery_ids:
-        return
-
-    async def publish_jobs() -> None:
-        for delivery_id in delivery_ids:
-            try:
-                await publish(runtime, TASK_DELIVER, {"delivery_id": delivery_id})
-            except Exception:
-                # The delivery row is committed: the sweeper re-publishes it once it is stale.
-                log.warning("webhook_publish_failed", delivery_id=delivery_id, exc_info=True)
-
-    after_commit(session, publish_jobs)
-
-
-# --- delivery attempts --------------------------------------------------------------------------------
-
-
-def attempt_outcome(
-    result: AttemptResult, *, attempt: int, at: datetime, deadline: datetime, settings: Settings
-) -> dict[str, Any]:
-    """The delivery's next state after an attempt (the one transition function of this machine):
-    pending → succeeded on 2xx; → failed on 410 or once the retry deadline has passed; otherwise
-    pending again with the next attempt after the back-off delay."""
-    values: dict[str, Any] = {
-        "attempt_count": attempt,
-        "last_attempt_at": at,
-        "last_status_code": result.status_code,
-        "last_error": _error_text(result),
-        "dispatched_at": None,
-    }
-    if result.success:
-        return values | {
-            "status": DeliveryStatus.SUCCEEDED.value,
-            "next_attempt_at": None,
-            "completed_at": at,
-        }
-    if result.gone or at >= deadline:
-        return values | {
-            "status": DeliveryStatus.FAILED.value,
-            "next_attempt_at": None,
-            "completed_at": at,
-            "last_error": ENDPOINT_GONE if result.gone else values["last_error"],
-        }
-    delay = retry_delay(
-        attempt, base=settings.webhook_retry_base_seconds, cap=settings.webhook_retry_max_seconds
-    )
-    return values | {"status": DeliveryStatus.PENDING.value, "next_attempt_at": at + timedelta(seconds=delay)}
-
-
-def _error_text(result: AttemptResult) -> str | None:
-    if result.success:
-        return None
-    if result.error:
-        return result.error
-    return f"HTTP {result.status_code}"
-
-
-def webhook_client(runtime: Runtime) -> httpx.AsyncClient:
-    """The runtime's SSRF-vetted webhook client (``runtime.webhook_client`` builds it on first use; tests
-    pass ``webhook_resolver`` to the wiring to exercise DNS answers they cannot get from the system)."""
-    settings = runtime.settings
-    client = build_client(
-        allow_private=lambda: runtime.settings.webhook_allow_private_networks,
-        connect_timeout=settings.webhook_connect_timeout_seconds,
-        read_timeout=settings.webhook_read_timeout_seconds,
-        resolver=runtime.webhook_resolver,
-    )
-    runtime.on_shutdown(client.aclose)
-    return client
-
-
-async def attempt_delivery(runtime: Runtime, delivery_id: int) -> AttemptResult | None:
-    """Claim a due delivery, POST it once and record the attempt; ``None`` when there was nothing to do
-    (not due, already claimed, finished). No database connection is held during the HTTP request."""
-    settings = runtime.settings
-    total_timeout = settings.webhook_connect_timeout_seconds + settings.webhook_read_timeout_seconds
-    token = secrets.token_hex(16)
-    claimed_at = now()
-    async with runtime.db.session_scope() as session:
-        work = DeliveryWork(session)
-        lease = claimed_at + timedelta(seconds=total_timeout + 60)
-        if not await work.claim(delivery_id, token=token, at=claimed_at, until=lease):
-            return None
-        loaded = await work.load(delivery_id)
-        if loaded is None:
-            return None
-        delivery, endpoint, event = loaded
-        tenant_id, endpoint_id = delivery.tenant_id, endpoint.id
-        attempt = delivery.attempt_count + 1
-        deadline = delivery.retry_until or (
-            delivery.created_at + timedelta(seconds=settings.webhook_retry_window_seconds)
-        )
-        if not endpoint.active:
-            await work.finish(
-                delivery_id,
-                token=token,
-                values={
-                    "status": DeliveryStatus.FAILED.value,
-                    "next_attempt_at": None,
-                    "dispatched_at": None,
-                    "last_error": ENDPOINT_DISABLED,
-                    "completed_at": claimed_at,
-                },
-            )
-            return None
-        url, body, msg_id = endpoint.url, event.body.encode(), event.public_id
-        try:
-            signing_secrets = _signing_secrets(SecretBox(settings.secret()), endpoint, claimed_at)
-        except ValueError as exc:
-            signing_secrets = []
-            secret_error = str(exc)
-
-    sent_at = now()
-    if signing_secrets:
-        timestamp = int(sent_at.timestamp())
-        headers = {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(signing_secrets, msg_id, timestamp, body),
-        }
-        result = await post_webhook(
-            runtime.webhook_client.get(),
-            url,
-            body,
-            headers,
-            max_bytes=settings.webhook_response_max_bytes,
-            total_timeout=total_timeout,
-        )
-    else:
-        result = AttemptResult(status_code=None, latency_ms=0, response_body=None, error=secret_error)
-    finished = now()
-
-    async with runtime.db.session_scope() as session:
-        work = DeliveryWork(session)
-        await work.add_attempt(
-            WebhookDeliveryAttempt(
-                tenant_id=tenant_id,
-                delivery_id=delivery_id,
-                attempted_at=sent_at,
-                success=result.success,
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                response_body=result.response_body,
-                error=result.error,
-            )
-        )
-        values = attempt_outcome(result, attempt=attempt, at=finished, deadline=deadline, settings=settings)
-        if result.gone:
-            if await work.disable_endpoint(endpoint_id, reason=ENDPOINT_GONE, at=finished):
-                log.warning("webhook_endpoint_disabled", endpoint_id=endpoint_id, reason=ENDPOINT_GONE)
-        elif values["status"] == DeliveryStatus.PENDING.value and not await work.endpoint_active(endpoint_id):
-            values |= {
-                "status": DeliveryStatus.FAILED.value,
-                "next_attempt_at": None,
-                "completed_at": finished,
-                "last_error": ENDPOINT_DISABLED,
-            }
-        await work.finish(delivery_id, token=token, values=values)
-    WEBHOOK_DELIVERIES.labels(values["status"]).inc()
-    if signing_secrets:  # a request was made (answered, refused or timed out)
-        WEBHOOK_LATENCY.observe(result.latency_ms / 1000)
-    log.info(
-        "webhook_attempt",
-        delivery_id=delivery_id,
-        attempt=attempt,
-        status_code=result.status_code,
-        error=result.error,
-        latency_ms=result.latency_ms,
-        outcome=values["status"],
-    )
-    return result
-
-
-def _signing_secrets(box: SecretBox, endpoint: WebhookEndpoint, at: datetime) -> list[str]:
-    found = [box.decrypt(endpoint.secret_ciphertext)]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret_ciphertext and expires is not None and expires > at:
-        found.append(box.decrypt(endpoint.previous_secret_ciphertext))
-    return found
-
-
-async def sweep_due_deliveries(runtime: Runtime) -> int:
-    """Publish a job for every due delivery whose job is not recent (retries after their back-off, and
-    work stranded by a crash or a lost job); returns how many were published."""
-    settings = runtime.settings
-    current = now()
-    stale_before = current - timedelta(seconds=settings.sweeper_stale_seconds)
-    async with runtime.db.session_scope() as session:
-        work = DeliveryWork(session)
-        ids = await work.take_due(at=current, stale_before=stale_before, limit=SWEEP_BATCH)
-        observe_backlog("webhooks", *await work.backlog(), current)
-    for delivery_id in ids:
-        await publish(runtime, TASK_DELIVER, {"delivery_id": delivery_id})
-        SWEEPER_REPUBLISHED.labels("webhooks").inc()
-    return len(ids)
-
-
-async def purge_old_deliveries(runtime: Runtime) -> int:
-    """Delete finished deliveries, their attempts and unreferenced events older than the retention."""
-    before = now() - timedelta(days=runtime.settings.webhook_retention_days)
-    total = 0
-    while True:
-        async with runtime.db.session_scope() as session:
-            purged = await DeliveryWork(session).purge_finished(before=before, limit=SWEEP_BATCH)
-        total += purged
-        if purged < SWEEP_BATCH:
-            return total

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tgo.runtime import Runtime
-from tgo.webhooks.service import attempt_delivery, purge_old_deliveries, sweep_due_deliveries
+from tgo.webhooks.jobs import attempt_delivery, purge_old_deliveries, sweep_due_deliveries
 
 
 async def deliver_webhook(runtime: Runtime, payload: dict[str, Any]) -> None:

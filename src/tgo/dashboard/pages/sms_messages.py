@@ -15,9 +15,10 @@ from tgo.db import after_commit
 from tgo.errors import AppError
 from tgo.runtime import Runtime
 from tgo.sms import service as sms
-from tgo.sms.delivery import publish_delivery
+from tgo.sms.jobs import publish_delivery
 from tgo.sms.rules import MessageType
 from tgo.sms.schemas import SmsMessageCreate
+from tgo.sms.state import MessageStatus, SenderStatus
 
 NAV_ITEM = NavItem("/sms-messages", "dash.nav.sms_messages", 25)
 
@@ -63,7 +64,7 @@ async def sms_log(
         senders=senders,
         form=form,
         errors=errors,
-        statuses=[s.value for s in sms.MessageStatus],
+        statuses=[s.value for s in MessageStatus],
         tone=STATUS_TONE,
         next_url=f"?{urlencode({**query, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"?{urlencode(query)}" if cursor else None,
@@ -73,7 +74,7 @@ async def sms_log(
 async def _new_page(
     me: Web, form: dict[str, str], *, errors: list[str] | None = None, status_code: int = 200
 ) -> Response[Any]:
-    active = [s for s in await _senders(me) if s.status == sms.SenderStatus.ACTIVE]
+    active = [s for s in await _senders(me) if s.status == SenderStatus.ACTIVE]
     return me.render(
         "sms_message_new.html",
         status_code=status_code,
@@ -130,7 +131,7 @@ async def sms_detail(me: Web, message_id: str) -> Response[Any]:
         message=message,
         sender=sender,
         tone=STATUS_TONE,
-        moving=message.status in (sms.MessageStatus.QUEUED, sms.MessageStatus.SENT),
+        moving=message.status in (MessageStatus.QUEUED, MessageStatus.SENT),
     )
 
 
@@ -142,7 +143,7 @@ async def sms_status(me: Web, message_id: str) -> Response[Any]:
         "sms_message_status.html",
         message=message,
         tone=STATUS_TONE,
-        moving=message.status in (sms.MessageStatus.QUEUED, sms.MessageStatus.SENT),
+        moving=message.status in (MessageStatus.QUEUED, MessageStatus.SENT),
     )
 
 

@@ -12,9 +12,10 @@ from tgo.errors import AppError
 from tgo.models import SmsSender
 from tgo.runtime import Runtime
 from tgo.sms import service as sms
-from tgo.sms.delivery import publish_verification_after_commit
+from tgo.sms.jobs import publish_verification_after_commit
 from tgo.sms.rules import MessageType, SenderType
 from tgo.sms.schemas import SmsSenderCreate
+from tgo.sms.state import VERIFIABLE, SenderStatus
 
 NAV_ITEM = NavItem("/sms-senders", "dash.nav.sms_senders", 40)
 
@@ -40,8 +41,8 @@ def _item(sender: SmsSender) -> dict[str, Any]:
     return {
         "sender": sender,
         "tone": STATUS_TONE.get(sender.status, "info"),
-        "verifiable": sender.status in sms.VERIFIABLE,
-        "moving": sender.status == sms.SenderStatus.PENDING,
+        "verifiable": sender.status in VERIFIABLE,
+        "moving": sender.status == SenderStatus.PENDING,
     }
 
 

@@ -17,6 +17,7 @@ from tgo.errors import AppError
 from tgo.kit.clock import now
 from tgo.senders import service as senders
 from tgo.sms import service as sms
+from tgo.sms.state import MessageStatus
 from tgo.usage.service import STATUSES, TYPES, rates, usage
 
 NAV_ITEM = NavItem("/usage", "dash.nav.usage", 30)
@@ -117,7 +118,7 @@ async def usage_page(
         kpis=[(entry, rates(entry["by_status"])) for entry in report["data"]],
         idle=[n for n in shown if n.id not in active_ids],
         sms_usage=await sms.usage(me.db, me.tenant_id, since=start, until=end),
-        sms_statuses=[s.value for s in sms.MessageStatus],
+        sms_statuses=[s.value for s in MessageStatus],
         report=report,
         daily=daily,
         errors=errors,

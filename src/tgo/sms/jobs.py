@@ -27,7 +27,7 @@ from tgo.runtime import Runtime
 from tgo.sms.inbound import apply_inbound
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.rules import SenderType
-from tgo.sms.service import MessageStatus, SenderStatus, transition_message, transition_sender
+from tgo.sms.state import MessageStatus, SenderStatus, transition_message, transition_sender
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.sms")

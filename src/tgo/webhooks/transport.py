@@ -15,15 +15,14 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+from tgo.kit.hosts import IPAddress, Resolver
 
 # Cloud instance metadata services: never a webhook target, whatever the operator allows.
 METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.phones import parse_e164
 from tgo.runtime import Runtime
-from tgo.senders.service import apply_account_verification
+from tgo.senders.verification import apply_account_verification
 
 
 async def on_account_verification_changed(

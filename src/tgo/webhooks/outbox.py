@@ -1,0 +1,99 @@
+"""The webhook outbox: the event listener that writes an event and its deliveries in the emitting
+transaction, and publishes their jobs after it commits (the sweeper finds what is not published)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import msgspec
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo import events
+from tgo.db import after_commit
+from tgo.kit.clock import now
+from tgo.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from tgo.runtime import Runtime, runtime_of
+from tgo.webhooks.repository import DeliveryStatus, WebhookDeliveryRepository, WebhookEndpointRepository
+from tgo.worker.registry import publish
+
+log = structlog.get_logger("tgo.webhooks")
+
+TASK_DELIVER = "webhooks.deliver"
+
+
+async def record_event(session: AsyncSession, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
+    """Write the event and one delivery per active endpoint subscribed to it, in the caller's
+    transaction; their jobs are published after it commits (or found by the sweeper)."""
+    if events.known_uninterested(session, tenant_id):  # read earlier in this transaction (the send path)
+        return
+    endpoints = [
+        e for e in await WebhookEndpointRepository(session, tenant_id).active() if event_type in e.events
+    ]
+    if endpoints:
+        await write_event(session, tenant_id, event_type, data, endpoints)
+
+
+async def write_event(
+    session: AsyncSession,
+    tenant_id: int,
+    event_type: str,
+    data: dict[str, Any],
+    endpoints: list[WebhookEndpoint],
+) -> tuple[WebhookEvent, list[WebhookDelivery]]:
+    """The event row and one delivery per endpoint; their jobs are published after commit."""
+    current = now()
+    repo = WebhookDeliveryRepository(session, tenant_id)
+    event = await repo.add_event(
+        WebhookEvent(public_id="evt_" + secrets.token_hex(16), type=event_type, body="", created_at=current)
+    )
+    event.body = msgspec.json.encode(
+        {
+            "id": event.public_id,
+            "type": event_type,
+            "timestamp": current,
+            "sequence": event.id,
+            "data": data,
+        }
+    ).decode()
+    publishable = _publishing_runtime(session) is not None
+    deliveries = [
+        WebhookDelivery(
+            endpoint_id=endpoint.id,
+            event_id=event.id,
+            status=DeliveryStatus.PENDING.value,
+            attempt_count=0,
+            next_attempt_at=current,
+            # Without a runtime to publish through, the sweeper's next pass sends it.
+            dispatched_at=current if publishable else None,
+            created_at=current,
+        )
+        for endpoint in endpoints
+    ]
+    await repo.add_deliveries(deliveries)
+    publish_after_commit(session, [d.id for d in deliveries])
+    return event, deliveries
+
+
+def _publishing_runtime(session: AsyncSession) -> Runtime | None:
+    """The started runtime that opened ``session`` (the wiring puts it in the session's info), through which
+    the listener publishes jobs; without one (a runtime never started) the sweeper sends the deliveries."""
+    runtime = runtime_of(session)
+    return runtime if runtime is not None and runtime.started else None
+
+
+def publish_after_commit(session: AsyncSession, delivery_ids: list[int]) -> None:
+    runtime = _publishing_runtime(session)
+    if runtime is None or not delivery_ids:
+        return
+
+    async def publish_jobs() -> None:
+        for delivery_id in delivery_ids:
+            try:
+                await publish(runtime, TASK_DELIVER, {"delivery_id": delivery_id})
+            except Exception:
+                # The delivery row is committed: the sweeper re-publishes it once it is stale.
+                log.warning("webhook_publish_failed", delivery_id=delivery_id, exc_info=True)
+
+    after_commit(session, publish_jobs)
