@@ -144,6 +144,7 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
         assert registry.demo_steps == [connect_demo_step]
         assert [item.path for item in registry.nav] == [
             "/sender-numbers",
+            "/inbox",
             "/messages",
             "/sms-messages",
             "/usage",
