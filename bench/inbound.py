@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.stack import OWNER, ROOT, SECRET, drop_database, postgres_stack
+from bench.stack import OWNER, ROOT, SECRET, Stack, create_database, drop_database, postgres_stack
 from tgo.channels.connect_protocol import api_token
 
 
@@ -82,68 +82,61 @@ async def _applied(api: httpx.AsyncClient) -> int:
             return total
 
 
-async def run(messages: int, phones_count: int, concurrency: int, timeout: float) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="tgo-bench-inbound-"))
-    db_name = f"tgo_bench_inbound_{uuid.uuid4().hex[:8]}"
-    stack = postgres_stack(workdir, db_name)
-    try:
-        connect_url = stack.env["TGO_CONNECT_URL"]
-        token = api_token(SECRET.encode())
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with (
-            httpx.AsyncClient(
-                base_url=connect_url, headers={"authorization": f"Bearer {token}"}, timeout=60, limits=limits
-            ) as connect,
-            httpx.AsyncClient(
-                base_url=stack.api_url, headers={"X-Api-Key": stack.api_key}, timeout=60
-            ) as api,
-        ):
-            phones = await _make_phones(connect, phones_count)
-            # Linking follows the sender's activation after commit; wait until Connect takes a reply.
-            for _ in range(100):
-                r = await connect.post(
-                    f"/connect/v1/accounts/{phones[0]}/messages",
-                    json={"to_phone": OWNER, "type": "text", "content": "warm-up"},
-                )
-                if r.status_code == 201:
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError(f"Connect never took a reply: {r.status_code} {r.text}")
-            while await _applied(api) < 1:
-                await asyncio.sleep(0.1)
-            pids = {"api": stack.procs["api"].pid, "connect": stack.procs["connect"].pid}
-            cpu_before = {k: _cpu(pid) for k, pid in pids.items()}
-            started = time.monotonic()
-            accepted = await _post_all(connect, phones, messages, concurrency)
-            posted_s = time.monotonic() - started
-            seen = 0
-            while seen < accepted + 1 and time.monotonic() - started < timeout:
-                await asyncio.sleep(0.25)
-                seen = await _applied(api)
-            applied_s = time.monotonic() - started
-            cpu = {k: _cpu(pid) - cpu_before[k] for k, pid in pids.items()}
-            applied = seen - 1  # the warm-up
-        return {
-            "benchmark": "inbound: replies posted to Connect, applied as conversations (PostgreSQL)",
-            "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "messages": messages,
-            "phones": phones_count,
-            "concurrency": concurrency,
-            "accepted_by_connect": accepted,
-            "applied": applied,
-            "all_visible": applied == accepted == messages,
-            "post_seconds": round(posted_s, 2),
-            "posted_per_second": round(accepted / posted_s, 1) if posted_s else None,
-            "applied_seconds": round(applied_s, 2),
-            "applied_per_second": round(applied / applied_s, 1) if applied_s else None,
-            "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
-            "cpu_ms_per_message": {k: round(1000 * v / max(1, applied), 3) for k, v in cpu.items()},
-            "cores": psutil.cpu_count(),
-        }
-    finally:
-        stack.stop()
-        drop_database(db_name)
+async def measure(
+    stack: Stack, messages: int, phones_count: int, concurrency: int, timeout: float
+) -> dict[str, Any]:
+    connect_url = stack.env["TGO_CONNECT_URL"]
+    token = api_token(SECRET.encode())
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with (
+        httpx.AsyncClient(
+            base_url=connect_url, headers={"authorization": f"Bearer {token}"}, timeout=60, limits=limits
+        ) as connect,
+        httpx.AsyncClient(base_url=stack.api_url, headers={"X-Api-Key": stack.api_key}, timeout=60) as api,
+    ):
+        phones = await _make_phones(connect, phones_count)
+        # Linking follows the sender's activation after commit; wait until Connect takes a reply.
+        for _ in range(100):
+            r = await connect.post(
+                f"/connect/v1/accounts/{phones[0]}/messages",
+                json={"to_phone": OWNER, "type": "text", "content": "warm-up"},
+            )
+            if r.status_code == 201:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError(f"Connect never took a reply: {r.status_code} {r.text}")
+        while await _applied(api) < 1:
+            await asyncio.sleep(0.1)
+        pids = {"api": stack.procs["api"].pid, "connect": stack.procs["connect"].pid}
+        cpu_before = {k: _cpu(pid) for k, pid in pids.items()}
+        started = time.monotonic()
+        accepted = await _post_all(connect, phones, messages, concurrency)
+        posted_s = time.monotonic() - started
+        seen = 0
+        while seen < accepted + 1 and time.monotonic() - started < timeout:
+            await asyncio.sleep(0.25)
+            seen = await _applied(api)
+        applied_s = time.monotonic() - started
+        cpu = {k: _cpu(pid) - cpu_before[k] for k, pid in pids.items()}
+        applied = seen - 1  # the warm-up
+    return {
+        "benchmark": "inbound: replies posted to Connect, applied as conversations (PostgreSQL)",
+        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "messages": messages,
+        "phones": phones_count,
+        "concurrency": concurrency,
+        "accepted_by_connect": accepted,
+        "applied": applied,
+        "all_visible": applied == accepted == messages,
+        "post_seconds": round(posted_s, 2),
+        "posted_per_second": round(accepted / posted_s, 1) if posted_s else None,
+        "applied_seconds": round(applied_s, 2),
+        "applied_per_second": round(applied / applied_s, 1) if applied_s else None,
+        "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_ms_per_message": {k: round(1000 * v / max(1, applied), 3) for k, v in cpu.items()},
+        "cores": psutil.cpu_count(),
+    }
 
 
 def main() -> int:
@@ -153,7 +146,17 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
-    result = asyncio.run(run(args.messages, args.phones, args.concurrency, args.timeout))
+    workdir = Path(tempfile.mkdtemp(prefix="tgo-bench-inbound-"))
+    db_name = f"tgo_bench_inbound_{uuid.uuid4().hex[:8]}"
+    create_database(db_name)
+    stack: Stack | None = None
+    try:
+        stack = postgres_stack(workdir, db_name)
+        result = asyncio.run(measure(stack, args.messages, args.phones, args.concurrency, args.timeout))
+    finally:
+        if stack is not None:
+            stack.stop()
+        drop_database(db_name)
     out = ROOT / "bench" / "results" / f"inbound-{result['at'].replace(':', '').replace('-', '')[:15]}Z.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
