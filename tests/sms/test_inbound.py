@@ -159,19 +159,21 @@ async def test_the_sandbox_mo_command_and_the_webhook(
         "TGO_SECRET_KEY": settings.secret().decode(),
     }
 
-    def run() -> Any:
+    def run(to: str = NUMBER, code: int = 0) -> Any:
         get_settings.cache_clear()
         try:
             result = CliRunner().invoke(
-                cli_app, ["sms-sandbox", "mo", HANDSET, NUMBER, "Hi from the shell", "--json"], env=env
+                cli_app, ["sms-sandbox", "mo", HANDSET, to, "Hi from the shell", "--json"], env=env
             )
         finally:
             get_settings.cache_clear()
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == code, result.output
         return json.loads(result.stdout.strip().splitlines()[-1])
 
+    nobody = await asyncio.to_thread(run, "+61400000099", 1)
+    assert nobody["error"]["code"] == "sms_sender_not_found"
     out = await asyncio.to_thread(run)
-    assert out["stored"] is True
+    assert out["stored"] is True and out["tenants"] == 1
     [row] = await received(client, auth)
     assert row["body"] == "Hi from the shell"
     deliveries = (await client.get(f"/api/v1/webhooks/{hook.json()['id']}/deliveries", headers=auth)).json()[
