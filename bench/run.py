@@ -2,10 +2,12 @@
 that matter are the ratios taken in the same run). Writes bench/results/<UTC timestamp>.json and .png and
 prints a table. Environment knobs (defaults in brackets): BENCH_WARMUP_S [5], BENCH_DURATION_S [15],
 BENCH_E2E_N [20000], BENCH_E2E_TIMEOUT_S [150], BENCH_E2E_WORKERS [1,2,4], BENCH_READ_SIZES [100000,1000000],
-BENCH_SKIP (comma list of: ceiling, postgres, e2e, reads, upload, sqlite, jasmin)."""
+BENCH_INBOUND_N [10000], BENCH_SKIP (comma list of: ceiling, postgres, e2e, reads, upload, inbound, sqlite,
+jasmin)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -49,6 +51,7 @@ E2E_TIMEOUT = float(os.environ.get("BENCH_E2E_TIMEOUT_S", "150"))
 E2E_WORKERS = [int(x) for x in os.environ.get("BENCH_E2E_WORKERS", "1,2,4").split(",") if x]
 READ_SIZES = [int(x) for x in os.environ.get("BENCH_READ_SIZES", "100000,1000000").split(",") if x]
 SKIP = {x.strip() for x in os.environ.get("BENCH_SKIP", "").split(",") if x.strip()}
+INBOUND_N = int(os.environ.get("BENCH_INBOUND_N", "10000"))  # replies posted to Connect (issue 18)
 CONNECTIONS = 64
 
 
@@ -313,6 +316,15 @@ def main() -> int:
                     return out
 
                 attempt(results, "reads", reads)
+            if "inbound" not in SKIP:
+                from bench.inbound import measure
+
+                stack.set_workers(1)
+                attempt(
+                    results,
+                    "inbound",
+                    lambda: asyncio.run(measure(stack, INBOUND_N, 200, 64, 600.0)),
+                )
         except Exception as exc:
             traceback.print_exc()
             results["postgres_error"] = f"{type(exc).__name__}: {exc}"[:2000]

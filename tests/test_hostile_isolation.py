@@ -13,6 +13,8 @@ from litestar import Litestar
 from tests.conftest import MakeKey, MakeTenant
 from tests.fixtures.connect import ConnectHelper
 from tests.routes import api_routes
+from tgo.conversations.repository import ConversationRepository
+from tgo.kit.clock import now
 from tgo.runtime import Runtime
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -65,7 +67,22 @@ async def isolation_sweep(
     r = await client.post("/v1/sms/senders", json=SMS_SENDER, headers=a)
     assert r.status_code == 201, r.text
     sender_id = r.json()["id"]
-    ids = {"number_id": number_id, "webhook_id": webhook_id, "sender_id": sender_id}
+    # Two-way messaging (issue 18): a conversation of alpha's (made as an inbound message makes it) and a
+    # phone on alpha's opt-out list.
+    r = await client.post("/api/v1/opt-outs", json={"phone": "+201010000066", "source": "test"}, headers=a)
+    assert r.status_code == 201, r.text
+    alpha_id = (await client.get("/api/v1/me", headers=a)).json()["tenant"]["id"]
+    async with runtime.db.session_scope() as session:
+        conversation_id = await ConversationRepository(session, alpha_id).upsert_inbound(
+            number_id, "+201010000066", now()
+        )
+    ids = {
+        "number_id": number_id,
+        "webhook_id": webhook_id,
+        "sender_id": sender_id,
+        "conversation_id": conversation_id,
+        "phone": "+201010000066",
+    }
 
     checked, unresolved = 0, set()
     for route in api_routes(app):
@@ -87,6 +104,7 @@ async def isolation_sweep(
         ("/api/v1/sender-numbers", number_id),
         ("/api/v1/webhooks", webhook_id),
         ("/v1/sms/senders", sender_id),
+        ("/api/v1/conversations", conversation_id),
     ):
         r = await client.get(path, headers=b)
         assert r.status_code == 200, r.text
@@ -94,7 +112,9 @@ async def isolation_sweep(
         # The owner still sees it (the resources were not deleted by the sweep above).
         r = await client.get(path, headers=a)
         assert str(own) in _ids(r.json()), (path, r.json())
-    return {"routes_checked": checked, "lists_checked": 3}
+    r = await client.get("/api/v1/opt-outs", headers=b)
+    assert r.status_code == 200 and r.json()["data"] == [], r.text
+    return {"routes_checked": checked, "lists_checked": 5}
 
 
 def _ids(doc: Any) -> set[str]:

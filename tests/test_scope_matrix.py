@@ -38,6 +38,17 @@ DOCUMENTED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"): WEBHOOKS,
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): WEBHOOKS,
     ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): WEBHOOKS,
+    # Two-way messaging (issue 18): conversations are read with messages.read; the opt-out list is read
+    # with messages.read and changed with messages.send (it decides what may be sent).
+    ("GET", "/api/v1/conversations"): READ,
+    ("GET", "/api/v1/conversations/{conversation_id}"): READ,
+    ("GET", "/api/v1/conversations/{conversation_id}/messages"): READ,
+    ("POST", "/api/v1/conversations/{conversation_id}/read"): READ,
+    ("GET", "/api/v1/opt-outs"): READ,
+    ("POST", "/api/v1/opt-outs"): SEND,
+    ("DELETE", "/api/v1/opt-outs/{phone}"): SEND,
+    ("GET", "/api/v1/opt-outs/settings"): READ,
+    ("PUT", "/api/v1/opt-outs/settings"): SEND,
     ("GET", "/v1/sms/messages"): "sms.read",
     ("POST", "/v1/sms/messages"): "sms.send",
     ("GET", "/v1/sms/messages/{message_id}"): "sms.read",

@@ -19,15 +19,19 @@ from tgo.channels.connect_types import (
     EVENT_ACCOUNT_VERIFICATION_CHANGED,
     EVENT_MESSAGE_DELIVERED,
     EVENT_MESSAGE_READ,
+    EVENT_MESSAGE_RECEIVED,
 )
 from tgo.channels.sms_sandbox import SandboxSmsChannel, SandboxVerifier
 from tgo.config import Settings
 from tgo.connect_network.demo import connect_demo_step
 from tgo.connect_network.tasks import enable_event_kicks
+from tgo.conversations.outbound import on_message_queued
+from tgo.conversations.repository import any_conversation
 from tgo.db import Database
 from tgo.kit.hosts import IPAddress
 from tgo.reachability.sync import sync_if_empty
 from tgo.runtime import runtime_of
+from tgo.senders.connect_links import on_sender_status_changed
 from tgo.sms.rules import decide_verification
 from tgo.webhooks.outbox import record_event
 from tgo.webhooks.repository import any_active_endpoint
@@ -103,7 +107,7 @@ def _contribution_modules() -> list[str]:
 
 def test_every_package_that_declares_contributions_is_wired() -> None:
     declared = [importlib.import_module(name).PART for name in _contribution_modules()]
-    assert len(declared) == 8
+    assert len(declared) == 9  # + reachability (issue 15), conversations (issue 18)
     assert sorted(p.name for p in PARTS) == sorted(p.name for p in declared)
     assert all(any(p is w for w in PARTS) for p in declared)
 
@@ -129,19 +133,23 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
             "connect.events",
             "connect.prune",
             "worker.redis_stream",
+            "senders.connect_links",
         }
-        assert registry.listeners == [record_event]
-        assert registry.interests == [any_active_endpoint]  # the listener's interest, installed with it
+        # Parts' listeners and interests, in PARTS order (each interest installed with its listener).
+        assert registry.listeners == [on_sender_status_changed, record_event, on_message_queued]
+        assert registry.interests == [any_active_endpoint, any_conversation]
         assert {t: len(fns) for t, fns in registry.connect_handlers.items()} == {
             EVENT_MESSAGE_DELIVERED: 1,
             EVENT_MESSAGE_READ: 1,
             EVENT_ACCOUNT_VERIFICATION_CHANGED: 1,
             EVENT_ACCOUNT_REACHABILITY_CHANGED: 1,
+            EVENT_MESSAGE_RECEIVED: 1,
         }
         assert registry.startup == [enable_event_kicks, start_in_process_workers, sync_if_empty]
         assert registry.demo_steps == [connect_demo_step]
         assert [item.path for item in registry.nav] == [
             "/sender-numbers",
+            "/inbox",
             "/messages",
             "/sms-messages",
             "/usage",

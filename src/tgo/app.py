@@ -21,6 +21,7 @@ from tgo.auth.api_key import api_key_guard, provide_auth
 from tgo.config import Settings, get_settings
 from tgo.connect_network.mount import business_routes as connect_routes
 from tgo.contacts.endpoints import ContactController
+from tgo.conversations.endpoints import ConversationController
 from tgo.dashboard import create_dashboard_router
 from tgo.db import finish_failed, run_after_commit
 from tgo.errors import exception_handler
@@ -31,6 +32,7 @@ from tgo.messages.endpoints import MessageController
 from tgo.metrics import mark_process_dead
 from tgo.observability import configure_logging, request_id_middleware
 from tgo.openapi import finish_document
+from tgo.optouts.endpoints import OptOutController
 from tgo.request_body import request_class
 from tgo.runtime import Runtime
 from tgo.senders.endpoints import SenderNumberController
@@ -47,6 +49,8 @@ API_CONTROLLERS: list[Any] = [
     ContactController,
     UsageController,
     WebhookController,
+    ConversationController,
+    OptOutController,
 ]
 
 

@@ -442,9 +442,10 @@ from tgo.connect_network.cli import connect_app  # noqa: E402
 
 app.add_typer(connect_app, name="connect")
 
-from tgo.sms.cli import sms_sender_app  # noqa: E402
+from tgo.sms.cli import sms_sandbox_app, sms_sender_app  # noqa: E402
 
 app.add_typer(sms_sender_app, name="sms-sender")
+app.add_typer(sms_sandbox_app, name="sms-sandbox")
 
 
 def main() -> None:

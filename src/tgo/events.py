@@ -45,6 +45,11 @@ class EventType(StrEnum):
     SENDER_NUMBER_STATUS_CHANGED = "sender_number.status_changed"
     SMS_SENDER_STATUS_CHANGED = "sms_sender.status_changed"
     SMS_MESSAGE_STATUS_CHANGED = "sms_message.status_changed"
+    # Two-way messaging (issue 18).
+    MESSAGE_RECEIVED = "message.received"
+    CONTACT_OPTED_OUT = "contact.opted_out"
+    CONTACT_OPTED_IN = "contact.opted_in"
+    SMS_MESSAGE_RECEIVED = "sms_message.received"
     # Sent only when asked for (the dashboard's "Send test event"), to that one endpoint, whatever its events.
     WEBHOOK_TEST = "webhook.test"
 

@@ -14,6 +14,7 @@ from tgo.channels.sms_types import SenderVerifier, SmsChannel
 from tgo.config import Settings
 from tgo.connect_network.contributions import PART as CONNECT
 from tgo.connect_network.embedded import build_embedded_connect
+from tgo.conversations.contributions import PART as CONVERSATIONS
 from tgo.dashboard.contributions import PART as DASHBOARD
 from tgo.db import Database
 from tgo.kit.hosts import Resolver
@@ -44,7 +45,17 @@ from tgo.worker.contributions import PART as WORKER
 
 # Every package that contributes tasks, periodic jobs, listeners, Connect handlers, start-up hooks or
 # dashboard navigation (start-up hooks run in this order).
-PARTS: tuple[Part, ...] = (CONNECT, MESSAGES, SENDERS, SMS, WEBHOOKS, WORKER, DASHBOARD, REACHABILITY)
+PARTS: tuple[Part, ...] = (
+    CONNECT,
+    MESSAGES,
+    SENDERS,
+    SMS,
+    WEBHOOKS,
+    WORKER,
+    DASHBOARD,
+    REACHABILITY,
+    CONVERSATIONS,
+)
 
 
 def build_runtime(

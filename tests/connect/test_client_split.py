@@ -35,6 +35,10 @@ def test_the_business_client_is_an_abstract_protocol_without_operator_calls() ->
         "reachability_page",
         "deliver",
         "aclose",
+        # Two-way messaging (issue 18): the link table and inbound files are Business paths too.
+        "set_link",
+        "replace_links",
+        "fetch_media",
     }
     for name in OPERATOR_CALLS:
         assert not hasattr(ConnectClient, name), name

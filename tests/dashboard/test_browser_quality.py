@@ -110,7 +110,21 @@ def world(live_server: LiveServer) -> dict[str, Any]:
                 if all(s == "delivered" for s in statuses):
                     break
                 await asyncio.sleep(0.2)
+            # Two-way messaging (issue 18): the recipient writes back (in Arabic), so the Inbox, a thread
+            # and the opt-out list have something on them.
+            live_server.tgo("connect", "send", RECIPIENT, SENDER, "مرحبا، هل طلبي رقم 1234 جاهز؟")
+            conversation = None
+            for _ in range(100):
+                found = (await api.get("/api/v1/conversations")).json()["data"]
+                if found:
+                    conversation = found[0]["id"]
+                    break
+                await asyncio.sleep(0.2)
+            assert conversation is not None, "the reply never reached the Business side"
+            opt_out = await api.post("/api/v1/opt-outs", json={"phone": "+201010000066", "source": "walk"})
+            assert opt_out.status_code == 201, opt_out.text
             return {
+                "conversation": conversation,
                 "message": ids[0],
                 "pending": pending.json()["id"],
                 "webhook": hook.json()["id"],
@@ -146,6 +160,9 @@ def pages(world: dict[str, Any]) -> list[tuple[str, str]]:
         ("api-keys", "/dashboard/api-keys"),
         ("api-key-revoke", f"/dashboard/api-keys/{world['key']}/revoke"),
         ("connect", f"/dashboard/connect?phone={RECIPIENT.replace('+', '%2B')}"),
+        ("inbox", "/dashboard/inbox"),
+        ("conversation", f"/dashboard/inbox/{world['conversation']}"),
+        ("opt-outs", "/dashboard/opt-outs"),
         ("profile", "/dashboard/profile"),
         ("not-found", "/dashboard/no-such-page"),
     ]

@@ -67,6 +67,7 @@ class SmscSimulator:
         self.receipts_refused = 0
         self.in_flight = 0  # accepted submits not answered yet (answer_delay)
         self.max_in_flight = 0
+        self.mo_statuses: list[int] = []  # deliver_sm_resp statuses of handsets' SMS
         self._server: asyncio.Server | None = None
         self._current: asyncio.StreamWriter | None = None
         self._seq = _Seq()
@@ -156,6 +157,9 @@ class SmscSimulator:
             return False
         if command == "deliver_sm_resp":
             message_id, state = self._waiting_receipts.pop(pdu.sequence, ("", ""))
+            if message_id == "mo":  # the answer to a handset's SMS
+                self.mo_statuses.append(pdu.status)
+                return True
             if pdu.status == ESME_ROK:
                 self.receipts_acked.append(message_id)
             elif message_id:
@@ -243,6 +247,45 @@ class SmscSimulator:
         )
         self._waiting_receipts[pdu.sequence] = (message_id, state)
         self._send(writer, pdu)
+
+    def mobile_originated(
+        self,
+        source: str,
+        destination: str,
+        parts: list[bytes],
+        *,
+        data_coding: int = 0,
+        udh_ref: int | None = None,
+        order: list[int] | None = None,
+    ) -> None:
+        """A handset's SMS (issue 18): one ``deliver_sm`` per part, not a receipt; with ``udh_ref`` each part
+        carries the 8-bit concatenation header, and ``order`` (1-based part numbers) sends them shuffled."""
+        writer = self._current
+        assert writer is not None, "no bound ESME"
+        total = len(parts)
+        for number in order or range(1, total + 1):
+            payload = parts[number - 1]
+            header = bytes((0x05, 0x00, 0x03, udh_ref & 0xFF, total, number)) if udh_ref is not None else b""
+            pdu = self._pdu(
+                "deliver_sm",
+                service_type="",
+                source_addr_ton=1,
+                source_addr_npi=1,
+                source_addr=source.lstrip("+"),
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                destination_addr=destination.lstrip("+"),
+                esm_class=0x40 if udh_ref is not None else 0x00,
+                protocol_id=0,
+                priority_flag=0,
+                registered_delivery=0,
+                replace_if_present_flag=0,
+                data_coding=data_coding,
+                sm_default_msg_id=0,
+                short_message=header + payload,
+            )
+            self._waiting_receipts[pdu.sequence] = ("mo", "")
+            self._send(writer, pdu)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -58,6 +58,19 @@ class ConnectClient(ABC):
         first acceptance with ``duplicate=True`` and the recipient sees the message once."""
 
     @abstractmethod
+    async def set_link(self, phone: str, linked: bool) -> None:
+        """Tell Connect whether ``phone`` is some business's active sender number (accounts may write to
+        it only then); idempotent."""
+
+    @abstractmethod
+    async def replace_links(self, phones: list[str]) -> None:
+        """The phones accounts may write to are exactly ``phones`` (the periodic reconciliation)."""
+
+    @abstractmethod
+    async def fetch_media(self, media_id: int) -> tuple[bytes, str]:
+        """The bytes and content type of a file an account attached to a message it wrote."""
+
+    @abstractmethod
     async def aclose(self) -> None:
         """Release the connections (the runtime calls it at shutdown)."""
 
@@ -99,6 +112,17 @@ class HttpConnectClient(ConnectClient):
     async def deliver(self, message: OutboundMessage) -> SendResult:
         resp = await self.api.call("POST", "/messages", json=message)
         return self.api.decode(resp, SendResult)
+
+    async def set_link(self, phone: str, linked: bool) -> None:
+        await self.api.call("PUT" if linked else "DELETE", f"/links/{quote_phone(phone)}")
+
+    async def replace_links(self, phones: list[str]) -> None:
+        await self.api.call("PUT", "/links", json={"phones": phones})
+
+    async def fetch_media(self, media_id: int) -> tuple[bytes, str]:
+        resp = await self.api.call("GET", f"/media/{int(media_id)}")
+        types = [v for k, v in resp.headers.items() if k.lower() == "content-type"]
+        return resp.content, (types[0] if types else "application/octet-stream").split(";")[0].strip()
 
 
 __all__ = [

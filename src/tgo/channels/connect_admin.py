@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import httpx
 import msgspec
 
 from tgo.channels.connect import HttpConnectClient
 from tgo.channels.connect_api import ConnectApi, quote_phone
 from tgo.channels.connect_protocol import inbox_token, inbox_token_matches, normalize_phone
-from tgo.channels.connect_types import ConnectAccount, InboxMessage
+from tgo.channels.connect_types import ConnectAccount, InboxMessage, PhoneMessage
 
 if TYPE_CHECKING:
     from tgo.channels.connect import ConnectClient
@@ -123,6 +124,36 @@ class ConnectAdminClient(HttpConnectClient):
         """Reference network only: answer the next ``count`` deliveries with ``status`` (a 5xx), after
         counting them as attempts — to exercise retries (per Connect process)."""
         await self.api.call("POST", "/faults", json={"fail_next_messages": count, "status": status})
+
+    async def write(
+        self,
+        phone: str,
+        to_phone: str,
+        *,
+        kind: str = "text",
+        content: str | None = None,
+        caption: str | None = None,
+        media: tuple[str, bytes] | None = None,
+    ) -> PhoneMessage:
+        """The account ``phone`` writes to a business's sender number; ``media`` is (file name, bytes) and
+        goes as multipart, like the Business API's own uploads."""
+        path = f"/accounts/{quote_phone(phone)}/messages"
+        if media is None:
+            resp = await self.api.call(
+                "POST",
+                path,
+                json={"to_phone": to_phone, "type": kind, "content": content, "caption": caption},
+            )
+        else:
+            fields = {"to_phone": to_phone, "type": kind} | ({"caption": caption} if caption else {})
+            encoded = httpx.Request("POST", "http://connect", data=fields, files={"media": media})
+            body = encoded.read()
+            resp = await self.api.call("POST", path, raw=(body, encoded.headers["content-type"]))
+        return self.api.decode(resp, PhoneMessage)
+
+    async def link(self, phone: str) -> None:
+        """Accounts may write to ``phone`` (an active sender number)."""
+        await self.api.call("PUT", f"/links/{quote_phone(phone)}")
 
     def inbox_key(self, phone: str) -> str:
         """The key that opens ``phone``'s inbox (what the "phone" holds in the reference network)."""

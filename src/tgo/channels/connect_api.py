@@ -82,9 +82,14 @@ class ConnectApi:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        raw: tuple[bytes, str] | None = None,
     ) -> httpx.Response | LeanResponse:
+        """``json`` is encoded as the body; ``raw`` is a ready one with its content type (multipart)."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         content = msgspec.json.encode(json) if json is not None else None
+        content_type = "application/json" if json is not None else None
+        if raw is not None:
+            content, content_type = raw
         resp: httpx.Response | LeanResponse
         try:
             async with asyncio.timeout(self.timeout + 1):
@@ -93,7 +98,7 @@ class ConnectApi:
                         method,
                         API_PATH + path,
                         content=content,
-                        content_type="application/json" if json is not None else None,
+                        content_type=content_type,
                         params=query,
                     )
                 else:
@@ -101,7 +106,7 @@ class ConnectApi:
                         method,
                         API_PATH + path,
                         content=content,
-                        headers={"content-type": "application/json"} if json is not None else None,
+                        headers={"content-type": content_type} if content_type else None,
                         params=query,
                     )
         except (httpx.TimeoutException, TimeoutError) as exc:

@@ -16,6 +16,8 @@ class ReasonCode(StrEnum):
     PHONE_NOT_VERIFIED = "phone_not_verified"
     ACCOUNT_DISABLED = "account_disabled"
     BLOCKED_SENDER = "blocked_sender"
+    # Business side only (issue 18): the contact is on the tenant's suppression list; Connect never says it.
+    OPTED_OUT = "opted_out"
 
 
 def reason_code(*, exists: bool, disabled: bool, phone_verified: bool, blocked_sender: bool) -> ReasonCode:
@@ -135,3 +137,34 @@ EVENT_ACCOUNT_VERIFICATION_CHANGED = "account.verification_changed"
 EVENT_MESSAGE_DELIVERED = "message.delivered"
 EVENT_MESSAGE_READ = "message.read"
 EVENT_ACCOUNT_REACHABILITY_CHANGED = "account.reachability_changed"
+#   message.received:            {"connect_message_id": int, "from_phone": str, "from_name": str,
+#                                 "from_language": "en"|"ar", "to_phone": str, "type": str,
+#                                 "content": str|None, "caption": str|None,
+#                                 "media": {"id", "content_type", "size", "filename"}|None, "sent_at": iso}
+#     (a Connect account wrote to a business's sender number; in order per (from_phone, to_phone))
+EVENT_MESSAGE_RECEIVED = "message.received"
+
+# Longest text a Connect account may write (as the Business API's own limit).
+MAX_TEXT_CHARS = 4096
+
+
+class ReceivedMedia(msgspec.Struct, kw_only=True):
+    """A file a Connect account attached; its bytes are fetched from Connect by ``id``."""
+
+    id: int
+    content_type: str
+    size: int
+    filename: str | None = None
+
+
+class PhoneMessage(msgspec.Struct, kw_only=True):
+    """What Connect answers when an account writes to a business's sender number."""
+
+    id: int
+    from_phone: str
+    to_phone: str
+    type: str
+    content: str | None
+    caption: str | None
+    media: ReceivedMedia | None
+    sent_at: datetime

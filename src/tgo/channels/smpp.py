@@ -23,8 +23,17 @@ import structlog
 from smpplib import consts as smpp_consts
 from smpplib import smpp
 
-from tgo.channels.sms_encoding import Encoding, concatenation_header, detect_encoding, split
-from tgo.channels.sms_types import AcceptedPart, OutboundSms, Receipt, ReceiptHandler, SubmitResult
+from tgo.channels.sms_concat import Concat, Reassembler, split_udh
+from tgo.channels.sms_encoding import Encoding, concatenation_header, decode_gsm, detect_encoding, split
+from tgo.channels.sms_types import (
+    AcceptedPart,
+    InboundHandler,
+    InboundSms,
+    OutboundSms,
+    Receipt,
+    ReceiptHandler,
+    SubmitResult,
+)
 
 log = structlog.get_logger("tgo.smpp")
 
@@ -93,6 +102,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def parse_receipt_like(pdu: Any) -> bool:
+    """Whether a ``deliver_sm`` is flagged as a receipt (even one whose text cannot be read)."""
+    esm_class = int(getattr(pdu, "esm_class", 0) or 0)
+    return (esm_class & 0x3C) == 0x04 or bool(_text(getattr(pdu, "receipted_message_id", None)))
+
+
 def parse_receipt(pdu: Any) -> Receipt | None:
     """The delivery receipt carried by a ``deliver_sm`` (TLVs first, then the receipt text)."""
     esm_class = int(getattr(pdu, "esm_class", 0) or 0)
@@ -107,6 +122,39 @@ def parse_receipt(pdu: Any) -> Receipt | None:
     if not message_id or not state:
         return None
     return Receipt(smsc_message_id=message_id, state=state, error=fields.get("err"))
+
+
+def _address(value: Any) -> str:
+    digits = _text(value).strip()
+    return "+" + digits if digits.isdigit() else digits
+
+
+def _decode(data_coding: int, payload: bytes) -> str:
+    if data_coding == 0x08:
+        return payload.decode("utf-16-be", errors="replace")
+    if data_coding in (0x03, 0x04):
+        return payload.decode("latin-1")
+    return decode_gsm(payload)  # 0x00: the SMSC default alphabet, unpacked (as we submit it)
+
+
+def parse_mobile_originated(pdu: Any) -> tuple[InboundSms, Concat | None]:
+    """A ``deliver_sm`` that is not a receipt: its text (decoded by ``data_coding``; ``message_payload`` when
+    ``short_message`` is empty) and, for a part of a concatenated SMS, which part (UDH or SAR TLVs)."""
+    payload = bytes(getattr(pdu, "short_message", None) or b"") or bytes(
+        getattr(pdu, "message_payload", None) or b""
+    )
+    concat = None
+    if int(getattr(pdu, "esm_class", 0) or 0) & 0x40:  # a user data header precedes the text
+        concat, payload = split_udh(payload)
+    sar_ref = getattr(pdu, "sar_msg_ref_num", None)
+    if concat is None and sar_ref is not None:
+        total = int(getattr(pdu, "sar_total_segments", 0) or 0)
+        number = int(getattr(pdu, "sar_segment_seqnum", 0) or 0)
+        if 1 <= number <= total:
+            concat = Concat(int(sar_ref), total, number)
+    text = _decode(int(getattr(pdu, "data_coding", 0) or 0), payload)
+    sms = InboundSms(source=_address(pdu.source_addr), destination=_address(pdu.destination_addr), body=text)
+    return sms, concat
 
 
 class _Sequence:
@@ -160,6 +208,8 @@ class SmppClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connection_tasks: list[asyncio.Task[Any]] = []
         self._receipt_handler: ReceiptHandler | None = None
+        self._inbound_handler: InboundHandler | None = None
+        self._reassembler = Reassembler()
         self._pause_until = 0.0
         self._closed = False
         self.binds = 0  # how many binds succeeded (observability, tests)
@@ -172,6 +222,9 @@ class SmppClient:
 
     def set_receipt_handler(self, handler: ReceiptHandler) -> None:
         self._receipt_handler = handler
+
+    def set_inbound_handler(self, handler: InboundHandler) -> None:
+        self._inbound_handler = handler
 
     @property
     def bound(self) -> bool:
@@ -421,10 +474,36 @@ class SmppClient:
                 recorded = False
             if not recorded:
                 status = ESME_RX_T_APPN  # the SMSC keeps the receipt and delivers it again later
-        # Mobile-originated messages are acknowledged and not kept (two-way SMS is not offered).
+        elif (
+            receipt is None and parse_receipt_like(pdu) is False and not await self._on_mobile_originated(pdu)
+        ):
+            status = ESME_RX_T_APPN  # not stored: the SMSC delivers it again later
         resp = self._make("deliver_sm_resp", sequence=pdu.sequence, status=status, message_id="")
         with contextlib.suppress(SmppError, OSError):
             await self._send(writer, resp)
+
+    async def _on_mobile_originated(self, pdu: Any) -> bool:
+        """Store a mobile-originated SMS (issue 18), once all its parts are here; False to be asked again."""
+        try:
+            sms, concat = parse_mobile_originated(pdu)
+        except Exception:
+            log.exception("smpp_mo_unreadable")
+            return True  # an undecodable PDU would come back forever
+        if concat is not None:
+            joined = self._reassembler.add(sms.source, sms.destination, concat, sms.body)
+            if joined is None:
+                return True  # a part: kept until the others arrive
+            sms = InboundSms(source=sms.source, destination=sms.destination, body=joined)
+        if self._inbound_handler is None:
+            return False
+        try:
+            stored = await self._inbound_handler(sms)
+        except Exception:
+            log.exception("smpp_inbound_handler_failed")
+            stored = False
+        if stored and concat is not None:
+            self._reassembler.done(sms.source, sms.destination, concat)
+        return stored
 
     def _drop(self, writer: asyncio.StreamWriter | None, error: SmppError | None = None) -> None:
         """Forget a connection: fail its outstanding requests (with ``error``, else ``ConnectionLost``) so
@@ -473,6 +552,11 @@ class SmppPool:
     def set_receipt_handler(self, handler: ReceiptHandler) -> None:
         for client in self.clients:
             client.set_receipt_handler(handler)
+
+    def set_inbound_handler(self, handler: InboundHandler) -> None:
+        # Each bind joins the parts it receives; an SMSC sends a message's parts on one bind.
+        for client in self.clients:
+            client.set_inbound_handler(handler)
 
     async def keepalive(self) -> None:
         await asyncio.gather(*(c.keepalive() for c in self.clients))

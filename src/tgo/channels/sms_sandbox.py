@@ -19,7 +19,15 @@ from typing import Any
 import structlog
 
 from tgo.channels.sms_encoding import split
-from tgo.channels.sms_types import AcceptedPart, OutboundSms, Receipt, ReceiptHandler, SubmitResult
+from tgo.channels.sms_types import (
+    AcceptedPart,
+    InboundHandler,
+    InboundSms,
+    OutboundSms,
+    Receipt,
+    ReceiptHandler,
+    SubmitResult,
+)
 
 log = structlog.get_logger("tgo.sms_sandbox")
 
@@ -53,14 +61,25 @@ class SandboxSmsChannel:
         self.receipt_delay = receipt_delay
         self.redeliveries = redeliveries
         self._handler: ReceiptHandler | None = None
+        self._inbound: InboundHandler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.submitted: list[tuple[str, int]] = []  # (message id, part), for tests and debugging
 
     def set_receipt_handler(self, handler: ReceiptHandler) -> None:
         self._handler = handler
 
+    def set_inbound_handler(self, handler: InboundHandler) -> None:
+        self._inbound = handler
+
     async def keepalive(self) -> None:
         return None
+
+    async def mobile_originated(self, source: str, destination: str, body: str) -> bool:
+        """Simulate a handset writing to one of the platform's numbers (``tgo sms-sandbox mo``); True once
+        the platform stored it."""
+        if self._inbound is None:
+            return False
+        return await self._inbound(InboundSms(source=source, destination=destination, body=body))
 
     async def submit(self, sms: OutboundSms) -> SubmitResult:
         accepted = []

@@ -49,8 +49,23 @@ class Receipt:
 ReceiptHandler = Callable[[Receipt], Awaitable[bool]]
 
 
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """A mobile-originated SMS (issue 18), its concatenated parts already joined."""
+
+    source: str  # the mobile's number as the SMSC gave it
+    destination: str  # the number it was written to (one of the platform's SMS senders)
+    body: str
+
+
+# Returns True once the SMS is stored; False asks the SMSC to deliver it again later.
+InboundHandler = Callable[[InboundSms], Awaitable[bool]]
+
+
 class SmsChannel(Protocol):
     def set_receipt_handler(self, handler: ReceiptHandler) -> None: ...
+
+    def set_inbound_handler(self, handler: InboundHandler) -> None: ...
 
     async def submit(self, sms: OutboundSms) -> SubmitResult: ...
 

@@ -36,6 +36,7 @@ from .endpoints import (
     provide_connect_session,
 )
 from .network import ConnectNetwork, http_events_target
+from .phone_endpoints import LinksController, MediaController, PhoneMessagesController
 
 log = structlog.get_logger("tgo.connect")
 
@@ -77,6 +78,9 @@ def create_connect_app(
             MessagesController,
             FaultsController,
             ReachabilityController,
+            PhoneMessagesController,
+            LinksController,
+            MediaController,
         ],
         guards=[connect_api_guard],
         dependencies={"connect_session": Provide(provide_connect_session)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -223,6 +224,52 @@ def inbox(
         if d["next_cursor"]:
             out.print(f"Older messages: --cursor {d['next_cursor']} (or --all)")
         out.print(f"In a browser: {d['inbox_url']} with the inbox key {d['inbox_key']}")
+
+    emit(_call(as_json, op), as_json, human)
+
+
+def _media_kind(data: bytes) -> str:
+    import filetype
+
+    guess = filetype.guess(data[:8192])
+    mime = guess.mime if guess is not None else ""
+    if mime.startswith("image/"):
+        return "image"
+    if mime.startswith("audio/"):
+        return "voice"
+    return "document"
+
+
+@connect_app.command("send")
+def send(
+    from_phone: str,
+    to_sender_phone: str,
+    text: Annotated[str, typer.Argument(help="The text (the caption, with --media).")] = "",
+    media: Annotated[
+        Path | None, typer.Option("--media", exists=True, dir_okay=False, help="Attach this file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The account FROM_PHONE writes to a business's sender number (a reply, a STOP, a question)."""
+    attachment = (media.name, media.read_bytes()) if media is not None else None
+
+    async def op(c: ConnectAdminClient) -> dict[str, Any]:
+        if attachment is None:
+            sent = await c.write(from_phone, to_sender_phone, kind="text", content=text)
+        else:
+            sent = await c.write(
+                from_phone,
+                to_sender_phone,
+                kind=_media_kind(attachment[1]),
+                caption=text or None,
+                media=attachment,
+            )
+        data: dict[str, Any] = msgspec.to_builtins(sent)
+        return data
+
+    def human(d: dict[str, Any]) -> None:
+        body = d["content"] or (d["media"] or {}).get("filename") or d["type"]
+        out.print(f"Sent {d['type']} message {d['id']} from {d['from_phone']} to {d['to_phone']}: {body}")
 
     emit(_call(as_json, op), as_json, human)
 

@@ -45,6 +45,9 @@ def event_subject(row: ConnectEventRow) -> str:
         # Versioned snapshots, ordered by their version on the Business side: they need not wait behind the
         # phone's other events (settle posts them as soon as they commit).
         return f"reachability:{data.get('phone')}"
+    if data.get("from_phone") and data.get("to_phone"):
+        # What an account writes to a business: in order per conversation (issue 18).
+        return f"conversation:{data['from_phone']}:{data['to_phone']}"
     if data.get("business_message_id"):
         return f"message:{data['business_message_id']}"
     if data.get("phone"):

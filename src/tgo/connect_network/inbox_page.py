@@ -15,10 +15,10 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from tgo.channels.connect_protocol import inbox_token_matches
-from tgo.errors import NotFound
+from tgo.errors import AppError, NotFound
 from tgo.i18n import negotiate, translate
 
-from . import service
+from . import phone_messages, service
 from .inbox_grant import COOKIE_NAME, COOKIE_PATH, MAX_AGE_SECONDS, InboxGrant, InboxGrantCodec
 from .network import ConnectNetwork
 
@@ -74,6 +74,8 @@ _TEMPLATES = jinja2.Environment(
 {% block title %}{{ t('connect.inbox.title') }} — {{ account.name }}{% endblock %}
 {% block body %}
 <p class="meta">{{ account.name }} · <bdi>{{ account.phone }}</bdi></p>
+{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
+{% if sent %}<p class="meta" role="status">{{ t('connect.inbox.sent') }}</p>{% endif %}
 {% if not messages %}<p>{{ t('connect.inbox.empty') }}</p>{% endif %}
 {% for m in messages %}
 <div class="msg {{ 'unread' if m.read_at is none else '' }}" data-message-id="{{ m.id }}">
@@ -87,6 +89,14 @@ _TEMPLATES = jinja2.Environment(
     <input type="hidden" name="_csrf" value="{{ csrf }}">
     <button type="submit">{{ t('connect.inbox.mark_read') }}</button></form>
   {% else %}<div class="meta">{{ t('connect.inbox.read') }}</div>{% endif %}
+  {% if m.type != 'system' %}
+  <form method="post" action="{{ base }}/reply">
+    <input type="hidden" name="_csrf" value="{{ csrf }}">
+    <input type="hidden" name="to_phone" value="{{ m.sender_phone }}">
+    <label for="reply-{{ m.id }}">{{ t('connect.inbox.reply') }}</label>
+    <textarea id="reply-{{ m.id }}" name="content" rows="2" maxlength="4096" dir="auto" required></textarea>
+    <button type="submit">{{ t('connect.inbox.send') }}</button></form>
+  {% endif %}
 </div>
 {% endfor %}
 {% endblock %}""",
@@ -177,6 +187,24 @@ async def inbox_page(request: Request[Any, Any, Any], phone: str) -> Response[An
     grant = _grant(request, network)
     if not grant.allows(e164):
         return _form(request, network, grant, e164, None)
+    return await _inbox(request, network, grant, e164, sent=request.query_params.get("sent") == "1")
+
+
+def _error_text(error: AppError, lang: str) -> str:
+    body = error.body(lang)
+    details = [text for texts in (body.get("errors") or {}).values() for text in texts]
+    return " ".join([str(body["message"]), *details])
+
+
+async def _inbox(
+    request: Request[Any, Any, Any],
+    network: ConnectNetwork,
+    grant: InboxGrant,
+    e164: str,
+    *,
+    error: AppError | None = None,
+    sent: bool = False,
+) -> Response[Any]:
     await network.ready()
     async with network.db.session_scope() as session:
         account = await service.get_account(session, e164)
@@ -188,9 +216,12 @@ async def inbox_page(request: Request[Any, Any, Any], phone: str) -> Response[An
         grant,
         "inbox",
         account.language,
+        status=error.status_code if error else 200,
         account=account,
         messages=messages,
         base=f"/connect/inbox/{e164}",
+        error=_error_text(error, account.language) if error else None,
+        sent=sent,
     )
 
 
@@ -225,4 +256,26 @@ async def inbox_mark_read(request: Request[Any, Any, Any], phone: str, message_i
     return _finish(request, network, grant, Redirect(path=f"/connect/inbox/{e164}", status_code=303))
 
 
-HANDLERS = [inbox_page, inbox_open, inbox_mark_read]
+@post("/connect/inbox/{phone:str}/reply", include_in_schema=False, media_type="text/html")
+async def inbox_reply(request: Request[Any, Any, Any], phone: str) -> Response[Any]:
+    """The phone writes back to a business from its inbox (issue 18): the API's own rules and refusals."""
+    network, e164 = _network(request), _e164(phone)
+    grant = _grant(request, network)
+    form = await request.form()
+    if not (grant.allows(e164) and grant.csrf_matches(str(form.get("_csrf") or ""))):
+        return _finish(request, network, grant, Redirect(path=f"/connect/inbox/{e164}", status_code=303))
+    await network.ready()
+    try:
+        async with network.db.session_scope() as session:
+            await phone_messages.write(
+                session, e164, to_phone=form.get("to_phone"), kind="text", content=form.get("content")
+            )
+            wrote = session.info.pop(service.EVENTS_WRITTEN, False)
+    except AppError as exc:
+        return await _inbox(request, network, grant, e164, error=exc)
+    if wrote:
+        network.pump.kick()
+    return _finish(request, network, grant, Redirect(path=f"/connect/inbox/{e164}?sent=1", status_code=303))
+
+
+HANDLERS = [inbox_page, inbox_open, inbox_mark_read, inbox_reply]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tgo.kit.clock import now
@@ -96,4 +96,49 @@ CONNECT_TABLES: list[Table] = [
     cast(Table, ConnectInboxMessageRow.__table__),
     cast(Table, ConnectDeliveryAttemptRow.__table__),
     cast(Table, ConnectEventRow.__table__),
+]
+
+
+class ConnectLinkRow(Base):
+    """A phone that is some business's active sender number: accounts may write to it (issue 18)."""
+
+    __tablename__ = "connect_links"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ConnectMediaRow(Base):
+    """A file an account attached to a message it wrote; the Business side fetches it once."""
+
+    __tablename__ = "connect_media"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigId)
+    filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ConnectSentMessageRow(Base):
+    """A message an account wrote to a business's sender number (reported as ``message.received``)."""
+
+    __tablename__ = "connect_sent_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("connect_accounts.id", ondelete="CASCADE"), index=True)
+    from_phone: Mapped[str] = mapped_column(String(20))
+    to_phone: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("connect_media.id"), nullable=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+CONNECT_TABLES += [
+    cast(Table, ConnectLinkRow.__table__),
+    cast(Table, ConnectMediaRow.__table__),
+    cast(Table, ConnectSentMessageRow.__table__),
 ]

@@ -16,6 +16,9 @@ from .models import (
     ConnectDeliveryAttemptRow,
     ConnectEventRow,
     ConnectInboxMessageRow,
+    ConnectLinkRow,
+    ConnectMediaRow,
+    ConnectSentMessageRow,
 )
 
 
@@ -169,3 +172,21 @@ class ConnectRepository:
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    # Links (phones that are some business's active sender number) and what accounts write to them.
+
+    async def link(self, phone: str) -> ConnectLinkRow | None:
+        return await self.session.get(ConnectLinkRow, phone)
+
+    async def linked_phones(self) -> list[str]:
+        result = await self.session.execute(select(ConnectLinkRow.phone).order_by(ConnectLinkRow.phone))
+        return list(result.scalars())
+
+    async def unlink(self, phones: list[str]) -> None:
+        await self.session.execute(delete(ConnectLinkRow).where(ConnectLinkRow.phone.in_(phones)))
+
+    async def media(self, media_id: int) -> ConnectMediaRow | None:
+        return await self.session.get(ConnectMediaRow, media_id)
+
+    async def sent_message(self, message_id: int) -> ConnectSentMessageRow | None:
+        return await self.session.get(ConnectSentMessageRow, message_id)

@@ -3,12 +3,14 @@ it cannot answer for."""
 
 from __future__ import annotations
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tgo.channels.connect_types import ConnectError, Lookup
+from tgo.channels.connect_types import ConnectError, Lookup, ReasonCode
 from tgo.errors import ServiceUnavailable, ValidationFailed
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.messages.service import SenderNotFound
+from tgo.optouts import service as optouts
 from tgo.reachability.lookup import recipient_lookup
 from tgo.runtime import Runtime
 from tgo.senders.repository import SenderNumberRepository
@@ -39,7 +41,13 @@ async def lookup(runtime: Runtime, tenant_id: int, phone: str, sender_phone: str
         async with runtime.db.read_scope() as conn, AsyncSession(bind=conn) as session:
             if not await SenderNumberRepository(session, tenant_id).proven_phone(sender_e164):
                 raise SenderNotFound()
+    e164 = normalize_phone(phone)
+    async with runtime.db.read_scope() as conn, AsyncSession(bind=conn) as session:
+        opted_out = await optouts.is_opted_out(session, tenant_id, e164)
     try:
-        return await recipient_lookup(runtime, normalize_phone(phone), sender_e164)
+        found = await recipient_lookup(runtime, e164, sender_e164)
     except ConnectError as exc:
         raise ServiceUnavailable("connect_unavailable", headers={"Retry-After": "5"}) from exc
+    if opted_out:  # the contact sent STOP to this tenant (issue 18): it may not be messaged
+        return msgspec.structs.replace(found, can_receive=False, reason_code=ReasonCode.OPTED_OUT)
+    return found

@@ -16,8 +16,10 @@ from tgo.dashboard.pages import (
     api_keys,
     auth,
     connect_inbox,
+    inbox,
     messages,
     not_found,
+    opt_outs,
     profile,
     send,
     senders,
@@ -53,6 +55,8 @@ PAGES = [
     webhooks,
     api_keys,
     connect_inbox,
+    inbox,
+    opt_outs,
     profile,
 ]
 

@@ -3,6 +3,7 @@
 from tgo.dashboard.pages import (
     api_keys,
     connect_inbox,
+    inbox,
     messages,
     senders,
     sms_messages,
@@ -16,6 +17,16 @@ PART = Part(
     name="dashboard",
     nav=[
         page.NAV_ITEM
-        for page in (senders, messages, sms_messages, usage, sms_senders, webhooks, api_keys, connect_inbox)
+        for page in (
+            senders,
+            messages,
+            sms_messages,
+            usage,
+            sms_senders,
+            webhooks,
+            api_keys,
+            connect_inbox,
+            inbox,
+        )
     ],
 )

@@ -19,6 +19,7 @@ from tgo.messages.repository import DeliveryQueue
 from tgo.messages.state import MessageStatus, transition
 from tgo.metrics import DELIVERY_ATTEMPTS
 from tgo.models import Media, Message
+from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 
 log = structlog.get_logger("tgo.messages")
@@ -63,9 +64,21 @@ async def _send_claimed(
     runtime: Runtime, message: Message, sender_name: str, *, media: Media | None = None
 ) -> str:
     db = runtime.db
-    if message.media_id and media is None:
-        async with db.session_scope() as s:
+    async with db.session_scope() as s:
+        if message.media_id and media is None:
             media = await s.get(Media, message.media_id)
+        opted_out = await optouts.is_opted_out(s, message.tenant_id, message.to_phone)
+    if opted_out:  # a STOP arrived while the message waited (issue 18)
+        async with db.session_scope() as s:
+            await transition(
+                s,
+                message.id,
+                MessageStatus.FAILED,
+                now(),
+                failure_code="recipient_opted_out",
+                failure_reason="The recipient opted out (STOP) before the message was delivered.",
+            )
+        return "failed"
     outbound = OutboundMessage(
         business_message_id=f"msg-{message.id}",
         sender_phone=message.sender_phone,

@@ -161,8 +161,10 @@ class MessageController(Controller):
         message_type: Annotated[str | None, Parameter(pattern="^(text|image|voice|document)$")] = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        direction: Annotated[str | None, Parameter(pattern="^(inbound|outbound)$")] = None,
     ) -> MessageList:
         filters = {
+            "direction": direction,
             "status": status,
             "sender_number_id": sender_number_id,
             "to_phone": to_phone,

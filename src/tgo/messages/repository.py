@@ -104,6 +104,7 @@ class MessageRepository(TenantRepository):
         since: datetime | None = None,
         until: datetime | None = None,
         search: str | None = None,
+        direction: str | None = None,
     ) -> list[tuple[Message, Media | None]]:
         """Newest first: a keyset page, stable while messages are inserted. By id; with a time range by
         (queued_at, id), so that the (tenant_id, queued_at, id) index finds the range's newest rows at once
@@ -129,6 +130,7 @@ class MessageRepository(TenantRepository):
                 since=since,
                 until=until,
                 search=search,
+                direction=direction,
             )
         )
         return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
@@ -148,8 +150,11 @@ def _filters(
     since: datetime | None = None,
     until: datetime | None = None,
     search: str | None = None,
+    direction: str | None = None,
 ) -> list[Any]:
     where: list[Any] = []
+    if direction:
+        where.append(Message.direction == direction)
     if status:
         where.append(Message.status == status)
     if sender_number_id:

@@ -37,6 +37,10 @@ class MessageView(Schema):
     read_at: datetime | None
     failed_at: datetime | None
     updated_at: datetime
+    # Two-way messaging (issue 18): inbound messages were written by from_phone to the sender number.
+    direction: str
+    from_phone: str | None
+    received_at: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(self)
@@ -91,4 +95,7 @@ def message_view(m: Message, media: Media | None = None) -> MessageView:
         read_at=m.read_at,
         failed_at=m.failed_at,
         updated_at=m.updated_at,
+        direction=m.direction or "outbound",
+        from_phone=m.from_phone or m.sender_phone,
+        received_at=m.received_at,
     )

@@ -28,6 +28,7 @@ from tgo.messages.state import MessageStatus, insert_queued
 from tgo.metrics import MESSAGES_ACCEPTED
 from tgo.models import Media, Message, MessageStatusEvent
 from tgo.observability import add_request_log_fields
+from tgo.optouts import service as optouts
 from tgo.reachability.lookup import recipient_lookup
 from tgo.runtime import Runtime, runtime_of
 from tgo.senders.repository import SenderNumberRepository
@@ -226,6 +227,7 @@ async def _send_batched(
     # the recipient lookup and the wait for the batch: a request holds no connection while it waits.
     async with runtime.db.read_session() as session:
         number = await _resolve_sender(session, tenant_id, checked)
+        await optouts.refuse_if_opted_out(session, tenant_id, checked.to_phone)  # 422 recipient_opted_out
     await _check_recipient(runtime, checked.to_phone, number.phone)
     on_commit = None
     if finish is not None:
@@ -279,6 +281,7 @@ async def send_for_tenant(
     if checked.type in MEDIA_TYPES and upload is not None:
         sniffed = await media_service.inspect(checked.type, upload)
     number = await _resolve_sender(session, tenant_id, checked)
+    await optouts.refuse_if_opted_out(session, tenant_id, checked.to_phone)  # 422 recipient_opted_out
     await _check_recipient(runtime, checked.to_phone, number.phone)
     media = None
     if sniffed is not None and upload is not None:

@@ -27,3 +27,9 @@ from tgo.models.webhook import (  # noqa: E402
 )
 
 __all__ += ["WebhookDelivery", "WebhookDeliveryAttempt", "WebhookEndpoint", "WebhookEvent"]
+from tgo.models.conversation import Conversation, OptOut, OptOutSettings  # noqa: E402
+
+__all__ += ["Conversation", "OptOut", "OptOutSettings"]
+from tgo.models.sms_inbound import SmsInboundMessage  # noqa: E402
+
+__all__ += ["SmsInboundMessage"]

@@ -59,6 +59,10 @@ class Message(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Two-way messaging (issue 18): an inbound message was written by ``from_phone`` to the sender number.
+    direction: Mapped[str] = mapped_column(String(8), default="outbound", server_default="outbound")
+    from_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class MessageStatusEvent(Base):

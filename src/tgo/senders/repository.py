@@ -92,6 +92,29 @@ class SenderNumbersByPhone:
         )
         return list(await self.session.scalars(stmt))
 
+    async def active(self, phone: str) -> list[SenderNumber]:
+        """Every tenant's active registration of ``phone`` (where what its owner's contacts write goes)."""
+        stmt = (
+            select(SenderNumber)
+            .where(
+                SenderNumber.phone == phone,
+                SenderNumber.deleted_at.is_(None),
+                SenderNumber.status == "active",
+            )
+            .order_by(SenderNumber.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def active_phones(self) -> list[str]:
+        """Every phone that is some tenant's active sender number."""
+        stmt = (
+            select(SenderNumber.phone)
+            .where(SenderNumber.deleted_at.is_(None), SenderNumber.status == "active")
+            .distinct()
+            .order_by(SenderNumber.phone)
+        )
+        return list(await self.session.scalars(stmt))
+
 
 class SenderNumberOperator:
     """Operator access by id across tenants (the `tgo sender` commands)."""

@@ -16,6 +16,7 @@ from tgo.kit.phones import normalize_phone
 from tgo.models import SenderNumber
 from tgo.otp import service as otp
 from tgo.runtime import Runtime
+from tgo.senders import connect_links
 from tgo.senders.repository import SenderNumberOperator, SenderNumberRepository
 from tgo.senders.send_cache import publish_sender_change
 from tgo.senders.state import SenderEvent, SenderStatus, VerificationStatus, apply
@@ -184,6 +185,7 @@ async def delete(session: AsyncSession, tenant_id: int, number_id: int) -> None:
     number.updated_at = number.deleted_at
     await session.flush()
     await publish_sender_change(session, tenant_id)
+    connect_links.sync_after_commit(session, number.phone)
 
 
 async def operator_action(session: AsyncSession, number_id: int, action: str) -> SenderNumber:

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_commit
+from tgo.errors import ValidationFailed
 from tgo.kit.pagination import LIMIT_RANGE
 from tgo.openapi import error_responses
 from tgo.runtime import Runtime
 from tgo.sms import errors as sms_errors
-from tgo.sms import service
+from tgo.sms import inbound, service
 from tgo.sms.jobs import publish_delivery, publish_verification_after_commit
 from tgo.sms.schemas import (
     SmsMessageCreate,
@@ -167,7 +168,17 @@ class SmsMessageController(Controller):
             query="status", required=False, schema_extra={"enum": [*MessageStatus]}
         ),
         sender_id: str | None = Parameter(query="senderId", required=False, schema_extra={"format": "uuid"}),
+        direction: str | None = Parameter(
+            query="direction", required=False, schema_extra={"enum": ["outbound", "inbound"]}
+        ),
     ) -> SmsMessageList:
+        if direction not in (None, "outbound", "inbound"):
+            raise ValidationFailed({"direction": ["Must be one of: outbound, inbound."]})
+        if direction == "inbound":  # received SMS (issue 18)
+            received, next_page = await inbound.list_inbound(
+                db_session, auth.tenant_id, limit=limit, cursor=cursor, sender_id=sender_id
+            )
+            return SmsMessageList(data=[inbound.inbound_view(r) for r in received], next_cursor=next_page)
         rows, next_cursor = await service.list_messages(
             db_session, auth.tenant_id, limit=limit, cursor=cursor, status=status, sender_id=sender_id
         )

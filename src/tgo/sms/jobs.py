@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.sms_sandbox import SandboxSmsChannel
-from tgo.channels.sms_types import OutboundSms, Receipt, SmsChannel
+from tgo.channels.sms_types import InboundSms, OutboundSms, Receipt, SmsChannel
 from tgo.db import after_commit
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
@@ -24,6 +24,7 @@ from tgo.kit.lazy import Lazy
 from tgo.metrics import SMS_PARTS_SUBMITTED, SMS_RECEIPTS, SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
 from tgo.runtime import Runtime
+from tgo.sms.inbound import apply_inbound
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.rules import SenderType
 from tgo.sms.state import MessageStatus, SenderStatus, transition_message, transition_sender
@@ -70,7 +71,11 @@ def connect_channel(runtime: Runtime, channel: SmsChannel) -> SmsChannel:
     async def on_receipt(receipt: Receipt) -> bool:
         return await apply_receipt(runtime, receipt)
 
+    async def on_inbound(sms: InboundSms) -> bool:  # a mobile-originated SMS (issue 18)
+        return await apply_inbound(runtime, sms)
+
     channel.set_receipt_handler(on_receipt)
+    channel.set_inbound_handler(on_inbound)
     runtime.on_shutdown(channel.close)
     return channel
 

@@ -122,6 +122,14 @@ class SmsMessageOut(CamelSchema):
         )
 
 
+class SmsInboundOut(SmsMessageOut):
+    """A received SMS (issue 18), listed with ``direction=inbound``: written by ``fromPhone`` to ``to``, one
+    of the tenant's number senders. Outbound messages keep the seed's exact keys."""
+
+    direction: str
+    from_phone: str
+
+
 class SmsMessageList(CamelSchema):
     data: list[SmsMessageOut]
     next_cursor: str | None = None

@@ -18,6 +18,7 @@ from tgo.errors import ValidationFailed
 from tgo.kit.clock import ensure_utc, now
 from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
 from tgo.models.sms import SmsMessage, SmsSender
+from tgo.optouts import service as optouts
 from tgo.sms.errors import (
     SmsMessageNotFound,
     SmsRecipientNotAllowed,
@@ -260,6 +261,7 @@ async def create_message(session: AsyncSession, tenant_id: int, data: SmsMessage
     assert sender is not None and to is not None and to_country is not None and body is not None
     if sender.status != SenderStatus.ACTIVE:
         raise SmsSenderNotActive(params={"status": sender.status})
+    await optouts.refuse_if_opted_out(session, tenant_id, to, channel="sms")  # 422 sms_recipient_opted_out
     message_type = message_type or sender.default_message_type
     if sender.transactional_only and message_type == MessageType.PROMOTIONAL:
         raise SmsSenderTransactionalOnly()

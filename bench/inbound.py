@@ -1,0 +1,168 @@
+"""Inbound benchmark (issue 18): replies posted to Connect (`POST /connect/v1/accounts/{phone}/messages`) from
+many phones to one active sender number, all applied on the Business side (visible as unread messages in
+the conversations). Real processes: `tgo connect serve` (accepts and pumps `message.received`), `tgo serve`
+(receives and applies), PostgreSQL; CPU seconds per process and per received message.
+
+    flock /work/coord/bench.lock .venv/bin/python -m bench.inbound [--messages 10000] [--phones 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.stack import OWNER, ROOT, SECRET, Stack, create_database, drop_database, postgres_stack
+from tgo.channels.connect_protocol import api_token
+
+
+def _cpu(pid: int) -> float:
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+        return float(sum(p.cpu_times().user + p.cpu_times().system for p in procs))
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+async def _make_phones(connect: httpx.AsyncClient, count: int) -> list[str]:
+    phones = [f"+2010{20000000 + i:08d}" for i in range(count)]
+    for phone in phones:
+        r = await connect.post("/connect/v1/accounts", json={"phone": phone, "name": f"Bench {phone[-4:]}"})
+        r.raise_for_status()
+    return phones
+
+
+async def _post_all(connect: httpx.AsyncClient, phones: list[str], total: int, concurrency: int) -> int:
+    """Post ``total`` replies, phones round-robin; returns how many Connect accepted (201)."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(total):
+        queue.put_nowait(i)
+    accepted = 0
+
+    async def worker() -> None:
+        nonlocal accepted
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            phone = phones[i % len(phones)]
+            r = await connect.post(
+                f"/connect/v1/accounts/{phone}/messages",
+                json={"to_phone": OWNER, "type": "text", "content": f"reply {i}"},
+            )
+            if r.status_code == 201:
+                accepted += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted
+
+
+async def _applied(api: httpx.AsyncClient) -> int:
+    """Inbound messages visible in the conversations (sum of unread counts; nothing is marked read)."""
+    total, cursor = 0, None
+    while True:
+        params: dict[str, Any] = {"limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        body = (await api.get("/api/v1/conversations", params=params)).json()
+        total += int(sum(c["unread_count"] for c in body["data"]))
+        cursor = body["next_cursor"]
+        if not cursor:
+            return total
+
+
+async def measure(
+    stack: Stack, messages: int, phones_count: int, concurrency: int, timeout: float
+) -> dict[str, Any]:
+    connect_url = stack.env["TGO_CONNECT_URL"]
+    token = api_token(SECRET.encode())
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with (
+        httpx.AsyncClient(
+            base_url=connect_url, headers={"authorization": f"Bearer {token}"}, timeout=60, limits=limits
+        ) as connect,
+        httpx.AsyncClient(base_url=stack.api_url, headers={"X-Api-Key": stack.api_key}, timeout=60) as api,
+    ):
+        phones = await _make_phones(connect, phones_count)
+        # Linking follows the sender's activation after commit; wait until Connect takes a reply.
+        for _ in range(100):
+            r = await connect.post(
+                f"/connect/v1/accounts/{phones[0]}/messages",
+                json={"to_phone": OWNER, "type": "text", "content": "warm-up"},
+            )
+            if r.status_code == 201:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError(f"Connect never took a reply: {r.status_code} {r.text}")
+        while await _applied(api) < 1:
+            await asyncio.sleep(0.1)
+        pids = {"api": stack.procs["api"].pid, "connect": stack.procs["connect"].pid}
+        cpu_before = {k: _cpu(pid) for k, pid in pids.items()}
+        started = time.monotonic()
+        accepted = await _post_all(connect, phones, messages, concurrency)
+        posted_s = time.monotonic() - started
+        seen = 0
+        while seen < accepted + 1 and time.monotonic() - started < timeout:
+            await asyncio.sleep(0.25)
+            seen = await _applied(api)
+        applied_s = time.monotonic() - started
+        cpu = {k: _cpu(pid) - cpu_before[k] for k, pid in pids.items()}
+        applied = seen - 1  # the warm-up
+    return {
+        "benchmark": "inbound: replies posted to Connect, applied as conversations (PostgreSQL)",
+        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "messages": messages,
+        "phones": phones_count,
+        "concurrency": concurrency,
+        "accepted_by_connect": accepted,
+        "applied": applied,
+        "all_visible": applied == accepted == messages,
+        "post_seconds": round(posted_s, 2),
+        "posted_per_second": round(accepted / posted_s, 1) if posted_s else None,
+        "applied_seconds": round(applied_s, 2),
+        "applied_per_second": round(applied / applied_s, 1) if applied_s else None,
+        "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_ms_per_message": {k: round(1000 * v / max(1, applied), 3) for k, v in cpu.items()},
+        "cores": psutil.cpu_count(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--phones", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="tgo-bench-inbound-"))
+    db_name = f"tgo_bench_inbound_{uuid.uuid4().hex[:8]}"
+    create_database(db_name)
+    stack: Stack | None = None
+    try:
+        stack = postgres_stack(workdir, db_name)
+        result = asyncio.run(measure(stack, args.messages, args.phones, args.concurrency, args.timeout))
+    finally:
+        if stack is not None:
+            stack.stop()
+        drop_database(db_name)
+    out = ROOT / "bench" / "results" / f"inbound-{result['at'].replace(':', '').replace('-', '')[:15]}Z.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if result["all_visible"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

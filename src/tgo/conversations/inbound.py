@@ -1,0 +1,204 @@
+"""Applying what a contact wrote (Connect's ``message.received``, issue 18): an inbound message in every
+tenant whose active sender number it was written to, its conversation, its media, the opt-out keywords and
+their replies, and the ``message.received`` webhook event — all in the receiving transaction, which Connect's
+event id makes happen once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tgo import events
+from tgo.channels.connect_protocol import InvalidPhone, normalize_phone
+from tgo.channels.connect_types import ConnectError, OutboundMessage
+from tgo.conversations.repository import ConversationRepository
+from tgo.db import after_commit
+from tgo.errors import ValidationFailed
+from tgo.events import EventType
+from tgo.i18n import translate
+from tgo.kit.clock import now
+from tgo.media import sniff
+from tgo.media.filenames import clean_filename
+from tgo.messages.schemas import message_view
+from tgo.models import Media, Message, SenderNumber, Tenant
+from tgo.optouts import service as optouts
+from tgo.optouts.keywords import Keyword, classify
+from tgo.runtime import Runtime
+from tgo.senders.repository import SenderNumbersByPhone
+
+log = structlog.get_logger("tgo.conversations.inbound")
+
+TYPES = ("text", "image", "voice", "document")
+RECEIVED = "received"  # the status of an inbound message
+
+
+@dataclass(frozen=True)
+class Received:
+    connect_message_id: int
+    from_phone: str
+    language: str
+    to_phone: str
+    type: str
+    content: str | None
+    caption: str | None
+    media: dict[str, Any] | None
+    sent_at: datetime
+
+
+def _parse(data: dict[str, Any]) -> Received:
+    try:
+        sent_at = datetime.fromisoformat(str(data["sent_at"]).replace("Z", "+00:00"))
+        kind = str(data["type"])
+        if kind not in TYPES or sent_at.tzinfo is None:
+            raise ValueError(kind)
+        content = data.get("content")
+        caption = data.get("caption")
+        media = data.get("media")
+        return Received(
+            connect_message_id=int(data["connect_message_id"]),
+            from_phone=normalize_phone(str(data["from_phone"])),
+            language="ar" if data.get("from_language") == "ar" else "en",
+            to_phone=normalize_phone(str(data["to_phone"])),
+            type=kind,
+            content=content if isinstance(content, str) else None,
+            caption=caption if isinstance(caption, str) else None,
+            media=media if isinstance(media, dict) else None,
+            sent_at=sent_at,
+        )
+    except (KeyError, TypeError, ValueError, InvalidPhone):
+        raise ValidationFailed({"data": ["Not a message.received event."]}) from None
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _store_media(
+    session: AsyncSession, runtime: Runtime, tenant_id: int, kind: str, blob: bytes, filename: str | None
+) -> Media | None:
+    """The contact's file as the tenant's media (its type sniffed again: never trusted), or None when it is
+    not an allowed format (the message is kept without it)."""
+    try:
+        sniffed = sniff.sniff(kind, blob[: sniff.HEAD_BYTES], filename)
+    except sniff.Rejected as exc:
+        log.warning("inbound_media_refused", reason=exc.reason)
+        return None
+    stored = await runtime.media_storage.get().save(_one(blob), max_size=max(sniff.LIMITS.values()))
+    return await ConversationRepository(session, tenant_id).add_media(
+        Media(
+            kind=kind,
+            content_type=sniffed.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            filename=clean_filename(filename),
+            storage_key=stored.key,
+            created_at=now(),
+        )
+    )
+
+
+async def apply_received(session: AsyncSession, runtime: Runtime, data: dict[str, Any]) -> int:
+    """Apply one ``message.received``; returns how many tenants it reached (0: the number is no longer
+    active anywhere — acknowledged, nothing to store)."""
+    msg = _parse(data)
+    numbers = await SenderNumbersByPhone(session).active(msg.to_phone)
+    if not numbers:
+        log.warning("inbound_for_inactive_number", to_phone=msg.to_phone)
+        return 0
+    blob: bytes | None = None
+    if msg.media is not None and msg.type != "text":
+        # Raises ConnectUnavailable when Connect cannot answer: the event is retried later.
+        blob, _declared = await runtime.connect.get().fetch_media(int(msg.media["id"]))
+    keyword = classify(msg.content) if msg.type == "text" else None
+    for number in numbers:
+        await _apply_to(session, runtime, number, msg, blob, keyword)
+    return len(numbers)
+
+
+async def _apply_to(
+    session: AsyncSession,
+    runtime: Runtime,
+    number: SenderNumber,
+    msg: Received,
+    blob: bytes | None,
+    keyword: Keyword | None,
+) -> None:
+    tenant_id = number.tenant_id
+    repo = ConversationRepository(session, tenant_id)
+    media = None
+    if blob is not None:
+        media = await _store_media(
+            session, runtime, tenant_id, msg.type, blob, (msg.media or {}).get("filename")
+        )
+    at = now()
+    message = await repo.add_message(
+        Message(
+            sender_number_id=number.id,
+            sender_phone=number.phone,
+            to_phone=number.phone,
+            from_phone=msg.from_phone,
+            direction="inbound",
+            message_type=msg.type,
+            content=msg.content,
+            caption=msg.caption,
+            media_id=media.id if media else None,
+            status=RECEIVED,
+            attempts=0,
+            next_attempt_at=at,
+            queued_at=msg.sent_at,
+            received_at=at,
+            updated_at=at,
+        )
+    )
+    conversation_id = await repo.upsert_inbound(number.id, msg.from_phone, at)
+    view = message_view(message, media).to_dict() | {"conversation_id": conversation_id}
+    await events.emit(session, tenant_id, EventType.MESSAGE_RECEIVED, view)
+    if keyword is not None:
+        await _apply_keyword(session, runtime, number, msg, keyword, message.id)
+
+
+async def _apply_keyword(
+    session: AsyncSession,
+    runtime: Runtime,
+    number: SenderNumber,
+    msg: Received,
+    keyword: Keyword,
+    message_id: int,
+) -> None:
+    tenant_id = number.tenant_id
+    if keyword is Keyword.STOP:
+        await optouts.opt_out(session, tenant_id, msg.from_phone, channel="connect", source="keyword")
+    elif keyword is Keyword.START:
+        await optouts.opt_in(session, tenant_id, msg.from_phone, channel="connect", source="keyword")
+    settings = await optouts.get_settings(session, tenant_id)
+    if keyword is not Keyword.HELP and not settings.confirmations:
+        return
+    tenant = await session.get(Tenant, tenant_id)
+    organization = number.display_name or (tenant.name if tenant else "")
+    if keyword is Keyword.HELP and settings.help_text:
+        text = settings.help_text
+    else:
+        text = translate(f"optouts.reply.{keyword.value}", msg.language, organization=organization)
+    reply = OutboundMessage(
+        business_message_id=f"keyword-reply-{message_id}",  # idempotent: one reply per keyword message
+        sender_phone=number.phone,
+        sender_name=organization,
+        to_phone=msg.from_phone,
+        type="text",
+        content=text,
+    )
+
+    async def send_reply() -> None:
+        # A courtesy reply, after commit (it is not a tenant's message: the opt-out itself must not wait
+        # for Connect). Lost if Connect is down; the opt-out stands either way.
+        try:
+            await runtime.connect.get().deliver(reply)
+        except ConnectError as exc:
+            log.warning("keyword_reply_failed", keyword=keyword.value, error=type(exc).__name__)
+
+    after_commit(session, send_reply)
