@@ -22,7 +22,6 @@ from tgo.kit.tasks import JobTracker
 from tgo.media.storage import LocalStorage, MediaStorage
 from tgo.messages.accept_batch import build_send_batcher
 from tgo.messages.contributions import PART as MESSAGES
-from tgo.messages.outbox import OutboxRunner
 from tgo.messages.pacing import SenderPacer
 from tgo.part import Part, Registry
 from tgo.runtime import SESSION_INFO_KEY, Runtime
@@ -82,7 +81,6 @@ def build_runtime(
             rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
         )
     )
-    rt.outbox = Lazy(lambda: OutboxRunner(rt))
     return rt
 
 
