@@ -190,9 +190,6 @@ class Settings(BaseSettings):
     send_batch_max: int = Field(
         default=64, ge=1, description="Most sends written in one multi-row INSERT and one commit."
     )
-    deliver_claim_batch: int = Field(
-        default=64, ge=1, description="Most queued messages a worker claims at once when woken."
-    )
     cache_ttl_seconds: float = Field(
         default=30.0,
         ge=0,

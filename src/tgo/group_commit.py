@@ -52,6 +52,7 @@ class GroupCommit(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._full = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._after_commit: set[asyncio.Task[None]] = set()
         self.batches = 0  # committed batches (tests and the bench read it)
 
     async def submit(self, item: T) -> R:
@@ -105,7 +106,10 @@ class GroupCommit(Generic[T, R]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
-        await run_after_commit(session)
+        # The batch's after-commit work (publishing its jobs) runs beside the next batch, not before it.
+        task = asyncio.create_task(run_after_commit(session))
+        self._after_commit.add(task)
+        task.add_done_callback(self._after_commit.discard)
 
 
 def _fail(future: asyncio.Future[R], exc: BaseException) -> None:

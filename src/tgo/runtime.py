@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tgo.config import Settings
 from tgo.db import Database
@@ -37,12 +37,6 @@ __all__ = ["Hook", "Runtime", "runtime_of"]
 SESSION_INFO_KEY = "tgo.runtime"
 
 
-class Waker(Protocol):
-    """A part that does waiting work when woken (the messages outbox: claim and deliver queued rows)."""
-
-    async def wake(self) -> int: ...
-
-
 class Runtime:
     """The typed parts of one process. ``Lazy`` parts are built on first use (and closed with the runtime);
     every part is set by ``tgo.wiring.build_runtime``, where tests pass their fakes. (A plain class, not a
@@ -61,7 +55,6 @@ class Runtime:
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
     send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
-    outbox: Lazy[Waker]  # messages.outbox.OutboxRunner
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]

@@ -24,7 +24,6 @@ from tgo.kit.tasks import JobTracker
 from tgo.media.storage import LocalStorage, MediaStorage
 from tgo.messages.accept_batch import build_send_batcher
 from tgo.messages.contributions import PART as MESSAGES
-from tgo.messages.outbox import OutboxRunner
 from tgo.messages.pacing import SenderPacer
 from tgo.notices import SESSION_INFO_KEY as NOTICES_INFO_KEY
 from tgo.notices import build_notices
@@ -102,7 +101,6 @@ def build_runtime(
             rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
         )
     )
-    rt.outbox = Lazy(lambda: OutboxRunner(rt))
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))

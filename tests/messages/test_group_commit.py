@@ -1,12 +1,10 @@
 """Group commit of sends (issue 15): concurrent sends share a few transactions; a bad row fails alone; a
-database outage mid-batch answers every waiting send 503 and writes nothing; the outbox's claim gives each
-row to one worker."""
+database outage mid-batch answers every waiting send 503 and writes nothing."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.fixtures.fake_connect import FakeConnect, use_fake_connect
 from tests.messages.conftest import OWNER, RECIPIENT, wait_status
 from tgo.config import Settings
 from tgo.errors import backend_unavailable
@@ -24,8 +21,6 @@ from tgo.group_commit import GroupCommit
 from tgo.kit.clock import now
 from tgo.kit.lazy import Lazy
 from tgo.messages.accept_batch import QueuedSend, write_queued
-from tgo.messages.outbox import OutboxRunner, deliver_due
-from tgo.messages.repository import AcceptedBatch, DeliveryQueue
 from tgo.models import Message, MessageStatusEvent, UsageCounter
 from tgo.runtime import Runtime
 
@@ -96,7 +91,7 @@ async def test_concurrent_sends_share_a_few_commits(
         counted = await s.scalar(select(func.sum(UsageCounter.count)))
     assert history == n
     assert counted == before + n
-    # And the outbox delivers every one of them (woken once per batch, no job per message).
+    # And every one of them is delivered.
     for message_id in sorted(ids)[-3:]:
         await wait_status(client, headers, message_id, "delivered")
 
@@ -196,135 +191,3 @@ async def test_database_outage_mid_batch_is_503_for_every_send_and_no_row(
     again = await client.post("/api/v1/messages", json=TEXT, headers=headers)
     assert again.status_code == 201, again.text
     assert await _count(runtime, Message) == 1
-
-
-async def test_two_workers_claim_each_waiting_row_once(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime, backend: str
-) -> None:
-    fake = await use_fake_connect(runtime, FakeConnect())
-    fake.add_account(RECIPIENT)
-    async with runtime.db.session_scope() as s:
-        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
-        at = now()
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "sender_number_id": sender["id"],
-                "sender_phone": OWNER,
-                "to_phone": RECIPIENT,
-                "message_type": "text",
-                "content": f"m{i}",
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": at,
-                "queued_at": at,
-                "updated_at": at,
-            }
-            for i in range(60)
-        ]
-        # Written without the group commit's wake-up: only the workers below take them.
-        ids = await AcceptedBatch(s).insert(rows)
-
-    async def worker() -> list[int]:
-        taken: list[int] = []
-        while True:
-            async with runtime.db.session_scope() as s:
-                claimed = await DeliveryQueue(s).claim_fresh(now(), timedelta(seconds=60), limit=7)
-                # Hold the claim's locks a moment, so that the other worker's claim runs meanwhile.
-                await asyncio.sleep(0.01)
-            if not claimed:
-                return taken
-            taken += [m.id for m, _ in claimed]
-
-    first, second = await asyncio.gather(worker(), worker())
-    assert sorted(first + second) == sorted(ids)
-    assert not set(first) & set(second)
-    if backend == "postgres":  # SKIP LOCKED: both took part (SQLite's one writer may serve one of them)
-        assert first and second
-    async with runtime.db.session_scope() as s:
-        attempts = set((await s.scalars(select(Message.attempts).where(Message.id.in_(ids)))).all())
-    assert attempts == {1}
-
-
-async def test_two_outbox_runs_deliver_each_message_once(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
-) -> None:
-    fake = await use_fake_connect(runtime, FakeConnect())
-    fake.add_account(RECIPIENT)
-    async with runtime.db.session_scope() as s:
-        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
-    at = now()
-    items = [
-        QueuedSend(
-            tenant_id,
-            {
-                "sender_number_id": sender["id"],
-                "sender_phone": OWNER,
-                "to_phone": RECIPIENT,
-                "message_type": "text",
-                "content": f"m{i}",
-                "caption": None,
-                "media_id": None,
-                "duration": None,
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": at,
-                "queued_at": at,
-                "updated_at": at,
-            },
-            interested=False,
-        )
-        for i in range(40)
-    ]
-    async with runtime.db.session_scope() as s:
-        await write_queued(s, items)  # committed; its wake-ups also run the in-process workers
-    claimed = await asyncio.gather(deliver_due(runtime), deliver_due(runtime), deliver_due(runtime))
-    for _ in range(200):
-        async with runtime.db.session_scope() as s:
-            left = await s.scalar(select(func.count()).select_from(Message).where(Message.status != "sent"))
-        if not left:
-            break
-        await asyncio.sleep(0.05)
-    assert left == 0
-    assert sum(claimed) <= 40
-    assert fake.deliveries == 40  # every message once: no attempt twice
-    assert len({m.business_message_id for m in fake.sent}) == 40
-
-
-async def test_a_wake_up_while_the_outbox_runs_makes_it_run_again_instead_of_a_second_loop(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
-) -> None:
-    fake = await use_fake_connect(runtime, FakeConnect())
-    fake.add_account(RECIPIENT)
-    async with runtime.db.session_scope() as s:
-        tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
-        at = now()
-        ids = await AcceptedBatch(s).insert(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "sender_number_id": sender["id"],
-                    "sender_phone": OWNER,
-                    "to_phone": RECIPIENT,
-                    "message_type": "text",
-                    "content": f"m{i}",
-                    "status": "queued",
-                    "attempts": 0,
-                    "next_attempt_at": at,
-                    "queued_at": at,
-                    "updated_at": at,
-                }
-                for i in range(10)
-            ]
-        )
-    runner = OutboxRunner(runtime)
-    claimed = await asyncio.gather(runner.wake(), runner.wake(), runner.wake())
-    assert list(claimed) == [
-        10,
-        0,
-        0,
-    ]  # one loop claimed them all; the other wake-ups only asked it to look again
-    assert fake.deliveries == 10
-    async with runtime.db.session_scope() as s:
-        statuses = set((await s.scalars(select(Message.status).where(Message.id.in_(ids)))).all())
-    assert statuses == {"sent"}

@@ -2,11 +2,11 @@
 
 ``write_queued`` is the batch form of ``state.insert_queued``: one multi-row INSERT of the messages, one of
 their queued history rows, the usage counters summed per batch, the ``message.queued`` events, and after
-the commit one wake-up for the workers per batch (the committed rows are the queue: see
-``messages.outbox``) instead of a job per message."""
+the commit the messages' delivery jobs."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +30,6 @@ log = structlog.get_logger("tgo.messages")
 
 # Runs in the batch's transaction once the message has its id (an idempotency key's stored response).
 Finish = Callable[[AsyncSession, Message], Awaitable[None]]
-
-WAKE_JOB = "messages.deliver_due"
 
 
 @dataclass(frozen=True)
@@ -89,18 +87,21 @@ async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> li
             await item.finish(session, message)
     count = len(messages)
     runtime = runtime_of(session)
+    ids = [m.id for m in messages]
 
-    async def wake_workers() -> None:
+    async def publish_jobs() -> None:
         MESSAGES_ACCEPTED.inc(count)
         if runtime is None:
             return
-        try:
-            await publish(runtime, WAKE_JOB, {"count": count})
-        except Exception as exc:  # the sweeper publishes them; the messages are safe in the database
-            log.warning("publish_failed", count=count, error=type(exc).__name__)
+        jobs = (publish(runtime, "messages.deliver", {"id": message_id}) for message_id in ids)
+        failed = [
+            r for r in await asyncio.gather(*jobs, return_exceptions=True) if isinstance(r, BaseException)
+        ]
+        if failed:  # the sweeper re-publishes them; the messages are safe in the database
+            log.warning("publish_failed", failed=len(failed), of=count, error=type(failed[0]).__name__)
 
-    after_commit(session, wake_workers)
+    after_commit(session, publish_jobs)
     return messages
 
 
-__all__ = ["WAKE_JOB", "QueuedSend", "SendBatcher", "build_send_batcher", "write_queued"]
+__all__ = ["QueuedSend", "SendBatcher", "build_send_batcher", "write_queued"]

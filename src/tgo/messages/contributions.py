@@ -1,16 +1,14 @@
 """What the messages package contributes: delivery jobs, the sweeper and Connect's receipts."""
 
 from tgo.channels.connect_types import EVENT_MESSAGE_DELIVERED, EVENT_MESSAGE_READ
-from tgo.messages.accept_batch import WAKE_JOB
 from tgo.messages.connect_handlers import on_delivered, on_read
-from tgo.messages.outbox import deliver_due_task
 from tgo.messages.tasks import deliver_task, sweep_job
 from tgo.part import Part
 from tgo.worker.registry import Periodic
 
 PART = Part(
     name="messages",
-    tasks={"messages.deliver": deliver_task, WAKE_JOB: deliver_due_task},
+    tasks={"messages.deliver": deliver_task},
     periodic=[Periodic("messages.sweep", sweep_job, every="sweeper_interval_seconds")],
     connect_handlers=[(EVENT_MESSAGE_DELIVERED, on_delivered), (EVENT_MESSAGE_READ, on_read)],
 )

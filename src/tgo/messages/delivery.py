@@ -3,9 +3,7 @@ transactions (the send path that accepts a message is in messages.service)."""
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,20 +25,11 @@ log = structlog.get_logger("tgo.messages")
 
 async def deliver_message(runtime: Runtime, message_id: int) -> str:
     """One delivery attempt; idempotent (a repeated or late job finds nothing to claim). Returns what happened."""
-    return await _attempt(message_id, _deliver(runtime, message_id))
-
-
-async def deliver_claimed(runtime: Runtime, message: Message, sender_name: str) -> str:
-    """The attempt of a message the caller has claimed (``DeliveryQueue.claim_fresh``): as ``deliver_message``."""
-    return await _attempt(message.id, _send_claimed(runtime, message, sender_name))
-
-
-async def _attempt(message_id: int, attempt: Coroutine[Any, Any, str]) -> str:
     # Every line logged during the attempt names the message (and the request that accepted it, bound by
     # the job runner from the job's label).
     with structlog.contextvars.bound_contextvars(message_id=message_id):
         try:
-            outcome = await attempt
+            outcome = await _deliver(runtime, message_id)
         except Exception:  # the job runner logs it; the row stays queued for the sweeper
             DELIVERY_ATTEMPTS.labels("error").inc()
             raise
@@ -50,8 +39,9 @@ async def _attempt(message_id: int, attempt: Coroutine[Any, Any, str]) -> str:
 
 
 async def _deliver(runtime: Runtime, message_id: int) -> str:
+    db = runtime.db
     at = now()
-    async with runtime.db.session_scope() as s:
+    async with db.session_scope() as s:
         lease = timedelta(seconds=runtime.settings.delivery_claim_seconds)
         claimed = await DeliveryQueue(s).claim(message_id, at, lease)
         if claimed is None:

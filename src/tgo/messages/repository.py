@@ -237,20 +237,6 @@ class DeliveryQueue:
         claimed = await self._claim(Message.id == message_id, at, lease)
         return claimed[0] if claimed else None
 
-    async def claim_fresh(self, at: datetime, lease: timedelta, *, limit: int) -> list[tuple[Message, str]]:
-        """The outbox's next rows, claimed as ``claim`` claims one: due messages no worker has taken yet,
-        oldest first. On PostgreSQL the candidates are locked with SKIP LOCKED, so two workers woken at
-        once take disjoint rows instead of queueing on each other's; the conditional UPDATE stays the guard
-        (a row another claim took in between is left out)."""
-        fresh = and_(_waiting(at), Message.attempts == 0, Message.claimed_until.is_(None))
-        candidates = select(Message.id).where(fresh).order_by(Message.next_attempt_at).limit(limit)
-        if self.session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(await self.session.scalars(candidates))
-        if not ids:
-            return []
-        return await self._claim(and_(Message.id.in_(ids), fresh), at, lease)
-
     async def _claim(self, which: Any, at: datetime, lease: timedelta) -> list[tuple[Message, str]]:
         display_name = (
             select(SenderNumber.display_name)
