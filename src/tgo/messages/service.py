@@ -228,6 +228,7 @@ async def _send_batched(
     async with runtime.db.read_session() as session:
         number = await _resolve_sender(session, tenant_id, checked)
         await optouts.refuse_if_opted_out(session, tenant_id, checked.to_phone)  # 422 recipient_opted_out
+    # No connection is held here: a directory miss reads on a connection of its own, briefly.
     await _check_recipient(runtime, checked.to_phone, number.phone)
     on_commit = None
     if finish is not None:
@@ -282,7 +283,7 @@ async def send_for_tenant(
         sniffed = await media_service.inspect(checked.type, upload)
     number = await _resolve_sender(session, tenant_id, checked)
     await optouts.refuse_if_opted_out(session, tenant_id, checked.to_phone)  # 422 recipient_opted_out
-    await _check_recipient(runtime, checked.to_phone, number.phone)
+    await _check_recipient(runtime, checked.to_phone, number.phone, session=session)
     media = None
     if sniffed is not None and upload is not None:
         media = await media_service.store(
@@ -303,10 +304,13 @@ async def send_for_tenant(
     return message, media
 
 
-async def _check_recipient(runtime: Runtime, to_phone: str, sender_phone: str) -> None:
-    """From the reachability directory (no Connect round trip), or live for a phone it cannot answer for."""
+async def _check_recipient(
+    runtime: Runtime, to_phone: str, sender_phone: str, *, session: AsyncSession | None = None
+) -> None:
+    """From the reachability directory (no Connect round trip), or live for a phone it cannot answer for.
+    Pass the send's ``session``: the directory is then read on its connection, not a second pooled one."""
     try:
-        lookup = await recipient_lookup(runtime, to_phone, sender_phone)
+        lookup = await recipient_lookup(runtime, to_phone, sender_phone, session)
     except ConnectUnavailable:
         # Accept while Connect is unreachable: delivery checks again and fails with the reason if it must.
         log.warning("recipient_check_skipped", reason="connect_unavailable")

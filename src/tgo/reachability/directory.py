@@ -60,10 +60,16 @@ class ReachabilityDirectory:
         self.answered = 0  # lookups answered from the directory
         self.fell_back = 0  # lookups the caller had to make live
 
-    async def entry(self, phone: str) -> Entry | None:
+    async def entry(self, phone: str, session: AsyncSession | None = None) -> Entry | None:
+        """``session``: the caller's open transaction, read on its own connection — a second pooled connection
+        checked out while a transaction holds one (and, on SQLite, the write lock) can exhaust the pool."""
+
         async def load() -> Entry | None:
-            async with self.db.read_scope() as conn:
-                row = await entry_row(conn, phone)
+            if session is not None:
+                row = await entry_row(await session.connection(), phone)
+            else:
+                async with self.db.read_scope() as conn:
+                    row = await entry_row(conn, phone)
             if row is None:
                 return None
             return Entry(
@@ -79,9 +85,11 @@ class ReachabilityDirectory:
         # A phone never seen is not cached: its account may be created (and pushed) at any moment.
         return await self.entries.get(phone, "", load, keep=_seen)
 
-    async def lookup(self, phone: str, sender_phone: str | None) -> Lookup | None:
+    async def lookup(
+        self, phone: str, sender_phone: str | None, session: AsyncSession | None = None
+    ) -> Lookup | None:
         """The answer Connect's lookup would give, or None when the caller must ask Connect (see above)."""
-        found = await self.entry(phone)
+        found = await self.entry(phone, session)
         if found is None or not found.in_sequence:
             self.fell_back += 1
             return None
