@@ -132,7 +132,9 @@ async def transition(
             .where(Message.id == message_id, Message.status == current)
             .values(**values)
             .returning(Message, events.interest(session, Message.tenant_id))
-            .execution_options(synchronize_session=False)
+            # A step of a multi-step change returns an object the session already holds: refresh it from
+            # RETURNING, or it keeps the previous step's values (a receipt that overtook lost its latency).
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
         updated = result.first()
         if updated is None:
