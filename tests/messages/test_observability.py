@@ -85,6 +85,53 @@ async def test_a_delivered_send_moves_each_counter_once(
     }
 
 
+async def test_a_receipt_that_overtakes_its_sent_is_counted_with_its_latency(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: Any, runtime: Runtime
+) -> None:
+    """A delivered receipt that arrives before the worker recorded ``sent`` walks two steps in one session;
+    the second step must see its own values (the session already holds the first step's object)."""
+    from datetime import timedelta
+
+    from tgo.kit.clock import now
+    from tgo.messages.state import MessageStatus, insert_queued, transition
+
+    tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]
+    at = now()
+    async with runtime.db.session_scope() as s:  # queued, no job published: only the receipt moves it
+        message = await insert_queued(
+            s,
+            tenant_id,
+            {
+                "sender_number_id": sender["id"],
+                "sender_phone": OWNER,
+                "to_phone": RECIPIENT,
+                "message_type": "text",
+                "content": "overtaken",
+                "caption": None,
+                "media_id": None,
+                "duration": None,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": at + timedelta(hours=1),
+                "queued_at": at,
+                "updated_at": at,
+            },
+            None,
+        )
+    before = snapshot()
+    delivered_at = at + timedelta(seconds=2)
+    async with runtime.db.session_scope() as s:
+        moved = await transition(s, message.id, MessageStatus.DELIVERED, delivered_at)
+        assert moved is not None
+        assert moved.status == MessageStatus.DELIVERED
+        assert moved.sent_at is not None and moved.delivered_at is not None
+        assert moved.delivered_at >= moved.sent_at >= moved.queued_at
+    delta = {k: v - before[k] for k, v in snapshot().items()}
+    assert delta["sent"] == 1
+    assert delta["delivered"] == 1
+    assert delta["latency_count"] == 1  # was 0 while the second step kept the first step's values
+
+
 async def test_a_failed_delivery_is_counted_by_its_failure_code(
     client: httpx.AsyncClient, headers: dict[str, str], sender: Any, switch: SwitchableConnect
 ) -> None:
