@@ -3,6 +3,7 @@ the time until all are delivered, delivered/s, and the accept→delivered latenc
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -21,6 +22,33 @@ def wait_drained(pg: PgDirect, timeout: float) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+def discard_backlog(stack: Stack, pg: PgDirect) -> int:
+    """Retire what the accept-only phases left queued (no worker ran then), so the end-to-end runs measure
+    their own messages: the rows are failed with ``bench_discarded`` and their delivery jobs purged from the
+    broker's queue (otherwise the end-to-end phase first drains the accept phases' tens of thousands)."""
+    import asyncio
+
+    import aio_pika
+
+    retired = pg.execute(
+        "UPDATE messages SET status = 'failed', failure_code = 'bench_discarded', "
+        "failure_reason = 'accept-only benchmark phase', failed_at = now(), updated_at = now() "
+        "WHERE status = 'queued'"
+    )
+    amqp_url, queue = stack.env.get("TGO_BROKER_URL", ""), stack.env.get("TGO_QUEUE_NAME", "")
+
+    async def purge() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.ChannelClosed):
+                await (await channel.get_queue(queue, ensure=True)).purge()
+
+    if amqp_url.startswith("amqp") and queue:
+        asyncio.run(purge())
+    return int(retired.rsplit(" ", 1)[-1])
 
 
 def run_e2e(

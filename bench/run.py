@@ -268,9 +268,10 @@ def main() -> int:
             stack.restart_api(2)
             attempt(results, "send_postgres_2", lambda: send_measured(stack))
             stack.restart_api(1)
-            stack.set_workers(1)
             if "e2e" not in SKIP:
-                from bench.e2e import run_e2e
+                from bench.e2e import discard_backlog, run_e2e
+
+                log(f"e2e: {discard_backlog(stack, pg)} messages of the accept-only phases retired")
 
                 results["e2e"] = []
                 # N = BENCH_E2E_N unless the measured send rate cannot accept that many in about a third of
