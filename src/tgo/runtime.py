@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
     from tgo.notices import ChangeNotices
+    from tgo.optouts.cache import OptOutCache
     from tgo.reachability.directory import ReachabilityDirectory
     from tgo.senders.send_cache import SenderCache
     from tgo.worker.broker import Broker
@@ -58,6 +59,7 @@ class Runtime:
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]
+    optout_cache: Lazy[OptOutCache]
     reachability: Lazy[ReachabilityDirectory]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
