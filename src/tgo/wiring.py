@@ -32,6 +32,7 @@ from tgo.part import Part, Registry
 from tgo.reachability.contributions import PART as REACHABILITY
 from tgo.reachability.directory import ReachabilityDirectory
 from tgo.runtime import SESSION_INFO_KEY, Runtime
+from tgo.senders.connect_links import LinkReconciler
 from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
 from tgo.sms.contributions import PART as SMS
@@ -106,6 +107,7 @@ def build_runtime(
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))
     rt.optout_cache = Lazy(lambda: OptOutCache(rt.notices, ttl))
+    rt.link_reconciler = Lazy(LinkReconciler)
     rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, ttl))
     return rt
 
