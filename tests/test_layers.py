@@ -62,6 +62,7 @@ ALLOWED: dict[tuple[str, str], str] = {
         "tgo.connect_network.cli",
         "tgo.cli",
     ): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
+    ("tgo.reachability.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
 }
 
 
