@@ -2,7 +2,8 @@
 one through the change notices (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when TGO_REDIS_URL is set): two
 app instances sharing one PostgreSQL, each with its own runtime, caches and listener. A revoked key and a
 suspended sender are refused by the other instance within 1 s (the TTL safety net is 30 s); a reachability
-change applied by one is seen by the other's directory within 1 s."""
+change applied by one is seen by the other's directory within 1 s; an opt-out added by one is refused by the
+other within 1 s."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tgo.channels.connect_types import Reachability
 from tgo.config import Settings
 from tgo.kit.clock import now
 from tgo.models import SenderNumber, Tenant
+from tgo.optouts.service import is_opted_out, opt_out, opted_out_among
 from tgo.reachability.directory import apply_snapshot
 from tgo.runtime import Runtime
 from tgo.senders.service import operator_action
@@ -203,3 +205,90 @@ async def test_a_reachability_change_applied_in_one_process_reaches_the_others_c
         return found is not None and found.reason_code == "blocked_sender"
 
     assert await _until(blocked, 1.0) < 1.0
+
+
+@pytest.mark.parametrize("how", ["api", "keyword"])
+async def test_an_opt_out_in_one_process_is_refused_by_the_other_within_a_second(
+    instances: tuple[Instance, Instance], how: str
+) -> None:
+    """The suppression list is cached per process (both answers); an opt-out added by one process (the API's
+    POST /api/v1/opt-outs, or a STOP applied by whichever process received it) is refused by every other one
+    within 1 s, and a removal is honoured as fast."""
+    a, b = instances
+    tenant, key, number_id = await _setup(a)
+    body = {"sender_number_id": number_id, "to_phone": RECIPIENT, "type": "text", "content": "hi"}
+    headers = {"X-Api-Key": key}
+    await _warm(b, key)
+    cache = b.runtime.optout_cache.get().entries
+    for _ in range(2):
+        r = await b.client.post("/api/v1/messages", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+    assert cache.hits >= 1, "the opt-out check was not served from the cache"
+    if how == "api":
+        r = await a.client.post("/api/v1/opt-outs", json={"phone": RECIPIENT}, headers=headers)
+        assert r.status_code == 201, r.text
+    else:
+        async with a.runtime.db.session_scope() as s:
+            assert await opt_out(s, tenant.id, RECIPIENT, channel="connect", source="keyword")
+
+    async def refused() -> bool:
+        r = await b.client.post("/api/v1/messages", json=body, headers=headers)
+        return r.status_code == 422 and r.json()["code"] == "recipient_opted_out"
+
+    assert await _until(refused, 1.0) < 1.0
+    async with b.runtime.db.session_scope() as s:
+        assert await is_opted_out(s, tenant.id, RECIPIENT)  # the delivery's check, cached in b
+    r = await a.client.delete(f"/api/v1/opt-outs/{RECIPIENT}", headers=headers)
+    assert r.status_code == 204, r.text
+
+    async def accepted() -> bool:
+        r = await b.client.post("/api/v1/messages", json=body, headers=headers)
+        return r.status_code == 201
+
+    assert await _until(accepted, 1.0) < 1.0
+
+
+async def test_the_batch_opt_out_check_is_cached_and_dropped_by_a_change(
+    instances: tuple[Instance, Instance],
+) -> None:
+    a, b = instances
+    tenant, _, _ = await _setup(a)
+    phones = [OWNER, RECIPIENT, "+201000000003"]
+    async with a.runtime.db.session_scope() as s:
+        await opt_out(s, tenant.id, RECIPIENT, channel="connect", source="api")
+        await opt_out(s, tenant.id, OWNER, channel="sms", source="api")  # another channel's list
+    cache = b.runtime.optout_cache.get().entries
+
+    async def among() -> set[str]:
+        async with b.runtime.db.session_scope() as s:
+            return await opted_out_among(s, tenant.id, phones)
+
+    async def served_from_cache() -> bool:
+        hits = cache.hits
+        assert await among() == {RECIPIENT}
+        return cache.hits >= hits + len(phones)
+
+    await _until(served_from_cache, 5)
+    async with b.runtime.db.session_scope() as s:
+        assert await opted_out_among(s, tenant.id, []) == set()
+        assert await opted_out_among(s, tenant.id, [OWNER], channel="sms") == {OWNER}
+    async with a.runtime.db.session_scope() as s:
+        await opt_out(s, tenant.id, "+201000000003", channel="connect", source="api")
+
+    async def changed() -> bool:
+        return await among() == {RECIPIENT, "+201000000003"}
+
+    assert await _until(changed, 1.0) < 1.0
+
+
+async def test_an_opt_out_rolled_back_is_never_cached(instances: tuple[Instance, Instance]) -> None:
+    """A transaction reads its own uncommitted change past the cache, so a rollback leaves nothing stale."""
+    a, _ = instances
+    tenant, _, _ = await _setup(a)
+    with pytest.raises(RuntimeError):
+        async with a.runtime.db.session_scope() as s:
+            await opt_out(s, tenant.id, RECIPIENT, channel="connect", source="api")
+            assert await is_opted_out(s, tenant.id, RECIPIENT)
+            raise RuntimeError("roll back")
+    async with a.runtime.db.session_scope() as s:
+        assert not await is_opted_out(s, tenant.id, RECIPIENT)

@@ -50,6 +50,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.reachability.directory"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.senders.send_cache"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.senders.connect_links"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.optouts.cache"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.worker.broker"): "the runtime's typed fields (type-only)",
     ("tgo.part", "tgo.runtime"): "a contribution's signature names the runtime (type-only)",
     ("tgo.part", "tgo.dashboard.web"): "a Part's navigation entries (type-only)",
@@ -60,6 +62,7 @@ ALLOWED: dict[tuple[str, str], str] = {
         "tgo.connect_network.cli",
         "tgo.cli",
     ): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
+    ("tgo.reachability.cli", "tgo.cli"): "CLI helpers live in the CLI that mounts the sub-app (issue 14.3)",
 }
 
 

@@ -7,9 +7,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import MethodNotAllowedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -22,7 +23,7 @@ from tgo.config import Settings, get_settings
 from tgo.connect_network.mount import business_routes as connect_routes
 from tgo.contacts.endpoints import ContactController
 from tgo.conversations.endpoints import ConversationController
-from tgo.dashboard import create_dashboard_router
+from tgo.dashboard import create_dashboard, is_dashboard_path
 from tgo.db import finish_failed, run_after_commit
 from tgo.errors import exception_handler
 from tgo.health import healthz, metrics, readyz
@@ -106,6 +107,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         security=[{"Bearer": []}, {"ApiKey": []}],
     )
 
+    dashboard = create_dashboard(settings)
+
+    def on_method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        """A known path asked with a method it does not take: the dashboard's HTML 405 under /dashboard, the
+        JSON 405 everywhere else (both with ``Allow``)."""
+        if is_dashboard_path(request.url.path):
+            return dashboard.method_not_allowed(request, exc)
+        return exception_handler(request, exc)
+
     @get("/openapi.json", include_in_schema=False)
     async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
         return finish_document(request.app.openapi_schema).to_schema()
@@ -115,7 +125,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             *connect_routes(settings),
             api,
             sms_api,
-            create_dashboard_router(settings),
+            dashboard.router,
             healthz,
             readyz,
             metrics,
@@ -123,7 +133,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             signed_download,
         ],
         dependencies={"db_session": Provide(provide_db_session), "runtime": Provide(provide_runtime)},
-        exception_handlers={Exception: exception_handler},
+        exception_handlers={Exception: exception_handler, MethodNotAllowedException: on_method_not_allowed},
         middleware=[request_id_middleware, body_timeout(settings.http_body_timeout_seconds)],
         lifespan=[lifespan],
         request_max_body_size=settings.max_json_body_bytes,

@@ -16,6 +16,7 @@ from rich.table import Table
 from tgo.config import ConfigError, get_settings
 from tgo.errors import AppError
 from tgo.i18n import translate
+from tgo.observability import configure_logging
 from tgo.runtime import Runtime
 from tgo.wiring import build_runtime
 
@@ -60,7 +61,10 @@ def run(as_json: bool, fn: Callable[[Runtime], Awaitable[T]]) -> T:
     """Build the runtime, run one async operation, translate domain errors to a clear exit."""
 
     async def main() -> T:
-        runtime = build_runtime(get_settings())
+        settings = get_settings()
+        # Log lines go to stderr, as in every process: stdout carries the command's one document.
+        configure_logging(settings.log_level, settings.log_json)
+        runtime = build_runtime(settings)
         try:
             return await fn(runtime)
         finally:
@@ -441,6 +445,10 @@ def sender_unsuspend(number_id: int, as_json: JsonOpt = False) -> None:
 from tgo.connect_network.cli import connect_app  # noqa: E402
 
 app.add_typer(connect_app, name="connect")
+
+from tgo.reachability.cli import reachability_app  # noqa: E402
+
+app.add_typer(reachability_app, name="reachability")
 
 from tgo.sms.cli import sms_sandbox_app, sms_sender_app  # noqa: E402
 

@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="Safety-net TTL of the in-process caches (API keys, tenant domains, sender numbers, the "
-        "reachability directory); change notices drop entries at once. 0 disables the caches.",
+        "reachability directory, the opt-out list); change notices drop entries at once. 0 disables the caches.",
     )
 
     @property

@@ -6,6 +6,8 @@ suspended, a tenant created, a recipient's reachability). A notice is a (topic, 
 - Redis (``TGO_REDIS_URL`` set): pub/sub, published after the commit.
 - Embedded (SQLite, one process): the subscribers are called directly after the commit.
 
+The changing process's own subscribers are also called directly after the commit, whatever the bus.
+
 A subscriber is told ``reset()`` whenever notices may have been missed (the listener connected, reconnected or
 lost its connection), and ``healthy`` is false while none can arrive: caches serve nothing then."""
 
@@ -116,6 +118,14 @@ class _ListeningNotices(ChangeNotices):
             return
         self._task = loop.create_task(self._run())
 
+    def _tell_here_after_commit(self, session: AsyncSession, topic: str, key: str) -> None:
+        # The changing process drops its own entries as soon as it commits, without waiting for its listener
+        # to hear the notice: a request answered after the change is never served the old value here.
+        async def tell() -> None:
+            self._deliver(topic, key)
+
+        after_commit(session, tell)
+
     def _heard(self, payload: str) -> None:
         topic, _, key = payload.partition(_SEP)
         self._deliver(topic, key)
@@ -161,6 +171,7 @@ class PostgresNotices(_ListeningNotices):
 
     async def publish(self, session: AsyncSession, topic: str, key: str) -> None:
         await publish_postgres(session, topic, key)
+        self._tell_here_after_commit(session, topic, key)
 
     async def _listen(self) -> None:
         import asyncpg
@@ -206,6 +217,7 @@ class RedisNotices(_ListeningNotices):
         async def tell() -> None:
             await self._redis().publish(self.channel, f"{topic}{_SEP}{key}")
 
+        self._tell_here_after_commit(session, topic, key)
         after_commit(session, tell)
 
     async def _listen(self) -> None:

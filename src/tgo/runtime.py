@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from tgo.media.storage import MediaStorage
     from tgo.messages.pacing import SenderPacer
     from tgo.notices import ChangeNotices
+    from tgo.optouts.cache import OptOutCache
     from tgo.reachability.directory import ReachabilityDirectory
+    from tgo.senders.connect_links import LinkReconciler
     from tgo.senders.send_cache import SenderCache
     from tgo.worker.broker import Broker
 
@@ -58,6 +60,8 @@ class Runtime:
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]
+    optout_cache: Lazy[OptOutCache]
+    link_reconciler: Lazy[LinkReconciler]  # what this process last told Connect of the linked phones
     reachability: Lazy[ReachabilityDirectory]
 
     def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:

@@ -27,10 +27,12 @@ from tgo.messages.contributions import PART as MESSAGES
 from tgo.messages.pacing import SenderPacer
 from tgo.notices import SESSION_INFO_KEY as NOTICES_INFO_KEY
 from tgo.notices import build_notices
+from tgo.optouts.cache import OptOutCache
 from tgo.part import Part, Registry
 from tgo.reachability.contributions import PART as REACHABILITY
 from tgo.reachability.directory import ReachabilityDirectory
 from tgo.runtime import SESSION_INFO_KEY, Runtime
+from tgo.senders.connect_links import LinkReconciler
 from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
 from tgo.sms.contributions import PART as SMS
@@ -104,6 +106,8 @@ def build_runtime(
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))
+    rt.optout_cache = Lazy(lambda: OptOutCache(rt.notices, ttl))
+    rt.link_reconciler = Lazy(LinkReconciler)
     rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, ttl))
     return rt
 

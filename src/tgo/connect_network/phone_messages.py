@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import filetype
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +24,7 @@ from tgo.kit.clock import now
 from . import links
 from .models import ConnectMediaRow, ConnectSentMessageRow
 from .repository import ConnectRepository
-from .service import AccountNotFound, _reason, _record_event
+from .service import AccountNotFound, ReasonRefusal, _reason, _record_event
 
 WRITABLE_TYPES = ("text", "image", "voice", "document")
 MB = 1024 * 1024
@@ -42,21 +41,11 @@ class NotABusinessNumber(AppError):
     message_key = "connect.not_a_business_number"
 
 
-class AccountCannotWrite(AppError):
-    """The writing account cannot send (disabled, phone not verified); ``code`` is the reason."""
+class AccountCannotWrite(ReasonRefusal):
+    """The writing account cannot send (disabled, phone not verified)."""
 
-    status_code = 422
     code = "account_cannot_write"
-
-    def __init__(self, reason: ReasonCode) -> None:
-        super().__init__(f"connect.writer.{reason.value}")
-        self.reason = reason
-
-    def body(self, lang: str) -> dict[str, Any]:
-        body = super().body(lang)
-        body["code"] = self.reason.value
-        body["reason_code"] = self.reason.value
-        return body
+    message_prefix = "connect.writer"
 
 
 class MediaNotFound(NotFound):

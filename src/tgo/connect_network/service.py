@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
@@ -60,14 +60,15 @@ class InboxMessageNotFound(NotFound):
     message_key = "connect.message_not_found"
 
 
-class RecipientCannotReceive(AppError):
-    """Acceptance refused; ``reason_code`` is one of the lookup reason codes."""
+class ReasonRefusal(AppError):
+    """A 422 whose ``code`` and ``reason_code`` are one of the lookup reason codes, with the message
+    ``{message_prefix}.{reason}``."""
 
     status_code = 422
-    code = "recipient_cannot_receive"
+    message_prefix: ClassVar[str]
 
     def __init__(self, reason: ReasonCode) -> None:
-        super().__init__(f"connect.reason.{reason.value}")
+        super().__init__(f"{self.message_prefix}.{reason.value}")
         self.reason = reason
 
     def body(self, lang: str) -> dict[str, Any]:
@@ -75,6 +76,13 @@ class RecipientCannotReceive(AppError):
         body["code"] = self.reason.value
         body["reason_code"] = self.reason.value
         return body
+
+
+class RecipientCannotReceive(ReasonRefusal):
+    """Acceptance refused: the recipient cannot receive."""
+
+    code = "recipient_cannot_receive"
+    message_prefix = "connect.reason"
 
 
 def phone_or_422(value: str, field: str = "phone") -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar import Request, Response, Router
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -61,8 +62,19 @@ PAGES = [
 ]
 
 
-def create_dashboard_router(settings: Settings) -> Router:
-    """The /dashboard router: its pages, static files, CSRF guard and HTML error pages."""
+class DashboardMount(NamedTuple):
+    router: Router
+    # The HTML 405 of a known page asked with a method it does not take. Routing raises that before the
+    # router's own exception handlers can run, so the app's handler of MethodNotAllowedException calls it.
+    method_not_allowed: Callable[[Request[Any, Any, Any], Exception], Response[Any]]
+
+
+def is_dashboard_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def create_dashboard(settings: Settings) -> DashboardMount:
+    """The /dashboard router (its pages, static files, CSRF guard and HTML error pages) and its HTML 405."""
     dash = Dashboard.build(settings)
     provide_web = make_provide_web(dash)
 
@@ -109,9 +121,19 @@ def create_dashboard_router(settings: Settings) -> Router:
         title = "dash.not_found.title" if exc.status_code == 404 else "dash.error.title"
         return error_page(request, exc.status_code, title, exc.body(lang)["message"])
 
+    def on_method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        response = error_page(request, 405, "dash.method_not_allowed.title", None, "dash.method_not_allowed")
+        allow = getattr(exc, "headers", None) or {}
+        allowed = allow.get("allow") or allow.get("Allow")
+        if allowed:
+            response.headers["Allow"] = allowed
+        return response
+
     def on_other(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if isinstance(exc, NotFoundException):
             return on_not_found(request, exc)
+        if isinstance(exc, MethodNotAllowedException):  # raised by a handler (the static files')
+            return on_method_not_allowed(request, exc)
         response = exception_handler(request, exc)
         status = response.status_code or 500
         if web_for(request) is None or status < 500:
@@ -126,7 +148,7 @@ def create_dashboard_router(settings: Settings) -> Router:
     static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False)
     # The 404 for any other path and method changes nothing, so it needs no CSRF token: a form posted
     # to a wrong address gets the page, not a "session expired" one.
-    return Router(
+    router = Router(
         path=PREFIX,
         route_handlers=[pages, static, *not_found.HANDLERS],
         dependencies={
@@ -141,6 +163,7 @@ def create_dashboard_router(settings: Settings) -> Router:
         },
         include_in_schema=False,
     )
+    return DashboardMount(router, on_method_not_allowed)
 
 
-__all__ = ["create_dashboard_router"]
+__all__ = ["DashboardMount", "create_dashboard", "is_dashboard_path"]

@@ -4,10 +4,11 @@ as a safety net. Entries are grouped by the key their notices carry (a key's has
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import Generic, Protocol, TypeVar
 
 V = TypeVar("V")
+K = TypeVar("K", bound=Hashable)
 
 ALL = "*"  # a notice for every group of its topic
 
@@ -68,6 +69,43 @@ class NoticedCache(Generic[V]):
             self._groups.setdefault(group, {})[key] = (time.monotonic() + self.ttl, value)
             self._size += 1
         return value
+
+    async def get_many(
+        self,
+        group: str,
+        keys: Collection[K],
+        load: Callable[[list[K]], Awaitable[dict[K, V]]],
+    ) -> dict[K, V]:
+        """``get`` for several keys of one group: the cached values, and ``load(missing)``'s for the others in
+        one call (it must answer every key it is given), stored under the same rule as ``get``'s."""
+        if self.ttl <= 0 or not self._notices.healthy:
+            return await load(list(keys))
+        found: dict[K, V] = {}
+        missing: list[K] = []
+        entries = self._groups.get(group) or {}
+        at = time.monotonic()
+        for key in keys:
+            entry = entries.get(key)
+            if entry is not None and entry[0] > at:
+                found[key] = entry[1]
+            else:
+                missing.append(key)
+        self.hits += len(found)
+        if not missing:
+            return found
+        self.misses += len(missing)
+        epoch = self._epoch
+        loaded = await load(missing)
+        if epoch == self._epoch and self._notices.healthy:
+            if self._size + len(loaded) > self.max_entries:
+                self._clear()
+            stored = self._groups.setdefault(group, {})
+            expires = time.monotonic() + self.ttl
+            for key, value in loaded.items():
+                if key not in stored:
+                    self._size += 1
+                stored[key] = (expires, value)
+        return found | loaded
 
     def notice(self, topic: str, key: str) -> None:
         if topic not in self.topics:

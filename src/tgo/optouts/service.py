@@ -3,6 +3,7 @@ refusal at send and at delivery, the list's API and the tenant's opt-out setting
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,9 @@ from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.models import OptOut, OptOutSettings
+from tgo.optouts.cache import publish_opt_out_change
 from tgo.optouts.repository import OptOutRepository
+from tgo.runtime import runtime_of
 
 CHANNELS = ("connect", "sms")
 MAX_SOURCE = 40
@@ -67,14 +70,32 @@ def _channel(value: object) -> str:
 
 
 async def is_opted_out(session: AsyncSession, tenant_id: int, phone: str, channel: str = "connect") -> bool:
-    return await OptOutRepository(session, tenant_id).is_opted_out(channel, phone)
+    """Whether ``phone`` is on the tenant's list for ``channel`` — from the runtime's cache (kept current by
+    change notices) when the session has a runtime."""
+    runtime = runtime_of(session)
+    if runtime is None:
+        return await OptOutRepository(session, tenant_id).is_opted_out(channel, phone)
+    return await runtime.optout_cache.get().is_opted_out(session, tenant_id, channel, phone)
+
+
+async def opted_out_among(
+    session: AsyncSession, tenant_id: int, phones: Iterable[str], channel: str = "connect"
+) -> set[str]:
+    """Which of ``phones`` are on the tenant's list for ``channel`` (one read for those the cache lacks)."""
+    asked = list(dict.fromkeys(phones))
+    if not asked:
+        return set()
+    runtime = runtime_of(session)
+    if runtime is None:
+        return await OptOutRepository(session, tenant_id).opted_out_among(channel, asked)
+    return await runtime.optout_cache.get().opted_out_among(session, tenant_id, channel, asked)
 
 
 async def refuse_if_opted_out(
     session: AsyncSession, tenant_id: int, phone: str, channel: str = "connect"
 ) -> None:
     """The send-time check: 422 ``recipient_opted_out`` (``sms_recipient_opted_out``) for a listed phone."""
-    if await OptOutRepository(session, tenant_id).is_opted_out(channel, phone):
+    if await is_opted_out(session, tenant_id, phone, channel):
         raise RecipientOptedOut() if channel == "connect" else SmsRecipientOptedOut()
 
 
@@ -82,6 +103,7 @@ async def opt_out(session: AsyncSession, tenant_id: int, phone: str, *, channel:
     """Put ``phone`` on the list; True (and ``contact.opted_out``) when it was not on it."""
     added = await OptOutRepository(session, tenant_id).add(channel, phone, source, now())
     if added:
+        await publish_opt_out_change(session, tenant_id)
         await events.emit(
             session, tenant_id, EventType.CONTACT_OPTED_OUT, _event_data(channel, phone, source)
         )
@@ -92,6 +114,7 @@ async def opt_in(session: AsyncSession, tenant_id: int, phone: str, *, channel: 
     """Take ``phone`` off the list; True (and ``contact.opted_in``) when it was on it."""
     removed = await OptOutRepository(session, tenant_id).remove(channel, phone)
     if removed:
+        await publish_opt_out_change(session, tenant_id)
         await events.emit(session, tenant_id, EventType.CONTACT_OPTED_IN, _event_data(channel, phone, source))
     return removed
 

@@ -35,9 +35,20 @@ async def is_empty(session: AsyncSession) -> bool:
     return not await session.scalar(select(func.count()).select_from(select(R.phone).limit(1).subquery()))
 
 
+async def counts(session: AsyncSession) -> tuple[int, int]:
+    """(phones in the directory, of which catching up: an event missing since their last snapshot)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.count().filter(R.in_sequence.is_(False))).select_from(R)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 async def store(session: AsyncSession, snap: Reachability, *, from_sync: bool) -> bool:
-    """Keep ``snap`` unless the directory already has this version or a later one (a replayed or late event);
-    True if it was stored. ``in_sequence`` is false when an event skipped a version (one went missing), true
+    """Keep ``snap`` unless the directory already has this version or a later one (a replayed or late event),
+    except that a sync's snapshot of the same version puts a phone catching up back in sequence; True if it
+    was stored. ``in_sequence`` is false when an event skipped a version (one went missing), true
     for a phone seen for the first time (a snapshot is complete) and for a sync's snapshot."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(R).values(
@@ -64,7 +75,11 @@ async def store(session: AsyncSession, snap: Reachability, *, from_sync: bool) -
             "in_sequence": true() if from_sync else (excluded.version == R.version + 1),
             "updated_at": excluded.updated_at,
         },
-        where=R.version < excluded.version,
+        # A sync's snapshot of the version the directory has confirms that state: a phone catching up there
+        # is in sequence again (its missing event changed nothing the snapshot does not show).
+        where=(R.version < excluded.version) | ((R.version == excluded.version) & R.in_sequence.is_(False))
+        if from_sync
+        else R.version < excluded.version,
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))

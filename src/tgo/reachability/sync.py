@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -20,19 +22,37 @@ from tgo.runtime import Runtime
 log = structlog.get_logger("tgo.reachability")
 
 
-async def sync_directory(runtime: Runtime, page_size: int = 100) -> int:
-    """Read every account's reachability from Connect into the directory; returns how many were newer."""
-    after, stored = 0, 0
+@dataclass
+class SyncProgress:
+    """How far a sync is: accounts read from Connect, snapshots stored (newer than the directory's), pages."""
+
+    read: int = 0
+    stored: int = 0
+    pages: int = 0
+
+
+async def sync_directory(
+    runtime: Runtime,
+    page_size: int = 100,
+    on_page: Callable[[SyncProgress], None] | None = None,
+) -> int:
+    """Read every account's reachability from Connect into the directory, one transaction per page
+    (``on_page`` is told after each); returns how many were newer."""
+    after, progress = 0, SyncProgress()
     connect = runtime.connect.get()
     while True:
         page = await connect.reachability_page(after, page_size)
         async with runtime.db.session_scope() as session:
             for snap in page.data:
-                stored += await apply_snapshot(session, snap, from_sync=True)
+                progress.stored += await apply_snapshot(session, snap, from_sync=True)
             await publish_change(session, TOPIC_REACHABILITY, ALL)
+        progress.read += len(page.data)
+        progress.pages += 1
+        if on_page is not None:
+            on_page(progress)
         if page.next_after is None:
-            log.info("reachability_synced", stored=stored)
-            return stored
+            log.info("reachability_synced", read=progress.read, stored=progress.stored)
+            return progress.stored
         after = page.next_after
 
 

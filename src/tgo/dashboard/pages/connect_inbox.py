@@ -27,6 +27,11 @@ def _phone(raw: str) -> str | None:
         return None
 
 
+def _admin(runtime: Runtime) -> ConnectAdminClient:
+    """The operator's client of the network, over the runtime's Connect transport."""
+    return ConnectAdminClient.of(runtime.connect.get())
+
+
 PAGE_SIZE = 20
 MARK_ALL_PAGES = 25  # "mark all as read" walks at most this many pages of 200 (5,000 messages)
 
@@ -40,9 +45,7 @@ class Inbox(NamedTuple):
 async def _messages(me: Web, runtime: Runtime, e164: str, cursor: str | None = None) -> Inbox:
     """One page of the inbox of a phone this session opened with its key (callers check that first)."""
     try:
-        page = await ConnectAdminClient.of(runtime.connect.get()).inbox_page(
-            e164, limit=PAGE_SIZE, cursor=cursor or None
-        )
+        page = await _admin(runtime).inbox_page(e164, limit=PAGE_SIZE, cursor=cursor or None)
     except ConnectRejected as exc:
         if exc.reason_code in ("account_not_found", "not_found"):
             return Inbox([], None, me.t("dash.connect.error.no_account", phone=e164))
@@ -108,7 +111,7 @@ async def connect_open(me: Web, runtime: Runtime) -> Response[Any]:
     e164 = _phone(phone)
     if e164 is None:
         return _render(me, phone, None, Inbox([], None, me.t("dash.connect.error.phone")), 422)
-    if not ConnectAdminClient.of(runtime.connect.get()).inbox_key_matches(e164, key):
+    if not _admin(runtime).inbox_key_matches(e164, key):
         return _render(me, phone, None, Inbox([], None, me.t("dash.connect.error.key")), 422)
     me.session.open_inbox(e164)
     return me.redirect(url(f"/connect?{urlencode({'phone': e164})}"))
@@ -140,7 +143,7 @@ async def connect_mark_read(me: Web, runtime: Runtime) -> Response[Any]:
         me.flash("error", "dash.connect.error.key")
         return me.redirect(url("/connect"))
     try:
-        await ConnectAdminClient.of(runtime.connect.get()).mark_read(e164, message_id)
+        await _admin(runtime).mark_read(e164, message_id)
     except ConnectError:
         me.flash("error", "dash.connect.error.mark_read")
     else:
@@ -156,7 +159,7 @@ async def connect_mark_all_read(me: Web, runtime: Runtime) -> Response[Any]:
     if e164 is None or not me.session.can_read_inbox(e164):
         me.flash("error", "dash.connect.error.key")
         return me.redirect(url("/connect"))
-    client = ConnectAdminClient.of(runtime.connect.get())
+    client = _admin(runtime)
     marked = 0
     cursor: str | None = None
     try:

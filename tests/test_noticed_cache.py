@@ -1,0 +1,70 @@
+"""NoticedCache.get_many (the batch opt-out check's): one load of the keys it lacks, nothing stored when a
+notice of its topics arrived during that load or while the notices are not heard."""
+
+from __future__ import annotations
+
+from tgo.kit.noticed_cache import NoticedCache, Subscriber
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.healthy = True
+        self.subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.append(subscriber)
+
+    def notice(self, topic: str, key: str) -> None:
+        for sub in self.subscribers:
+            sub.notice(topic, key)
+
+
+async def test_get_many_loads_only_what_it_lacks_and_a_notice_drops_the_group() -> None:
+    bus = Bus()
+    cache: NoticedCache[bool] = NoticedCache(bus, frozenset({"t"}), ttl_seconds=30)
+    loads: list[list[str]] = []
+
+    async def load(keys: list[str]) -> dict[str, bool]:
+        loads.append(sorted(keys))
+        return {k: k == "b" for k in keys}
+
+    assert await cache.get_many("1", ["a", "b"], load) == {"a": False, "b": True}
+    assert await cache.get_many("1", ["a", "b", "c"], load) == {"a": False, "b": True, "c": False}
+    assert loads == [["a", "b"], ["c"]] and cache.hits == 2
+    bus.notice("other", "1")  # another topic: kept
+    await cache.get_many("1", ["a"], load)
+    assert len(loads) == 2
+    bus.notice("t", "2")  # another group: kept
+    await cache.get_many("1", ["a"], load)
+    assert len(loads) == 2
+    bus.notice("t", "1")
+    await cache.get_many("1", ["a"], load)
+    assert loads[-1] == ["a"]
+
+
+async def test_get_many_stores_nothing_loaded_across_a_notice_or_while_unhealthy() -> None:
+    bus = Bus()
+    cache: NoticedCache[bool] = NoticedCache(bus, frozenset({"t"}), ttl_seconds=30)
+    calls = 0
+
+    async def racing(keys: list[str]) -> dict[str, bool]:
+        nonlocal calls
+        calls += 1
+        bus.notice("t", "1")  # the change committed while this read ran
+        return dict.fromkeys(keys, False)
+
+    await cache.get_many("1", ["a"], racing)
+    await cache.get_many("1", ["a"], racing)
+    assert calls == 2  # the first answer was not stored
+
+    bus.healthy = False
+
+    async def load(keys: list[str]) -> dict[str, bool]:
+        nonlocal calls
+        calls += 1
+        return dict.fromkeys(keys, True)
+
+    await cache.get_many("1", ["b"], load)
+    bus.healthy = True
+    await cache.get_many("1", ["b"], load)
+    assert calls == 4  # nothing was served or stored while the notices were not heard
