@@ -52,3 +52,24 @@ async def pace(runtime: Runtime, sender_number_id: int) -> None:
                     await asyncio.sleep(step * random.uniform(0.5, 1.5))
     except TimeoutError:
         log.warning("sender_pace_exceeded", sender_number_id=sender_number_id)
+
+
+async def pace_many(runtime: Runtime, sender_number_id: int, count: int, deadline: float) -> int:
+    """Wait until ``sender_number_id`` may send up to ``count`` more messages at once, taken as one ``hit`` of
+    that cost; returns how many it may send now (at most the rate per second: a larger group goes out in
+    rounds). Past ``deadline`` (the loop's clock: half the caller's claim) it returns ``count`` unpaced."""
+    pacer = runtime.sender_pacer.get()
+    limiter, item = pacer.limiter, pacer.item
+    key = f"{runtime.settings.queue_name}:sender:{sender_number_id}"
+    lock = pacer.locks.setdefault(sender_number_id, asyncio.Lock())
+    cost = max(1, min(count, int(item.amount)))
+    step = 1.0 / max(1.0, float(item.amount))
+    try:
+        async with asyncio.timeout_at(deadline), lock:
+            while True:
+                if await limiter.hit(item, key, cost=cost):
+                    return cost
+                await asyncio.sleep(step * random.uniform(0.5, 1.5))
+    except TimeoutError:
+        log.warning("sender_pace_exceeded", sender_number_id=sender_number_id, count=count)
+        return count
