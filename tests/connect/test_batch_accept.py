@@ -146,3 +146,51 @@ def _body(bid: str) -> dict[str, str]:
         "type": "text",
         "content": "hi",
     }
+
+
+async def test_a_network_without_the_batch_route_gets_each_message_alone() -> None:
+    """An older Connect answers the batch route 404: the client hands each message to the single route."""
+    from tgo.channels.connect import ConnectClient
+
+    paths: list[str] = []
+
+    async def older_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = next(
+                (
+                    int(line.split(":")[1])
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("content-length")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            path = head.split(" ")[1]
+            paths.append(path)
+            if path.endswith(":batch"):
+                status, body = "404 Not Found", b'{"status_code":404,"detail":"Not Found"}'
+            else:
+                n = len(paths)
+                status = "201 Created"
+                body = b'{"connect_message_id":%d,"accepted_at":"2026-12-01T00:00:00Z","duplicate":false}' % n
+            writer.write(
+                f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(older_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = ConnectClient.over_http(f"http://127.0.0.1:{port}", b"s" * 40, timeout=5)
+    try:
+        out = await client.deliver_batch([text("o:1"), text("o:2")])
+    finally:
+        await client.aclose()
+        server.close()
+    assert [accepted(o).connect_message_id for o in out] == [2, 3]
+    assert paths == ["/connect/v1/messages:batch", "/connect/v1/messages", "/connect/v1/messages"]

@@ -138,7 +138,13 @@ class HttpConnectClient(ConnectClient):
         outcomes: list[SendResult | ConnectRejected] = []
         for start in range(0, len(messages), MAX_BATCH_MESSAGES):
             chunk = list(messages[start : start + MAX_BATCH_MESSAGES])
-            resp = await self.api.call("POST", "/messages:batch", json=OutboundBatch(messages=chunk))
+            try:
+                resp = await self.api.call("POST", "/messages:batch", json=OutboundBatch(messages=chunk))
+            except ConnectRejected:
+                # Refusals of a message are results of a 200; a refused request is a network without the
+                # route (404) or a body it will not read: each message alone, through the single route.
+                outcomes += await super().deliver_batch(chunk)
+                continue
             results = self.api.decode(resp, BatchAcceptance).results
             if len(results) != len(chunk):
                 raise ConnectUnavailable(f"Connect answered {len(results)} results for {len(chunk)} messages")
