@@ -3,7 +3,9 @@
 opt-out query, the pace taken per sender number for its whole group, one Connect call, and the outcomes
 recorded in one transaction with one statement per kind (sent, failed, retry). A duplicate or late job claims
 nothing; a crash leaves the claimed rows to the sweeper, and Connect's idempotence by business message id
-means a batch partly applied before a crash is never delivered twice."""
+means a batch partly applied before a crash is never delivered twice. A process holds at most
+TGO_DELIVERY_MAX_HELD claimed messages (``pacing.HeldBudget``): jobs beyond it wait unclaimed, and when the
+worker stops they hand their ids back to the broker instead of claiming."""
 
 from __future__ import annotations
 
@@ -27,12 +29,13 @@ from tgo.channels.connect_types import (
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.media.signed import signed_url
-from tgo.messages.pacing import pace_many
+from tgo.messages.pacing import HeldBudget, pace_many
 from tgo.messages.repository import DeliveryQueue
 from tgo.messages.state import MessageStatus, transition_many
 from tgo.metrics import DELIVERY_ATTEMPTS
 from tgo.models import Media, Message
 from tgo.runtime import Runtime
+from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.messages")
 
@@ -63,13 +66,26 @@ async def deliver_batch(
     runtime: Runtime, message_ids: Sequence[int], request_ids: Mapping[int, str] | None = None
 ) -> dict[int, str]:
     """One delivery attempt of each message of ``message_ids`` that is still due; idempotent. Returns each
-    message's outcome: sent, failed, retry, or skipped (not claimable: done, held elsewhere, not due).
+    message's outcome: sent, failed, retry, skipped (not claimable: done, held elsewhere, not due), or
+    handed_back (the worker was stopping before it claimed them: their ids went back to the broker).
     ``request_ids``: the request that accepted each message, named by its log line."""
-    try:
-        outcomes = await _deliver_batch(runtime, message_ids)
-    except Exception:  # the job runner logs it; the rows stay claimed until the sweeper takes them again
-        DELIVERY_ATTEMPTS.labels("error").inc(len(message_ids))
-        raise
+    budget = _held_budget(runtime)
+    ids = list(dict.fromkeys(message_ids))
+    outcomes: dict[int, str] = {}
+    for start in range(0, len(ids), budget.limit):
+        chunk = ids[start : start + budget.limit]
+        taken = await budget.take(len(chunk))
+        if not taken:
+            await _hand_back(runtime, ids[start:], request_ids)
+            outcomes.update(dict.fromkeys(ids[start:], "handed_back"))
+            break
+        try:
+            outcomes.update(await _deliver_batch(runtime, chunk))
+        except Exception:  # the job runner logs it; the rows stay claimed until the sweeper takes them again
+            DELIVERY_ATTEMPTS.labels("error").inc(len(chunk))
+            raise
+        finally:
+            await budget.give_back(taken)
     counts: dict[str, int] = {}
     for message_id, outcome in outcomes.items():
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -79,6 +95,30 @@ async def deliver_batch(
     for outcome, n in counts.items():
         DELIVERY_ATTEMPTS.labels(outcome).inc(n)
     return outcomes
+
+
+def _held_budget(runtime: Runtime) -> HeldBudget:
+    pacer = runtime.sender_pacer.get()
+    if (
+        not pacer.drain_hooked
+    ):  # the first delivery of the process: a stopping worker stops waiting jobs first
+        pacer.drain_hooked = True
+        runtime.on_drain(pacer.held.stop)
+    return pacer.held
+
+
+async def _hand_back(runtime: Runtime, ids: list[int], request_ids: Mapping[int, str] | None) -> None:
+    """Publish the ids of a job the stopping worker had not started on again (another worker takes them); with
+    the in-process broker, or if the publish fails, the sweeper finds the rows (never attempted) instead."""
+    if runtime.broker.get().is_memory:
+        return
+    payload: dict[str, Any] = {"ids": ids}
+    if request_ids:
+        payload["request_ids"] = [request_ids.get(i) for i in ids]
+    try:
+        await publish(runtime, "messages.deliver_batch", payload)
+    except Exception as exc:
+        log.warning("hand_back_failed", count=len(ids), error=type(exc).__name__)
 
 
 async def _deliver_batch(runtime: Runtime, message_ids: Sequence[int]) -> dict[int, str]:

@@ -27,6 +27,41 @@ class SenderPacer:
         self.limiter = MovingWindowRateLimiter(storage)
         self.item = RateLimitItemPerSecond(max(1, int(settings.sender_rate_per_second)))
         self.locks: dict[int, asyncio.Lock] = {}
+        self.held = HeldBudget(settings.delivery_max_held)
+        self.drain_hooked = False
+
+
+class HeldBudget:
+    """How many messages this process holds claimed for delivery (TGO_DELIVERY_MAX_HELD): a batch job takes
+    its share before it claims, so a worker that read many batch jobs holds a bounded number of claims (each
+    paced, each to finish before its claim expires). When the worker stops, the waiting jobs give up."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self.stopping = False
+        self._changed = asyncio.Condition()
+
+    async def take(self, n: int) -> int:
+        """Wait for ``n`` (at most the limit) of the budget; returns what was taken, 0 if the worker stops."""
+        n = max(1, min(n, self.limit))
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.stopping or self.in_use + n <= self.limit)
+            if self.stopping:
+                return 0
+            self.in_use += n
+            return n
+
+    async def give_back(self, n: int) -> None:
+        async with self._changed:
+            self.in_use -= n
+            self._changed.notify_all()
+
+    async def stop(self) -> None:
+        """A drain hook: jobs waiting for the budget give up (their ids go back to the broker)."""
+        async with self._changed:
+            self.stopping = True
+            self._changed.notify_all()
 
 
 async def pace(runtime: Runtime, sender_number_id: int) -> None:
