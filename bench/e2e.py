@@ -7,6 +7,7 @@ import contextlib
 import time
 from typing import Any
 
+from bench.cpu import backend_cpu, backends_spent, process_cpu
 from bench.db import PgDirect
 from bench.load import Load, run_wrk
 from bench.stack import SEND_BODY, Stack
@@ -66,6 +67,13 @@ def run_e2e(
         connections=connections,
         threads=min(2, connections),
     )
+    procs = {"api": stack.procs["api"]}
+    if "connect" in stack.procs:
+        procs["connect"] = stack.procs["connect"]
+    for p in stack.workers():
+        procs[p.name] = p
+    cpu0 = {k: process_cpu(p.pid) for k, p in procs.items()}
+    pg0 = backend_cpu(stack.database_name)
     t0 = time.monotonic()
     accept = run_wrk(load, duration_s=timeout, limit_per_thread=n // load.threads)
     t_accepted = time.monotonic()
@@ -83,6 +91,8 @@ def run_e2e(
             break
         time.sleep(0.25)
     t_done = time.monotonic()
+    cpu = {k: process_cpu(p.pid) - cpu0[k] for k, p in procs.items()}
+    cpu["postgres"] = backends_spent(pg0, backend_cpu(stack.database_name))
     rows = pg.fetch(
         "SELECT extract(epoch FROM delivered_at - queued_at) * 1000 AS ms FROM messages "
         "WHERE id > $1 AND delivered_at IS NOT NULL ORDER BY 1",
@@ -116,8 +126,20 @@ def run_e2e(
         else None,
         "connections": connections,
         "latency_ms": percentiles(latencies),
+        # Everything each process spent from the first accept to the last delivery, per delivered message
+        # (accepting included: the API's share is the send path's); "workers" sums the worker processes.
+        "cpu_ms_per_delivered": cpu_per_delivered(cpu, delivered),
         "_latencies": latencies,
     }
+
+
+def cpu_per_delivered(cpu: dict[str, float], delivered: int) -> dict[str, float]:
+    per = {k: v * 1000 / max(delivered, 1) for k, v in cpu.items()}
+    per["workers"] = sum(v for k, v in per.items() if k.startswith("worker-"))
+    per["total"] = (
+        sum(v for k, v in per.items() if not k.startswith("worker-") and k != "workers") + per["workers"]
+    )
+    return {k: round(v, 3) for k, v in per.items()}
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

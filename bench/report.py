@@ -169,6 +169,20 @@ def table(results: dict[str, Any]) -> str:
                 f"{_f(r['delivered_per_s'])}{done} | {_f(r.get('drain_per_s'))} | {_f(r['all_delivered_s'])} | "
                 f"{_f(lat['p50'], 0)} / {_f(lat['p99'], 0)} / {_f(lat['max'], 0)} |"
             )
+        cpu_rows = [r for r in e2e if isinstance(r.get("cpu_ms_per_delivered"), dict)]
+        if cpu_rows:
+            lines += [
+                "",
+                "| CPU ms per delivered message | API | workers | Connect | PostgreSQL | total |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            for r in cpu_rows:
+                c = r["cpu_ms_per_delivered"]
+                lines.append(
+                    f"| {r['workers']} worker(s), {r.get('connections', 64)} conn. | {_f(c.get('api'), 2)} | "
+                    f"{_f(c.get('workers'), 2)} | {_f(c.get('connect'), 2)} | {_f(c.get('postgres'), 2)} | "
+                    f"{_f(c.get('total'), 2)} |"
+                )
     reads = results.get("reads") or {}
     if reads.get("100k") or reads.get("1m"):
         lines += [

@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 from bench import report
+from bench.cpu import backend_cpu, backends_spent, process_cpu
 from bench.load import Load, measure, wrk_version
 from bench.sampler import RssSampler
 from bench.stack import (
@@ -157,13 +158,13 @@ def send_measured(stack: Stack) -> dict[str, Any]:
         sources[p.name] = p.rss_bytes
     if "connect" in stack.procs:
         sources["connect"] = stack.procs["connect"].rss_bytes
-    cpu0 = {k: _cpu(stack.procs[k].pid) for k in sources}
-    pg0 = _backend_cpu(stack.database_name)
+    cpu0 = {k: process_cpu(stack.procs[k].pid) for k in sources}
+    pg0 = backend_cpu(stack.database_name)
     batches0 = _send_batches(stack)
     with RssSampler(sources) as sampler:
         result = measure(send_load(stack), WARMUP, DURATION)
-    cpu1 = {k: _cpu(stack.procs[k].pid) for k in sources}
-    pg1 = _backend_cpu(stack.database_name)
+    cpu1 = {k: process_cpu(stack.procs[k].pid) for k in sources}
+    pg1 = backend_cpu(stack.database_name)
     batches1 = _send_batches(stack)
     if batches1[1] > batches0[1]:  # the group commit's mean batch over warm-up and run (its metric)
         result["send_batch_mean"] = round((batches1[0] - batches0[0]) / (batches1[1] - batches0[1]), 1)
@@ -173,23 +174,12 @@ def send_measured(stack: Stack) -> dict[str, Any]:
     if stack.database_name is not None:
         # Backends that started during the run count from zero; ones that ended are lost (the pools keep
         # their connections, so there are none of those in practice).
-        per["postgres"] = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items()) * 1000 / max(total, 1)
+        per["postgres"] = backends_spent(pg0, pg1) * 1000 / max(total, 1)
     result["cpu_ms_per_request_incl_warmup"] = {k: round(v, 3) for k, v in per.items()}
     # The issue's figure: the accept path's processes together (no worker runs during this load).
     accept = [k for k in per if k in ("api", "connect", "postgres")]
     result["cpu_ms_per_accepted_total"] = round(sum(per[k] for k in accept), 3)
     return result
-
-
-def _cpu(pid: int) -> float:
-    try:
-        p = psutil.Process(pid)
-        t = p.cpu_times()
-        return float(t.user + t.system) + sum(
-            float(c.cpu_times().user + c.cpu_times().system) for c in p.children(recursive=True)
-        )
-    except psutil.Error:
-        return 0.0
 
 
 def _send_batches(stack: Stack) -> tuple[float, float]:
@@ -206,22 +196,6 @@ def _send_batches(stack: Stack) -> tuple[float, float]:
         if name in sums:
             sums[name] += float(value)
     return sums["tgo_send_batch_size_sum"], sums["tgo_send_batch_size_count"]
-
-
-def _backend_cpu(database: str | None) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend connected to ``database`` (its process title names it)."""
-    if database is None:
-        return {}
-    out: dict[int, float] = {}
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            title = " ".join(p.info["cmdline"] or [])
-            if title.startswith("postgres:") and f" {database} " in f"{title} ":
-                t = p.cpu_times()
-                out[p.pid] = float(t.user + t.system)
-        except psutil.Error:
-            continue
-    return out
 
 
 def main() -> int:

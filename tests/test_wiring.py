@@ -119,6 +119,7 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
         assert registry.parts == [p.name for p in PARTS]
         assert set(registry.tasks) == {
             "messages.deliver",
+            "messages.deliver_batch",
             "sms.deliver",
             "sms.verify_sender",
             "webhooks.deliver",

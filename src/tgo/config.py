@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         default=60.0,
         description="How long a worker holds a message it is delivering before another may retry it.",
     )
+    delivery_max_held: int = Field(
+        default=256,
+        ge=1,
+        description="Most messages one process holds claimed for delivery at once; batch jobs beyond it wait "
+        "unclaimed, and a stopping worker hands their jobs back to the broker.",
+    )
     sweeper_interval_seconds: float = Field(default=5.0)
     sweeper_stale_seconds: float = Field(
         default=30.0, description="Age after which queued work is re-published."

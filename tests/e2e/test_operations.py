@@ -176,7 +176,11 @@ async def test_metrics_health_and_logs_of_every_process(ops: dict[str, Any]) -> 
     accepted = value(
         connect, "tgo_http_requests_total", method="POST", route="/connect/v1/messages", status="201"
     )
-    assert accepted == SENDS + 1  # and the sender number's OTP
+    assert accepted == 1  # the sender number's OTP (the single-message route)
+    batches = value(
+        connect, "tgo_http_requests_total", method="POST", route="/connect/v1/messages:batch", status="200"
+    )
+    assert batches == SENDS  # one send at a time: each its own committed batch, one Connect call each
     async with httpx.AsyncClient(timeout=10) as c:
         for base in (urls["connect"], urls["api"]):
             assert (await c.get(f"{base}/healthz")).json() == {"status": "ok"}

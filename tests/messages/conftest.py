@@ -5,8 +5,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.fixtures.connect import ConnectHelper
+from tgo.kit.clock import now
+from tgo.messages.accept_batch import QueuedSend, write_queued
+from tgo.models import SenderNumber
 from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
@@ -45,3 +49,34 @@ async def wait_status(
             return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"message {message_id} is {body.get('status')}, never {status}: {body}")
+
+
+async def queue_unpublished(runtime: Runtime, sender: dict[str, Any], recipients: list[str]) -> list[int]:
+    """Queued messages from ``sender`` to each of ``recipients``, written as the send path's group commit
+    writes them (one batch) but without its delivery job — as if the publish was lost: no worker moves them
+    until a test delivers them (or the sweeper re-publishes them). Their ids, in order."""
+    at = now()
+    async with runtime.db.session_scope() as s:
+        tenant_id = int(
+            await s.scalar(select(SenderNumber.tenant_id).where(SenderNumber.id == sender["id"])) or 0
+        )
+        values = {
+            "sender_number_id": sender["id"],
+            "sender_phone": OWNER,
+            "message_type": "text",
+            "caption": None,
+            "media_id": None,
+            "duration": None,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "queued_at": at,
+            "updated_at": at,
+        }
+        items = [
+            QueuedSend(tenant_id, {**values, "to_phone": to, "content": f"m{i}"}, interested=True)
+            for i, to in enumerate(recipients)
+        ]
+        messages = await write_queued(s, items)
+        s.info.pop("after_commit", None)  # the lost publish
+    return [m.id for m in messages]

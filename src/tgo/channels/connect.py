@@ -10,20 +10,26 @@ calls of the reference network are ``channels/connect_admin.ConnectAdminClient``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, Self
 
 from tgo.channels.connect_api import ConnectApi, ConnectInvalidRequest, quote_phone
 from tgo.channels.connect_types import (
+    MAX_BATCH_MESSAGES,
+    BatchAcceptance,
+    BatchItemResult,
     ConnectAccount,
     ConnectError,
     ConnectRejected,
     ConnectUnavailable,
     InboxMessage,
     Lookup,
+    OutboundBatch,
     OutboundMessage,
     ReachabilityPage,
     SendResult,
 )
+from tgo.kit.clock import now
 
 
 class ConnectClient(ABC):
@@ -56,6 +62,21 @@ class ConnectClient(ABC):
     async def deliver(self, message: OutboundMessage) -> SendResult:
         """Hand one message to Connect. Idempotent by ``business_message_id``: a retry returns the
         first acceptance with ``duplicate=True`` and the recipient sees the message once."""
+
+    async def deliver_batch(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ConnectRejected]:
+        """Hand several messages to Connect: one outcome per message, in order — its ``SendResult`` (idempotent
+        as ``deliver``) or the ``ConnectRejected`` that refused it alone. Raises ConnectUnavailable when
+        Connect cannot answer for the batch (none of it is known accepted; a retry is safe). This default
+        makes one ``deliver`` call per message; ``HttpConnectClient`` sends one request per batch."""
+        outcomes: list[SendResult | ConnectRejected] = []
+        for message in messages:
+            try:
+                outcomes.append(await self.deliver(message))
+            except ConnectUnavailable:
+                raise
+            except ConnectRejected as exc:
+                outcomes.append(exc)
+        return outcomes
 
     @abstractmethod
     async def set_link(self, phone: str, linked: bool) -> None:
@@ -113,6 +134,23 @@ class HttpConnectClient(ConnectClient):
         resp = await self.api.call("POST", "/messages", json=message)
         return self.api.decode(resp, SendResult)
 
+    async def deliver_batch(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ConnectRejected]:
+        outcomes: list[SendResult | ConnectRejected] = []
+        for start in range(0, len(messages), MAX_BATCH_MESSAGES):
+            chunk = list(messages[start : start + MAX_BATCH_MESSAGES])
+            try:
+                resp = await self.api.call("POST", "/messages:batch", json=OutboundBatch(messages=chunk))
+            except ConnectRejected:
+                # Refusals of a message are results of a 200; a refused request is a network without the
+                # route (404) or a body it will not read: each message alone, through the single route.
+                outcomes += await super().deliver_batch(chunk)
+                continue
+            results = self.api.decode(resp, BatchAcceptance).results
+            if len(results) != len(chunk):
+                raise ConnectUnavailable(f"Connect answered {len(results)} results for {len(chunk)} messages")
+            outcomes += [_outcome(item) for item in results]
+        return outcomes
+
     async def set_link(self, phone: str, linked: bool) -> None:
         await self.api.call("PUT" if linked else "DELETE", f"/links/{quote_phone(phone)}")
 
@@ -123,6 +161,18 @@ class HttpConnectClient(ConnectClient):
         resp = await self.api.call("GET", f"/media/{int(media_id)}")
         types = [v for k, v in resp.headers.items() if k.lower() == "content-type"]
         return resp.content, (types[0] if types else "application/octet-stream").split(";")[0].strip()
+
+
+def _outcome(item: BatchItemResult) -> SendResult | ConnectRejected:
+    if item.status in ("accepted", "duplicate") and item.connect_message_id is not None:
+        return SendResult(
+            connect_message_id=item.connect_message_id,
+            accepted_at=item.accepted_at or now(),
+            duplicate=item.status == "duplicate",
+        )
+    if item.status == "refused":
+        return ConnectRejected(item.reason_code or "rejected", item.detail or "")
+    raise ConnectUnavailable(f"unexpected batch result from Connect: {item.status}")
 
 
 __all__ = [

@@ -99,6 +99,33 @@ class SendResult(msgspec.Struct, kw_only=True):
     duplicate: bool = False  # Connect had already accepted this business_message_id
 
 
+# Most messages one ``POST /connect/v1/messages:batch`` takes (more is a 422); ConnectClient splits longer lists.
+MAX_BATCH_MESSAGES = 500
+
+
+class OutboundBatch(msgspec.Struct, kw_only=True):
+    """The body of ``POST /connect/v1/messages:batch``."""
+
+    messages: list[OutboundMessage]
+
+
+class BatchItemResult(msgspec.Struct, kw_only=True):
+    """One message's outcome in a batch, in the request's order: ``accepted`` (new), ``duplicate`` (accepted
+    before: the first acceptance's id and time) or ``refused`` (with the lookup's ``reason_code``, or
+    ``validation_failed`` for a malformed item)."""
+
+    business_message_id: str
+    status: str  # accepted | duplicate | refused
+    connect_message_id: int | None = None
+    accepted_at: datetime | None = None
+    reason_code: str | None = None
+    detail: str | None = None
+
+
+class BatchAcceptance(msgspec.Struct, kw_only=True):
+    results: list[BatchItemResult]
+
+
 class InboxMessage(msgspec.Struct, kw_only=True):
     id: int
     business_message_id: str

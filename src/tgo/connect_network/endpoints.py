@@ -16,9 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect_protocol import token_matches
 from tgo.channels.connect_types import (
+    MAX_BATCH_MESSAGES,
+    BatchAcceptance,
     ConnectAccount,
     InboxMessage,
     Lookup,
+    OutboundBatch,
     OutboundMessage,
     ReachabilityPage,
     SendResult,
@@ -26,7 +29,7 @@ from tgo.channels.connect_types import (
 from tgo.db import run_after_commit
 from tgo.errors import Unauthenticated, ValidationFailed
 
-from . import service
+from . import batch, service
 from .network import ConnectNetwork
 
 
@@ -235,6 +238,30 @@ class MessagesController(Controller):
             business_message_id=business_message_id,
             attempts=await service.attempts(connect_session, business_message_id),
         )
+
+
+class MessageBatchController(Controller):
+    path = "/messages:batch"
+
+    @post("/", status_code=200)
+    async def accept_batch(self, request: Request[Any, Any, Any], data: OutboundBatch) -> Response[Any]:
+        """Accept up to MAX_BATCH_MESSAGES Business messages in one transaction: 200 with one result per message
+        (accepted, duplicate, or refused with the lookup's ``reason_code``); more messages is a 422."""
+        network: ConnectNetwork = request.app.state.connect
+        await network.ready()
+        if network.fail_next_messages > 0:  # a scripted outage fails the whole batch, as Connect down would
+            network.fail_next_messages -= 1
+            async with network.db.session_scope() as session:
+                for message in data.messages[:MAX_BATCH_MESSAGES]:
+                    await service.count_attempt(session, message.business_message_id)
+            body = {"message": "Scripted failure of the reference network.", "code": "scripted_failure"}
+            return Response(body, status_code=network.fail_status)
+        async with network.db.session_scope() as session:
+            results = await batch.accept_messages(session, data.messages)
+            wrote = session.info.pop(service.EVENTS_WRITTEN, False)
+        if wrote:
+            network.pump.kick()
+        return Response(BatchAcceptance(results=results), status_code=200)
 
 
 class FaultsController(Controller):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy import insert as insert_core
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,6 +130,82 @@ class ConnectRepository:
             set_={"attempts": ConnectDeliveryAttemptRow.attempts + 1, "last_attempt_at": at},
         )
         await self.session.execute(stmt)
+
+    # The batch acceptance (POST /connect/v1/messages:batch): each a statement for the whole batch.
+
+    async def count_attempts(self, counts: dict[str, int], at: datetime) -> None:
+        """``count_attempt`` for a batch: each id's raw attempts in one executemany upsert."""
+        if not counts:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(ConnectDeliveryAttemptRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ConnectDeliveryAttemptRow.business_message_id],
+            set_={
+                "attempts": ConnectDeliveryAttemptRow.attempts + stmt.excluded.attempts,
+                "last_attempt_at": stmt.excluded.last_attempt_at,
+            },
+        )
+        rows = [
+            {"business_message_id": b, "attempts": n, "last_attempt_at": at}
+            for b, n in sorted(counts.items())
+        ]
+        await self.session.execute(stmt, rows)
+
+    async def messages_by_business_ids(self, ids: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+        """The inbox message id and acceptance time of each of ``ids`` Connect already accepted."""
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(
+                ConnectInboxMessageRow.business_message_id,
+                ConnectInboxMessageRow.id,
+                ConnectInboxMessageRow.received_at,
+            ).where(ConnectInboxMessageRow.business_message_id.in_(sorted(set(ids))))
+        )
+        return {row[0]: (int(row[1]), row[2]) for row in result}
+
+    async def accounts_by_phones(self, phones: Sequence[str]) -> dict[str, ConnectAccountRow]:
+        if not phones:
+            return {}
+        result = await self.session.scalars(
+            select(ConnectAccountRow).where(ConnectAccountRow.phone.in_(sorted(set(phones))))
+        )
+        return {row.phone: row for row in result}
+
+    async def blocked_pairs(self, pairs: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Which (account id, sender phone) pairs are blocks."""
+        if not pairs:
+            return set()
+        account_ids = sorted({a for a, _ in pairs})
+        result = await self.session.execute(
+            select(ConnectBlockRow.account_id, ConnectBlockRow.sender_phone).where(
+                ConnectBlockRow.account_id.in_(account_ids)
+            )
+        )
+        wanted = set(pairs)
+        return {(int(r[0]), str(r[1])) for r in result if (int(r[0]), str(r[1])) in wanted}
+
+    async def insert_inbox_messages(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """New inbox messages in one multi-row INSERT; the ids of the ones written, by business message id
+        (one another transaction wrote first is skipped, not an error: the caller answers it as a duplicate)."""
+        if not rows:
+            return {}
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(ConnectInboxMessageRow)
+            .on_conflict_do_nothing(index_elements=[ConnectInboxMessageRow.business_message_id])
+            .returning(ConnectInboxMessageRow.business_message_id, ConnectInboxMessageRow.id)
+        )
+        result = await self.session.execute(stmt, rows)
+        return {str(row[0]): int(row[1]) for row in result}
+
+    async def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        """Outbox events (type, data, event_id, ...) in one multi-row INSERT."""
+        if rows:
+            await self.session.execute(insert_core(ConnectEventRow), rows)
 
     async def attempts(self, business_message_id: str) -> int:
         result = await self.session.execute(

@@ -2,11 +2,10 @@
 
 ``write_queued`` is the batch form of ``state.insert_queued``: one multi-row INSERT of the messages, one of
 their queued history rows, the usage counters summed per batch, the ``message.queued`` events, and after
-the commit the messages' delivery jobs."""
+the commit one ``messages.deliver_batch`` job with the batch's ids."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ class QueuedSend:
     values: dict[str, Any]
     interested: bool  # a listener has an interest in the tenant (read with the sender, see events.interest)
     finish: Finish | None = None
+    request_id: str | None = None  # the accepting request's id: the delivery's log lines carry it
 
 
 SendBatcher = GroupCommit[QueuedSend, Message]
@@ -88,17 +88,18 @@ async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> li
     count = len(messages)
     runtime = runtime_of(session)
     ids = [m.id for m in messages]
+    payload: dict[str, Any] = {"ids": ids}
+    if any(item.request_id for item in items):
+        payload["request_ids"] = [item.request_id for item in items]
 
     async def publish_jobs() -> None:
         MESSAGES_ACCEPTED.inc(count)
         if runtime is None:
             return
-        jobs = (publish(runtime, "messages.deliver", {"id": message_id}) for message_id in ids)
-        failed = [
-            r for r in await asyncio.gather(*jobs, return_exceptions=True) if isinstance(r, BaseException)
-        ]
-        if failed:  # the sweeper re-publishes them; the messages are safe in the database
-            log.warning("publish_failed", failed=len(failed), of=count, error=type(failed[0]).__name__)
+        try:  # one job for the batch (issue 16): the worker claims and delivers it set-based
+            await publish(runtime, "messages.deliver_batch", payload)
+        except Exception as exc:  # the sweeper re-publishes them; the messages are safe in the database
+            log.warning("publish_failed", failed=count, of=count, error=type(exc).__name__)
 
     after_commit(session, publish_jobs)
     return messages

@@ -27,6 +27,41 @@ class SenderPacer:
         self.limiter = MovingWindowRateLimiter(storage)
         self.item = RateLimitItemPerSecond(max(1, int(settings.sender_rate_per_second)))
         self.locks: dict[int, asyncio.Lock] = {}
+        self.held = HeldBudget(settings.delivery_max_held)
+        self.drain_hooked = False
+
+
+class HeldBudget:
+    """How many messages this process holds claimed for delivery (TGO_DELIVERY_MAX_HELD): a batch job takes
+    its share before it claims, so a worker that read many batch jobs holds a bounded number of claims (each
+    paced, each to finish before its claim expires). When the worker stops, the waiting jobs give up."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self.stopping = False
+        self._changed = asyncio.Condition()
+
+    async def take(self, n: int) -> int:
+        """Wait for ``n`` (at most the limit) of the budget; returns what was taken, 0 if the worker stops."""
+        n = max(1, min(n, self.limit))
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.stopping or self.in_use + n <= self.limit)
+            if self.stopping:
+                return 0
+            self.in_use += n
+            return n
+
+    async def give_back(self, n: int) -> None:
+        async with self._changed:
+            self.in_use -= n
+            self._changed.notify_all()
+
+    async def stop(self) -> None:
+        """A drain hook: jobs waiting for the budget give up (their ids go back to the broker)."""
+        async with self._changed:
+            self.stopping = True
+            self._changed.notify_all()
 
 
 async def pace(runtime: Runtime, sender_number_id: int) -> None:
@@ -52,3 +87,24 @@ async def pace(runtime: Runtime, sender_number_id: int) -> None:
                     await asyncio.sleep(step * random.uniform(0.5, 1.5))
     except TimeoutError:
         log.warning("sender_pace_exceeded", sender_number_id=sender_number_id)
+
+
+async def pace_many(runtime: Runtime, sender_number_id: int, count: int, deadline: float) -> int:
+    """Wait until ``sender_number_id`` may send up to ``count`` more messages at once, taken as one ``hit`` of
+    that cost; returns how many it may send now (at most the rate per second: a larger group goes out in
+    rounds). Past ``deadline`` (the loop's clock: half the caller's claim) it returns ``count`` unpaced."""
+    pacer = runtime.sender_pacer.get()
+    limiter, item = pacer.limiter, pacer.item
+    key = f"{runtime.settings.queue_name}:sender:{sender_number_id}"
+    lock = pacer.locks.setdefault(sender_number_id, asyncio.Lock())
+    cost = max(1, min(count, int(item.amount)))
+    step = 1.0 / max(1.0, float(item.amount))
+    try:
+        async with asyncio.timeout_at(deadline), lock:
+            while True:
+                if await limiter.hit(item, key, cost=cost):
+                    return cost
+                await asyncio.sleep(step * random.uniform(0.5, 1.5))
+    except TimeoutError:
+        log.warning("sender_pace_exceeded", sender_number_id=sender_number_id, count=count)
+        return count

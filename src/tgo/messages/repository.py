@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import Select, Table, and_, case, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
-from tgo.models import Media, Message, MessageStatusEvent, SenderNumber, Tenant
+from tgo.models import Media, Message, MessageStatusEvent, OptOut, SenderNumber, Tenant
 from tgo.usage.counters import count_new_messages_sql
 
 # The send path's two inserts as Core statements built once (an ORM flush costs several times more CPU).
@@ -208,6 +209,10 @@ def _retry_or_abandoned(stale_before: datetime) -> Any:
     )
 
 
+def _by_id(claimed: tuple[Message, str]) -> int:
+    return claimed[0].id
+
+
 class AcceptedBatch:
     """Cross-tenant writes of the send path's group commit (each row carries its tenant_id, set by the
     tenant-bound check that accepted it): a batch of new messages and their queued history rows."""
@@ -221,7 +226,13 @@ class AcceptedBatch:
         return list((await conn.execute(_INSERT_MESSAGES, rows)).scalars())
 
     async def add_history(self, rows: list[dict[str, Any]]) -> None:
-        conn = await self.session.connection()
+        await add_history_rows(self.session, rows)
+
+
+async def add_history_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Status history rows of any tenants' messages (each row names its message), in one executemany."""
+    if rows:
+        conn = await session.connection()
         await conn.execute(_INSERT_HISTORY, rows)
 
 
@@ -236,6 +247,45 @@ class DeliveryQueue:
         it, the name the recipient sees: the number's display name, else the tenant's (same statement)."""
         claimed = await self._claim(Message.id == message_id, at, lease)
         return claimed[0] if claimed else None
+
+    async def claim_many(
+        self, message_ids: Sequence[int], at: datetime, lease: timedelta
+    ) -> list[tuple[Message, str]]:
+        """``claim`` for a batch, in one statement: the messages of ``message_ids`` that are due and free
+        (the others — delivered, held by another worker, a duplicate job's — are left alone), by id."""
+        if not message_ids:
+            return []
+        return sorted(await self._claim(Message.id.in_(sorted(set(message_ids))), at, lease), key=_by_id)
+
+    async def opted_out(self, recipients: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Which (tenant id, phone) pairs are on their tenant's Connect suppression list, in one query (the
+        batch form of ``optouts.service.is_opted_out``)."""
+        wanted = sorted(set(recipients))
+        if not wanted:
+            return set()
+        rows = await self.session.execute(
+            select(OptOut.tenant_id, OptOut.phone).where(
+                OptOut.channel == "connect", tuple_(OptOut.tenant_id, OptOut.phone).in_(wanted)
+            )
+        )
+        return {(int(r[0]), str(r[1])) for r in rows}
+
+    async def release_many_for_retry(self, next_attempt_at: dict[int, datetime], reason: str) -> None:
+        """``release_for_retry`` for a batch, in one statement: each message's own next attempt time."""
+        if not next_attempt_at:
+            return
+        times = set(next_attempt_at.values())
+        when: Any = (
+            next(iter(times))
+            if len(times) == 1
+            else case(next_attempt_at, value=Message.id, else_=Message.next_attempt_at)
+        )
+        await self.session.execute(
+            update(Message)
+            .where(Message.id.in_(sorted(next_attempt_at)), Message.status == "queued")
+            .values(claimed_until=None, next_attempt_at=when, failure_reason=reason[:500])
+            .execution_options(synchronize_session=False)
+        )
 
     async def _claim(self, which: Any, at: datetime, lease: timedelta) -> list[tuple[Message, str]]:
         display_name = (
@@ -304,4 +354,4 @@ class DeliveryQueue:
         )
 
 
-__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository"]
+__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository", "add_history_rows"]

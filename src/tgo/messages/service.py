@@ -233,7 +233,13 @@ async def _send_batched(
     on_commit = None
     if finish is not None:
         on_commit = _finish_without_media(finish)
-    queued = QueuedSend(tenant_id, _queued_values(checked, number, None), bool(number.interested), on_commit)
+    queued = QueuedSend(
+        tenant_id,
+        _queued_values(checked, number, None),
+        bool(number.interested),
+        on_commit,
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+    )
     message: Message = await runtime.send_batcher.get().submit(queued)
     add_request_log_fields(message_id=message.id)  # the accept's log line names the message
     return message

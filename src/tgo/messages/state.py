@@ -4,6 +4,7 @@ row, the usage counters and the domain event, all in the caller's transaction.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -13,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.db import after_commit
-from tgo.messages.repository import MessageRepository
+from tgo.messages.repository import MessageRepository, add_history_rows
 from tgo.metrics import ACCEPT_TO_DELIVERED, MESSAGES_DELIVERED, MESSAGES_FAILED, MESSAGES_SENT
 from tgo.models import Media, Message
 from tgo.models.base import UTCDateTime
-from tgo.usage.counters import bump
+from tgo.usage.counters import bump, bump_many
 
 
 class MessageStatus(StrEnum):
@@ -175,3 +176,114 @@ def _count_after_commit(session: AsyncSession, message: Message, step: MessageSt
             ACCEPT_TO_DELIVERED.observe(latency)
 
     after_commit(session, count)
+
+
+# --- Set-based moves (issue 16: a worker's batch of results) ---------------------------------------------
+# ``transition_many`` is ``transition`` for many messages at once: the same moves, timestamps, history rows,
+# usage counters, metrics and one domain event per message, in a few statements per step instead of several
+# per message.
+
+# Set on the final step only, as ``transition`` does; the other fields are set on every step of a walk.
+_FINAL_ONLY = ("failure_code", "failure_reason")
+
+
+def _steps(to: MessageStatus) -> list[tuple[MessageStatus, MessageStatus]]:
+    """The (from, to) moves that bring any message that may move to ``to`` there, in order: the skipped steps
+    of the path first (a delivered receipt for a queued message walks through sent)."""
+    if to in PATH:
+        return [(PATH[i - 1], PATH[i]) for i in range(1, PATH.index(to) + 1)]
+    return [(source, to) for source in ALLOWED_FROM[to]]
+
+
+async def transition_many(
+    session: AsyncSession, message_ids: Sequence[int], to: MessageStatus, at: datetime, **fields: Any
+) -> list[Message]:
+    """Move each of ``message_ids`` whose status allows it to ``to``; returns the messages moved to ``to``.
+
+    ``fields`` are columns set on all of them (``failure_code``, ``failure_reason``, ``connect_message_id``):
+    the same value for all, or one SQL expression evaluated per row (a ``CASE`` on ``Message.id``);
+    ``detail`` is the history rows' detail (default: the failure reason). Per step, one ``UPDATE …
+    RETURNING`` (rows locked in id order), one history ``INSERT`` and one usage upsert; then the events."""
+    from tgo.messages.schemas import message_view
+
+    ids = sorted(set(message_ids))
+    if not ids:
+        return []
+    detail = fields.pop("detail", None)
+    if isinstance(fields.get("failure_reason"), str):
+        fields["failure_reason"] = fields["failure_reason"][:500]
+    bound_at = literal(at, UTCDateTime())
+    step_at = case((Message.updated_at > bound_at, Message.updated_at), else_=bound_at)
+    # Locked in id order: two batches that share messages (results and receipts) never deadlock.
+    locked = select(Message.id).where(Message.id.in_(ids)).order_by(Message.id).with_for_update()
+    moved: list[Message] = []
+    for source, step in _steps(to):
+        values: dict[str, Any] = {"status": step, TIMESTAMP[step]: step_at, "updated_at": step_at}
+        if step != M.QUEUED:
+            values["claimed_until"] = None
+        values.update({k: v for k, v in fields.items() if step == to or k not in _FINAL_ONLY})
+        result = await session.execute(
+            update(Message)
+            .where(Message.id.in_(locked.scalar_subquery()), Message.status == source)
+            .values(**values)
+            .returning(Message, events.interest(session, Message.tenant_id))
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        rows = result.all()
+        if not rows:
+            continue
+        moved = [row[0] for row in rows]
+        for message, interested in rows:
+            events.note_interest(session, message.tenant_id, bool(interested))
+        await add_history_rows(
+            session,
+            [
+                {
+                    "message_id": m.id,
+                    "status": step.value,
+                    "at": m.updated_at,
+                    "detail": (detail or m.failure_reason) if step == to else None,
+                }
+                for m in moved
+            ],
+        )
+        await bump_many(session, [(m, source.value, step.value) for m in moved])
+        _count_many_after_commit(session, moved, step)
+        media = await _media_of(session, moved)
+        for m in moved:
+            await events.emit(
+                session, m.tenant_id, EVENT[step], message_view(m, media.get(m.media_id or 0)).to_dict()
+            )
+    return [m for m in moved if m.status == to]
+
+
+async def _media_of(session: AsyncSession, messages: Sequence[Message]) -> dict[int, Media]:
+    media_ids = {m.media_id for m in messages if m.media_id}
+    if not media_ids:
+        return {}
+    return {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
+
+
+def _count_many_after_commit(session: AsyncSession, messages: Sequence[Message], step: MessageStatus) -> None:
+    """``_count_after_commit`` for a batch: one hook for all of its messages."""
+    if step not in (M.SENT, M.DELIVERED, M.FAILED):
+        return
+    codes = [m.failure_code or "unknown" for m in messages] if step == M.FAILED else []
+    latencies = [
+        max(0.0, (m.delivered_at - m.queued_at).total_seconds())
+        for m in messages
+        if step == M.DELIVERED and m.delivered_at is not None and m.queued_at is not None
+    ]
+    count = len(messages)
+
+    async def counted() -> None:
+        if step == M.SENT:
+            MESSAGES_SENT.inc(count)
+        elif step == M.DELIVERED:
+            MESSAGES_DELIVERED.inc(count)
+        for code in codes:
+            MESSAGES_FAILED.labels(code).inc()
+        for latency in latencies:
+            ACCEPT_TO_DELIVERED.observe(latency)
+
+    after_commit(session, counted)

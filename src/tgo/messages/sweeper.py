@@ -22,6 +22,7 @@ from tgo.worker.registry import publish
 log = structlog.get_logger("tgo.messages.sweeper")
 
 BATCH = 2000
+JOB_SIZE = 100  # ids per re-published job
 
 
 async def sweep(runtime: Runtime) -> int:
@@ -34,10 +35,12 @@ async def sweep(runtime: Runtime) -> int:
         observe_backlog("messages", *await queue.backlog(), at)
     if ids:  # re-publishing is the exception (a crash, an outage, a retry): worth a line in the log
         log.warning("sweep_republish", count=len(ids))
-    for n, message_id in enumerate(ids):
+    # As batches (issue 16): one job per JOB_SIZE rows, claimed by the worker in one statement.
+    for n in range(0, len(ids), JOB_SIZE):
+        chunk = ids[n : n + JOB_SIZE]
         try:
-            await publish(runtime, "messages.deliver", {"id": message_id})
-            SWEEPER_REPUBLISHED.labels("messages").inc()
+            await publish(runtime, "messages.deliver_batch", {"ids": chunk})
+            SWEEPER_REPUBLISHED.labels("messages").inc(len(chunk))
         except Exception as exc:  # the broker is down: the stamp expires and a later sweep tries again
             log.warning("sweep_publish_failed", published=n, left=len(ids) - n, error=type(exc).__name__)
             break
