@@ -2,8 +2,8 @@
 that matter are the ratios taken in the same run). Writes bench/results/<UTC timestamp>.json and .png and
 prints a table. Environment knobs (defaults in brackets): BENCH_WARMUP_S [5], BENCH_DURATION_S [15],
 BENCH_E2E_N [20000], BENCH_E2E_TIMEOUT_S [150], BENCH_E2E_WORKERS [1,2,4], BENCH_READ_SIZES [100000,1000000],
-BENCH_INBOUND_N [10000], BENCH_SKIP (comma list of: ceiling, postgres, e2e, reads, upload, inbound, sqlite,
-jasmin)."""
+BENCH_INBOUND_N [10000], BENCH_SMPP_N [5000], BENCH_SMPP_WORKERS [1,2], BENCH_SKIP (comma list of: ceiling,
+postgres, e2e, reads, upload, inbound, sqlite, jasmin, smpp)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 from bench import report
+from bench.cpu import backend_cpu, process_cpu
 from bench.load import Load, measure, wrk_version
 from bench.sampler import RssSampler
 from bench.stack import (
@@ -157,13 +158,13 @@ def send_measured(stack: Stack) -> dict[str, Any]:
         sources[p.name] = p.rss_bytes
     if "connect" in stack.procs:
         sources["connect"] = stack.procs["connect"].rss_bytes
-    cpu0 = {k: _cpu(stack.procs[k].pid) for k in sources}
-    pg0 = _backend_cpu(stack.database_name)
+    cpu0 = {k: process_cpu(stack.procs[k].pid) for k in sources}
+    pg0 = backend_cpu(stack.database_name)
     batches0 = _send_batches(stack)
     with RssSampler(sources) as sampler:
         result = measure(send_load(stack), WARMUP, DURATION)
-    cpu1 = {k: _cpu(stack.procs[k].pid) for k in sources}
-    pg1 = _backend_cpu(stack.database_name)
+    cpu1 = {k: process_cpu(stack.procs[k].pid) for k in sources}
+    pg1 = backend_cpu(stack.database_name)
     batches1 = _send_batches(stack)
     if batches1[1] > batches0[1]:  # the group commit's mean batch over warm-up and run (its metric)
         result["send_batch_mean"] = round((batches1[0] - batches0[0]) / (batches1[1] - batches0[1]), 1)
@@ -181,17 +182,6 @@ def send_measured(stack: Stack) -> dict[str, Any]:
     return result
 
 
-def _cpu(pid: int) -> float:
-    try:
-        p = psutil.Process(pid)
-        t = p.cpu_times()
-        return float(t.user + t.system) + sum(
-            float(c.cpu_times().user + c.cpu_times().system) for c in p.children(recursive=True)
-        )
-    except psutil.Error:
-        return 0.0
-
-
 def _send_batches(stack: Stack) -> tuple[float, float]:
     """(sends, batches) so far, from the API's ``tgo_send_batch_size`` histogram (0, 0 without it)."""
     import httpx
@@ -206,22 +196,6 @@ def _send_batches(stack: Stack) -> tuple[float, float]:
         if name in sums:
             sums[name] += float(value)
     return sums["tgo_send_batch_size_sum"], sums["tgo_send_batch_size_count"]
-
-
-def _backend_cpu(database: str | None) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend connected to ``database`` (its process title names it)."""
-    if database is None:
-        return {}
-    out: dict[int, float] = {}
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            title = " ".join(p.info["cmdline"] or [])
-            if title.startswith("postgres:") and f" {database} " in f"{title} ":
-                t = p.cpu_times()
-                out[p.pid] = float(t.user + t.system)
-        except psutil.Error:
-            continue
-    return out
 
 
 def main() -> int:
@@ -350,6 +324,14 @@ def main() -> int:
         return jasmin_send(workdir / "jasmin", WARMUP, DURATION, CONNECTIONS)
 
     attempt(results, "jasmin", jasmin)
+
+    def smpp() -> dict[str, Any]:
+        # SMS over SMPP to the bench's SMSC simulator: ours and Jasmin's egress, same run (issue 16).
+        from bench.smpp import smpp_both
+
+        return smpp_both(workdir / "smpp")
+
+    attempt(results, "smpp", smpp)
 
     sp = results.get("send_postgres") or {}
     results["memory"] = {
