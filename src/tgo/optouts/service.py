@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo import events
 from tgo.errors import NotFound, Unprocessable, ValidationFailed
 from tgo.events import EventType
+from tgo.i18n import translate
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.models import OptOut, OptOutSettings
+from tgo.optouts.keywords import Keyword
 from tgo.optouts.repository import OptOutRepository
 
 CHANNELS = ("connect", "sms")
@@ -174,3 +176,16 @@ async def update_settings(session: AsyncSession, tenant_id: int, data: dict[str,
     row.updated_at = now()
     await session.flush()
     return Settings(row.confirmations, row.help_text)
+
+
+async def keyword_reply(
+    session: AsyncSession, tenant_id: int, keyword: Keyword, language: str, organization: str
+) -> str | None:
+    """The reply a STOP/START/HELP keyword gets, in the contact's ``language`` (``en``/``ar``), or None when
+    the tenant turned confirmations off (HELP is always answered: with the tenant's help text if set)."""
+    settings = await get_settings(session, tenant_id)
+    if keyword is not Keyword.HELP and not settings.confirmations:
+        return None
+    if keyword is Keyword.HELP and settings.help_text:
+        return settings.help_text
+    return translate(f"optouts.reply.{keyword.value}", language, organization=organization)
