@@ -1,7 +1,8 @@
 """Inbound SMS leftovers of issue 18: an MO the SMSC delivers again (its deliver_sm_resp was lost) is stored
 once and acknowledged each time; STOP/START/HELP on SMS are confirmed by SMS from the number written to, in
 the contact's language (the keyword's script), HELP with the tenant's help text, and not at all when the
-tenant turned confirmations off (HELP is still answered)."""
+tenant turned confirmations off (HELP is still answered); a STOP racing an SMS already queued fails that SMS
+at delivery (``sms_recipient_opted_out``) while the STOP's own confirmation still goes."""
 
 from __future__ import annotations
 
@@ -124,6 +125,7 @@ async def test_confirmations_off_silences_stop_and_start_but_help_is_answered_wi
     assert r.status_code == 200, r.text
     sim = await bound(runtime)
     sim.mobile_originated(HANDSET, NUMBER, [b"stop"])
+    await eventually(lambda: _acked(sim, 1))  # stored (a HELP answered before a later STOP would not go)
     sim.mobile_originated(HANDSET, NUMBER, [b"HELP"])
     await eventually(lambda: _acked(sim, 2))
 
@@ -136,3 +138,50 @@ async def test_confirmations_off_silences_stop_and_start_but_help_is_answered_wi
     assert texts_to_handset(sim) == ["Acme support: call 1300 000 000."]  # no confirmation of the STOP
     opted = (await client.get("/api/v1/opt-outs", params={"channel": "sms"}, headers=auth)).json()["data"]
     assert [e["phone"] for e in opted] == [HANDSET]  # the STOP itself applied
+
+
+async def test_a_stop_racing_a_queued_sms_fails_it_at_delivery_and_its_confirmation_still_goes(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    import uuid
+
+    from tgo.channels.smpp import SmppClient
+    from tgo.channels.sms_types import InboundSms
+    from tgo.sms.inbound import apply_inbound
+    from tgo.sms.jobs import deliver_sms, install_channel
+
+    sender = await number_sender(client, auth)
+    sim = SmscSimulator()
+    port = await sim.start()
+    await sim.stop()  # the SMSC is down: what is sent now stays queued
+    down = SmppClient("127.0.0.1", port, "tgo", "secret", reconnect_backoff=0.01, connect_timeout=0.5)
+    install_channel(runtime, down)
+    r = await client.post(
+        "/v1/sms/messages",
+        json={"senderId": sender["id"], "to": HANDSET, "body": "Sale today!"},
+        headers=auth,
+    )
+    assert r.status_code == 201, r.text
+    sale = r.json()["id"]
+
+    async def retry_scheduled() -> bool:
+        body = (await client.get(f"/v1/sms/messages/{sale}", headers=auth)).json()
+        return bool(body["status"] == "queued" and body["errorCode"] == "smsc_unreachable")
+
+    await eventually(retry_scheduled)
+    assert await apply_inbound(runtime, InboundSms(source=HANDSET, destination=NUMBER, body="STOP"))
+    [confirmation] = [m for m in await outbound_to_handset(client, auth) if m["id"] != sale]
+    up = SmscSimulator()
+    await up.start(port)
+    runtime.on_shutdown(up.stop)
+    assert await deliver_sms(runtime, uuid.UUID(sale)) == "failed"
+    failed = (await client.get(f"/v1/sms/messages/{sale}", headers=auth)).json()
+    assert failed["errorCode"] == "sms_recipient_opted_out"
+
+    async def confirmation_sent() -> bool:
+        await deliver_sms(runtime, uuid.UUID(confirmation["id"]))  # None while a worker's attempt holds it
+        body = (await client.get(f"/v1/sms/messages/{confirmation['id']}", headers=auth)).json()
+        return bool(body["status"] in ("sent", "delivered"))
+
+    await eventually(confirmation_sent)
+    assert len(up.accepted) == 1 and up.accepted[0].destination == HANDSET.lstrip("+")

@@ -4,6 +4,7 @@ refusal at send and at delivery, the list's API and the tenant's opt-out setting
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +71,14 @@ def _channel(value: object) -> str:
 
 async def is_opted_out(session: AsyncSession, tenant_id: int, phone: str, channel: str = "connect") -> bool:
     return await OptOutRepository(session, tenant_id).is_opted_out(channel, phone)
+
+
+async def opted_out_at(
+    session: AsyncSession, tenant_id: int, phone: str, channel: str = "connect"
+) -> datetime | None:
+    """When ``phone`` went on the tenant's list for ``channel`` (None: it is not on it)."""
+    row = await OptOutRepository(session, tenant_id).get(channel, phone)
+    return row.created_at if row is not None else None
 
 
 async def refuse_if_opted_out(

@@ -23,6 +23,7 @@ from tgo.kit.clock import now
 from tgo.kit.lazy import Lazy
 from tgo.metrics import SMS_PARTS_SUBMITTED, SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
+from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 from tgo.sms.inbound import apply_inbound
 from tgo.sms.receipts import ReceiptBatches, settlement
@@ -160,6 +161,18 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
                 MessageStatus.FAILED,
                 error_code="sms_sender_not_active",
                 error_message="The SMS sender is no longer active.",
+            )
+            return message.status
+        stopped_at = await optouts.opted_out_at(session, message.tenant_id, message.to, channel="sms")
+        # A STOP that arrived while the message waited fails it (issue 18). A message queued after the STOP
+        # can only be the platform's own confirmation of it (a tenant's send is refused): that one goes.
+        if stopped_at is not None and stopped_at > message.created_at:
+            await transition_message(
+                session,
+                message,
+                MessageStatus.FAILED,
+                error_code="sms_recipient_opted_out",
+                error_message="The recipient opted out of SMS (STOP) before the message was sent.",
             )
             return message.status
         outbound = OutboundSms(
