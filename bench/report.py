@@ -16,6 +16,7 @@ TARGETS = {
     "reads_p99_1m_vs_100k_ratio": "<= 1.5 each",
     "api_rss_peak_mb": "<= 200",
     "upload_rss_growth_mb": "< 30",
+    "smpp_tgo_vs_jasmin_egress_ratio": ">= 1.0",
 }
 
 
@@ -42,6 +43,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         return r.get("p99_ms") if isinstance(r, dict) else None
 
     out["send_vs_jasmin_p99_ratio"] = div(p99("send_postgres"), p99("jasmin"))
+    smpp = results.get("smpp")
+    if isinstance(smpp, dict) and "tgo_vs_jasmin_egress_ratio" in smpp:
+        out["smpp_tgo_vs_jasmin_egress_ratio"] = smpp["tgo_vs_jasmin_egress_ratio"]
     reads = results.get("reads") or {}
     small, large = reads.get("100k") or {}, reads.get("1m") or {}
     for name in large:
@@ -126,6 +130,39 @@ def _cpu_table(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _smpp_table(results: dict[str, Any]) -> list[str]:
+    """SMS over SMPP to the simulator (bench/smpp.py): egress per second and CPU ms per message per process."""
+    smpp = results.get("smpp")
+    if not isinstance(smpp, dict) or "error" in smpp:
+        return ["", f"SMPP: failed: {str(smpp.get('error'))[:80]}"] if isinstance(smpp, dict) else []
+    rows = []
+    for r in (smpp.get("tgo") or {}).get("runs", []):
+        cpu = r["cpu_ms_per_message"]
+        per = ", ".join(f"{k} {v}" for k, v in cpu.items() if k not in ("total_excl_rabbitmq",))
+        label = f"TGO, {r['workers']} worker(s)" + ("" if r["complete"] else " (incomplete)")
+        rows.append(
+            f"| {label} | {r['accepted']} | {_f(r['egress_per_s'])} | {_f(r['delivered_per_s'])} | "
+            f"{_f(cpu['total_excl_rabbitmq'], 2)} | {per} |"
+        )
+    j = smpp.get("jasmin") or {}
+    if "cpu_ms_per_message" in j:
+        cpu = j["cpu_ms_per_message"]
+        per = ", ".join(f"{k} {v}" for k, v in cpu.items() if k not in ("total_excl_rabbitmq",))
+        label = "Jasmin 0.11.1" + ("" if j["complete"] else " (incomplete)")
+        rows.append(
+            f"| {label} | {j['accepted']} | {_f(j['egress_per_s'])} | (no receipts) | "
+            f"{_f(cpu['total_excl_rabbitmq'], 2)} | {per} |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "| SMS over SMPP to the simulator | accepted | SMPP egress/s | delivered/s | CPU ms/msg (excl. RabbitMQ) | per process |",
+        "|---|---:|---:|---:|---:|---|",
+        *rows,
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["| benchmark | req/s | p50 ms | p99 ms | p99.9 ms | non-2xx |", "|---|---:|---:|---:|---:|---:|"]
     for key, label in (
@@ -183,6 +220,7 @@ def table(results: dict[str, Any]) -> str:
                     f"{_f(c.get('workers'), 2)} | {_f(c.get('connect'), 2)} | {_f(c.get('postgres'), 2)} | "
                     f"{_f(c.get('total'), 2)} |"
                 )
+    lines += _smpp_table(results)
     reads = results.get("reads") or {}
     if reads.get("100k") or reads.get("1m"):
         lines += [

@@ -2,8 +2,8 @@
 that matter are the ratios taken in the same run). Writes bench/results/<UTC timestamp>.json and .png and
 prints a table. Environment knobs (defaults in brackets): BENCH_WARMUP_S [5], BENCH_DURATION_S [15],
 BENCH_E2E_N [20000], BENCH_E2E_TIMEOUT_S [150], BENCH_E2E_WORKERS [1,2,4], BENCH_READ_SIZES [100000,1000000],
-BENCH_INBOUND_N [10000], BENCH_SKIP (comma list of: ceiling, postgres, e2e, reads, upload, inbound, sqlite,
-jasmin)."""
+BENCH_INBOUND_N [10000], BENCH_SMPP_N [5000], BENCH_SMPP_WORKERS [1,2], BENCH_SKIP (comma list of: ceiling,
+postgres, e2e, reads, upload, inbound, sqlite, jasmin, smpp)."""
 
 from __future__ import annotations
 
@@ -325,6 +325,14 @@ def main() -> int:
         return jasmin_send(workdir / "jasmin", WARMUP, DURATION, CONNECTIONS)
 
     attempt(results, "jasmin", jasmin)
+
+    def smpp() -> dict[str, Any]:
+        # SMS over SMPP to the bench's SMSC simulator: ours and Jasmin's egress, same run (issue 16).
+        from bench.smpp import smpp_both
+
+        return smpp_both(workdir / "smpp")
+
+    attempt(results, "smpp", smpp)
 
     sp = results.get("send_postgres") or {}
     results["memory"] = {

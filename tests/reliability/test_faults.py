@@ -1,5 +1,5 @@
-"""Faults under load: worker SIGKILLs, a RabbitMQ restart, a PostgreSQL restart, Connect down for 30 s, the API
-SIGKILLed. Every accepted message reaches a final status exactly once in Connect's inbox; every 2xx has its row
+"""Faults under load: worker SIGKILLs, a worker SIGTERMed while it holds claimed deliveries (and restarted), a
+RabbitMQ restart, a PostgreSQL restart, Connect down for 30 s, the API SIGKILLed. Every accepted message reaches a final status exactly once in Connect's inbox; every 2xx has its row
 and no refused attempt has one. `make test` runs the short worker-kill version (200 messages, one SIGKILL).
 
 Broker outage policy (as built, observed here): the message row is committed first and published after commit,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,12 @@ from tgo.wiring import build_runtime
 
 FULL_N = int(os.environ.get("RELIABILITY_MESSAGES", "10000"))
 KILL_EVERY, MIN_WORKER_AGE = 5.0, 10.0
+# The SIGTERMed worker's bound to finish what it holds (TGO_WORKER_STOP_SECONDS is 30 s) and exit.
+SIGTERM_EXIT_SECONDS = 45.0
+HELD = (
+    "SELECT count(*) FROM messages WHERE status = 'queued' AND attempts > 0 "
+    "AND claimed_until IS NOT NULL AND claimed_until > now()"
+)
 
 
 @pytest.fixture
@@ -104,26 +111,56 @@ async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
     workers = [stack.spawn("worker-a", "worker"), stack.spawn("worker-b", "worker")]
     stop = asyncio.Event()
     kills = 0
+    loop = asyncio.get_running_loop()
+    born = {"worker-a": loop.time(), "worker-b": loop.time()}
+    # The SIGKILLs pause while a worker is being SIGTERMed (it must be let finish, not killed mid-stop).
+    workers_lock = asyncio.Lock()
 
     async def killer() -> None:
         # Every few seconds SIGKILL the older worker and start a new one; a worker is killed only once it
         # has had time to boot and take jobs (starting one takes seconds of CPU on this 2-core machine
         # under load, and a worker killed while importing would test nothing).
         nonlocal kills
-        loop = asyncio.get_running_loop()
-        born = {"worker-a": loop.time(), "worker-b": loop.time()}
         while not stop.is_set():
             await asyncio.sleep(KILL_EVERY)
             if stop.is_set():
                 return
+            async with workers_lock:
+                name = min(born, key=lambda n: born[n])
+                if loop.time() - born[name] < MIN_WORKER_AGE:
+                    continue
+                stack.procs[name].kill()
+                kills += 1
+                await asyncio.sleep(0.5)
+                stack.spawn(name, "worker")
+                born[name] = loop.time()
+
+    async def sigterm_a_worker() -> dict[str, Any]:
+        """SIGTERM the older worker (booted, taking jobs) at a moment when claimed deliveries are held,
+        wait for its graceful exit, then start it again."""
+        async with workers_lock:
             name = min(born, key=lambda n: born[n])
-            if loop.time() - born[name] < MIN_WORKER_AGE:
-                continue
-            stack.procs[name].kill()
-            kills += 1
-            await asyncio.sleep(0.5)
+            while loop.time() - born[name] < MIN_WORKER_AGE:
+                await asyncio.sleep(0.5)
+            held = 0
+            deadline = loop.time() + 60
+            while held == 0 and loop.time() < deadline:
+                held = int((await stack.sql(HELD))[0][0])
+            assert held > 0, "no claimed delivery was held when the worker was to be SIGTERMed"
+            proc = stack.procs[name].proc
+            assert proc is not None and proc.poll() is None, stack.logs()
+            proc.send_signal(signal.SIGTERM)  # the worker process only, as a process manager does
+            started = loop.time()
+            try:
+                code = await asyncio.to_thread(proc.wait, SIGTERM_EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(
+                    f"{name} did not stop within {SIGTERM_EXIT_SECONDS}s of SIGTERM"
+                ) from None
+            took = round(loop.time() - started, 1)
             stack.spawn(name, "worker")
             born[name] = loop.time()
+            return {"worker": name, "held_at_sigterm": held, "exit_code": code, "stop_seconds": took}
 
     async def progress(minimum: int, timeout: float = 120) -> None:
         loop = asyncio.get_running_loop()
@@ -133,10 +170,15 @@ async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
 
     started = time.monotonic()
     outage_statuses: dict[str, dict[int, int]] = {}
+    sigterm: dict[str, Any] = {}
     killing = asyncio.create_task(killer())
     try:
         async with stack.http() as http:
             sending = asyncio.create_task(send_until_accepted(http, FULL_N, log))
+            # A worker SIGTERMed mid-batch (graceful stop, issue 16) and started again.
+            await progress(FULL_N // 10)
+            sigterm = await sigterm_a_worker()
+            faults.append(f"worker SIGTERM while holding {sigterm['held_at_sigterm']} claimed")
             # RabbitMQ restarted once.
             await progress(FULL_N // 6)
             before = dict(log.status_counts)
@@ -192,8 +234,11 @@ async def test_ten_thousand_messages_through_faults(stack: Stack) -> None:
         statuses_during_rabbitmq_outage=outage_statuses.get("rabbitmq"),
         statuses_during_postgresql_outage=outage_statuses.get("postgresql"),
         final_counts=counts,
+        sigterm=sigterm,
     )
     del workers
+    # The SIGTERMed worker finished what it held and exited 0 (not the SIGKILL of a stop that hung).
+    assert sigterm["exit_code"] == 0, (sigterm, stack.logs())
     assert figures["accepted"] == FULL_N, figures
     assert_promise(figures, stack)
 

@@ -216,15 +216,16 @@ async def test_receipts_set_the_final_status(
 
 async def test_a_receipt_for_an_unknown_message_is_refused_for_later(runtime: Runtime) -> None:
     from tgo.channels.sms_types import Receipt
-    from tgo.sms import jobs
+    from tgo.sms import receipts
 
-    delivery_wait = jobs.RECEIPT_WAIT_SECONDS
-    jobs.RECEIPT_WAIT_SECONDS = 0.1
+    delivery_wait = receipts.RECEIPT_WAIT_SECONDS
+    receipts.RECEIPT_WAIT_SECONDS = 0.1
     try:
-        assert await jobs.apply_receipt(runtime, Receipt("nope", "DELIVRD")) is False
-        assert await jobs.apply_receipt(runtime, Receipt("nope", "ENROUTE")) is True
+        batches = receipts.ReceiptBatches(runtime.db)
+        assert await batches.apply(Receipt("nope", "DELIVRD")) is False
+        assert await batches.apply(Receipt("nope", "ENROUTE")) is True
     finally:
-        jobs.RECEIPT_WAIT_SECONDS = delivery_wait
+        receipts.RECEIPT_WAIT_SECONDS = delivery_wait
 
 
 async def test_smsc_outage_keeps_the_message_queued_until_the_sweeper_retries(

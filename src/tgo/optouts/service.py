@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tgo import events
 from tgo.errors import NotFound, Unprocessable, ValidationFailed
 from tgo.events import EventType
+from tgo.i18n import translate
 from tgo.kit.clock import now
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 from tgo.kit.phones import normalize_phone, parse_e164
 from tgo.models import OptOut, OptOutSettings
 from tgo.optouts.cache import publish_opt_out_change
+from tgo.optouts.keywords import Keyword
 from tgo.optouts.repository import OptOutRepository
 from tgo.runtime import runtime_of
 
@@ -89,6 +92,14 @@ async def opted_out_among(
     if runtime is None:
         return await OptOutRepository(session, tenant_id).opted_out_among(channel, asked)
     return await runtime.optout_cache.get().opted_out_among(session, tenant_id, channel, asked)
+
+
+async def opted_out_at(
+    session: AsyncSession, tenant_id: int, phone: str, channel: str = "connect"
+) -> datetime | None:
+    """When ``phone`` went on the tenant's list for ``channel`` (None: it is not on it)."""
+    row = await OptOutRepository(session, tenant_id).get(channel, phone)
+    return row.created_at if row is not None else None
 
 
 async def refuse_if_opted_out(
@@ -197,3 +208,16 @@ async def update_settings(session: AsyncSession, tenant_id: int, data: dict[str,
     row.updated_at = now()
     await session.flush()
     return Settings(row.confirmations, row.help_text)
+
+
+async def keyword_reply(
+    session: AsyncSession, tenant_id: int, keyword: Keyword, language: str, organization: str
+) -> str | None:
+    """The reply a STOP/START/HELP keyword gets, in the contact's ``language`` (``en``/``ar``), or None when
+    the tenant turned confirmations off (HELP is always answered: with the tenant's help text if set)."""
+    settings = await get_settings(session, tenant_id)
+    if keyword is not Keyword.HELP and not settings.confirmations:
+        return None
+    if keyword is Keyword.HELP and settings.help_text:
+        return settings.help_text
+    return translate(f"optouts.reply.{keyword.value}", language, organization=organization)

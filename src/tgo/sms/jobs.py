@@ -21,10 +21,12 @@ from tgo.db import after_commit
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.lazy import Lazy
-from tgo.metrics import SMS_PARTS_SUBMITTED, SMS_RECEIPTS, SWEEPER_REPUBLISHED
+from tgo.metrics import SMS_PARTS_SUBMITTED, SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
+from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 from tgo.sms.inbound import apply_inbound
+from tgo.sms.receipts import ReceiptBatches, settlement
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.rules import SenderType
 from tgo.sms.state import MessageStatus, SenderStatus, transition_message, transition_sender
@@ -36,13 +38,6 @@ DELIVER_TASK = "sms.deliver"
 VERIFY_TASK = "sms.verify_sender"
 # How long one delivery attempt may hold a message before the sweeper may hand it to another worker.
 CLAIM_LEASE = timedelta(minutes=5)
-# How long a receipt waits for its submit to be recorded before the SMSC is asked to send it again.
-RECEIPT_WAIT_SECONDS = 10.0
-
-DELIVERED_STATES = frozenset({"DELIVRD"})
-UNDELIVERED_STATES = frozenset({"UNDELIV", "EXPIRED"})
-FAILED_STATES = frozenset({"REJECTD", "DELETED", "UNKNOWN"})
-FINAL_STATES = DELIVERED_STATES | UNDELIVERED_STATES | FAILED_STATES
 
 
 # -- the channel and the carrier of this process ------------------------------------------------------
@@ -66,10 +61,13 @@ def default_channel(runtime: Runtime) -> SmsChannel:
 
 
 def connect_channel(runtime: Runtime, channel: SmsChannel) -> SmsChannel:
-    """Make ``channel`` this runtime's: its receipts are applied here and it closes with the runtime."""
+    """Make ``channel`` this runtime's: its receipts are applied here (in batches) and it closes with the
+    runtime."""
 
-    async def on_receipt(receipt: Receipt) -> bool:
-        return await apply_receipt(runtime, receipt)
+    receipts = ReceiptBatches(runtime.db)
+
+    async def on_receipt(receipt: Receipt) -> bool:  # applied with the others arriving meanwhile
+        return await receipts.apply(receipt)
 
     async def on_inbound(sms: InboundSms) -> bool:  # a mobile-originated SMS (issue 18)
         return await apply_inbound(runtime, sms)
@@ -165,6 +163,18 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
                 error_message="The SMS sender is no longer active.",
             )
             return message.status
+        stopped_at = await optouts.opted_out_at(session, message.tenant_id, message.to, channel="sms")
+        # A STOP that arrived while the message waited fails it (issue 18). A message queued after the STOP
+        # can only be the platform's own confirmation of it (a tenant's send is refused): that one goes.
+        if stopped_at is not None and stopped_at > message.created_at:
+            await transition_message(
+                session,
+                message,
+                MessageStatus.FAILED,
+                error_code="sms_recipient_opted_out",
+                error_message="The recipient opted out of SMS (STOP) before the message was sent.",
+            )
+            return message.status
         outbound = OutboundSms(
             message_id=str(message.id),
             source=sender.sender_id,
@@ -224,55 +234,14 @@ async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
         return message.status
 
 
-async def _settle(session: Any, message: SmsMessage) -> None:
-    """Apply the parts' receipts to a ``sent`` message: any final failure decides, else all delivered."""
-    if message.status != MessageStatus.SENT:
-        return
-    parts = await SmsOperatorRepository(session).parts(message.id)
-    for part in parts:
-        state = part.receipt_state or ""
-        if state in UNDELIVERED_STATES | FAILED_STATES:
-            target = MessageStatus.UNDELIVERED if state in UNDELIVERED_STATES else MessageStatus.FAILED
-            await transition_message(
-                session,
-                message,
-                target,
-                error_code=state,
-                error_message=f"The carrier reported {state} (error {part.receipt_error or '000'}).",
-            )
-            return
-    if len(parts) >= message.segments and all(p.receipt_state in DELIVERED_STATES for p in parts):
-        await transition_message(session, message, MessageStatus.DELIVERED)
-
-
-async def apply_receipt(runtime: Runtime, receipt: Receipt) -> bool:
-    """Record a delivery receipt; False when its part is unknown (the SMSC will deliver it again)."""
-    if receipt.state not in FINAL_STATES:
-        return True  # ENROUTE, ACCEPTD: nothing to change
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RECEIPT_WAIT_SECONDS
-    delay = 0.02
-    while True:
-        async with runtime.db.session_scope() as session:
-            ops = SmsOperatorRepository(session)
-            found = await ops.part_by_smsc_id(receipt.smsc_message_id)
-            if found is not None:
-                message = await ops.message(found.message_id, lock=True)
-                part = next(p for p in await ops.parts(found.message_id) if p.id == found.id)
-                if part.receipt_state is None:
-                    part.receipt_state = receipt.state
-                    part.receipt_error = (receipt.error or "")[:20] or None
-                    part.receipt_at = now()
-                    await session.flush()
-                    after_commit(session, lambda: _count(SMS_RECEIPTS.labels(receipt.state), 1))
-                if message is not None:
-                    await _settle(session, message)
-                return True
-        if loop.time() >= deadline:
-            log.warning("sms_receipt_unmatched", smsc_message_id=receipt.smsc_message_id)
-            return False
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.5)
+async def _settle(session: AsyncSession, message: SmsMessage) -> None:
+    """Apply the receipts already recorded for its parts to a message just marked ``sent`` (a receipt can
+    arrive before the submit's result is written)."""
+    move = settlement(message, await SmsOperatorRepository(session).parts(message.id))
+    if move is not None:
+        await transition_message(
+            session, message, move.to, error_code=move.error_code, error_message=move.error_message
+        )
 
 
 async def _count(counter: Any, amount: int) -> None:

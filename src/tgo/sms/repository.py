@@ -233,6 +233,40 @@ class SmsOperatorRepository:
             .limit(1)
         )
 
+    async def parts_by_smsc_ids(self, smsc_message_ids: Sequence[str]) -> dict[str, SmsMessagePart]:
+        """The part each SMSC message id names (the latest one, should an SMSC ever reuse an id)."""
+        rows = await self.session.scalars(
+            select(SmsMessagePart)
+            .where(SmsMessagePart.smsc_message_id.in_(smsc_message_ids))
+            .order_by(SmsMessagePart.id)
+        )
+        return {part.smsc_message_id: part for part in rows}
+
+    async def messages_for_update(self, message_ids: Sequence[uuid.UUID]) -> list[SmsMessage]:
+        """The messages, locked (in id order, so two batches never wait on each other in a cycle)."""
+        rows = await self.session.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.id.in_(message_ids))
+            .order_by(SmsMessage.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return list(rows)
+
+    async def parts_of(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[SmsMessagePart]]:
+        """Every recorded part of each message, in part order (read again: another batch may have just
+        recorded a receipt)."""
+        rows = await self.session.scalars(
+            select(SmsMessagePart)
+            .where(SmsMessagePart.message_id.in_(message_ids))
+            .order_by(SmsMessagePart.message_id, SmsMessagePart.part_number)
+            .execution_options(populate_existing=True)
+        )
+        found: dict[uuid.UUID, list[SmsMessagePart]] = {}
+        for part in rows:
+            found.setdefault(part.message_id, []).append(part)
+        return found
+
     async def stranded_messages(
         self, at: datetime, fresh_before: datetime, limit: int = 500
     ) -> Sequence[uuid.UUID]:

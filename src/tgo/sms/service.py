@@ -268,26 +268,37 @@ async def create_message(session: AsyncSession, tenant_id: int, data: SmsMessage
     reason = reach_error(sender.sender_type, sender.country, to_country, message_type)
     if reason is not None:
         raise SmsRecipientNotAllowed(params={"reason": reason}, extra={"reason": reason})
+    return await SmsMessageRepository(session, tenant_id).add(_queued(sender, to, body, message_type))
+
+
+async def queue_reply(session: AsyncSession, sender: SmsSender, to: str, body: str) -> SmsMessage:
+    """The platform's own reply to a handset that wrote to ``sender`` (an opt-out keyword's confirmation,
+    issue 18): queued like a tenant's SMS, transactional, from the number written to — and not refused
+    for a phone on the suppression list (a STOP's confirmation goes to the phone that just opted out).
+    The caller publishes its delivery after commit (the sweeper would otherwise)."""
+    message = _queued(sender, to, body[:MAX_BODY_CHARACTERS], MessageType.TRANSACTIONAL.value)
+    return await SmsMessageRepository(session, sender.tenant_id).add(message)
+
+
+def _queued(sender: SmsSender, to: str, body: str, message_type: str) -> SmsMessage:
     info = analyze(body)
     at = now()
-    return await SmsMessageRepository(session, tenant_id).add(
-        SmsMessage(
-            id=uuid.uuid4(),
-            sender_id=sender.id,
-            to=to,
-            body=body,
-            message_type=message_type,
-            encoding=info.encoding.value,
-            segments=info.segments,
-            characters=info.characters,
-            status=MessageStatus.QUEUED.value,
-            concat_ref=secrets.randbelow(256),
-            attempts=0,
-            # If the job published after commit is lost, the sweeper picks the message up from then.
-            next_attempt_at=at,
-            created_at=at,
-            updated_at=at,
-        )
+    return SmsMessage(
+        id=uuid.uuid4(),
+        sender_id=sender.id,
+        to=to,
+        body=body,
+        message_type=message_type,
+        encoding=info.encoding.value,
+        segments=info.segments,
+        characters=info.characters,
+        status=MessageStatus.QUEUED.value,
+        concat_ref=secrets.randbelow(256),
+        attempts=0,
+        # If the job published after commit is lost, the sweeper picks the message up from then.
+        next_attempt_at=at,
+        created_at=at,
+        updated_at=at,
     )
 
 

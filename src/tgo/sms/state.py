@@ -1,12 +1,17 @@
 """The SMS state machines (seed 004): the statuses of a sender identity and of an SMS message, the moves
-each allows, and the one function per machine through which a status changes (it emits the event)."""
+each allows, and the functions through which a status changes (they emit the event): one message at a time,
+or a batch of messages at once (receipts applied in batches, issue 16)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
@@ -96,22 +101,67 @@ async def transition_message(
     """The one way an SMS message's status changes: checks the move, stamps it, emits the event."""
     if to not in MESSAGE_TRANSITIONS[message.status]:
         raise InvalidTransition(params={"current": message.status, "target": to.value})
-    at = now()
-    message.status = to.value
-    message.updated_at = at
-    message.claimed_until = None
-    message.next_attempt_at = None
-    if to is MessageStatus.SENT:
-        message.sent_at = at
-        message.error_code = message.error_message = None
-    else:
-        message.done_at = at
-        if error_code is not None:
-            message.error_code, message.error_message = error_code, error_message
+    for name, value in _move_values(to, now(), error_code, error_message).items():
+        setattr(message, name, value)
     await session.flush()
     await events.emit(
         session, message.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(message)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One message's status change in a batch."""
+
+    message_id: uuid.UUID
+    to: MessageStatus
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+async def transition_messages(session: AsyncSession, moves: Sequence[Move]) -> list[SmsMessage]:
+    """The batch form of ``transition_message``: one UPDATE per (target, error) of the batch, each guarded
+    by the statuses that move is allowed from (a message already moved is left as it is), the moved rows
+    refreshed from RETURNING and one event emitted per moved message. Returns the moved messages."""
+    groups: dict[tuple[MessageStatus, str | None, str | None], list[uuid.UUID]] = {}
+    for move in moves:
+        groups.setdefault((move.to, move.error_code, move.error_message), []).append(move.message_id)
+    at = now()
+    moved: list[SmsMessage] = []
+    for (to, error_code, error_message), ids in groups.items():
+        allowed_from = sorted(s for s, targets in MESSAGE_TRANSITIONS.items() if to in targets)
+        result = await session.scalars(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(ids), SmsMessage.status.in_(allowed_from))
+            .values(**_move_values(to, at, error_code, error_message))
+            .returning(SmsMessage)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        moved.extend(result.all())
+    for message in moved:
+        await events.emit(
+            session, message.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(message)
+        )
+    return moved
+
+
+def _move_values(
+    to: MessageStatus, at: datetime, error_code: str | None, error_message: str | None
+) -> dict[str, Any]:
+    """The columns a move to ``to`` sets (the one rule for both forms of the change)."""
+    values: dict[str, Any] = {
+        "status": to.value,
+        "updated_at": at,
+        "claimed_until": None,
+        "next_attempt_at": None,
+    }
+    if to is MessageStatus.SENT:
+        values.update(sent_at=at, error_code=None, error_message=None)
+    else:
+        values["done_at"] = at
+        if error_code is not None:
+            values.update(error_code=error_code, error_message=error_message)
+    return values
 
 
 def sender_event(sender: SmsSender) -> dict[str, Any]:
