@@ -45,9 +45,10 @@ pytest: dev setup
 	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Ruff, mypy and pytest side by side once the environment and services are set up (mypy's minute on one
-# core overlaps pytest's waits); each one's lines stay whole (-Oline) and make test fails when any of them does.
+# core overlaps pytest's waits); make test fails when any of them does. No --output-sync: it would hold
+# pytest's output back until pytest ends, and a hung run would show nothing.
 test: dev setup
-	$(MAKE) --no-print-directory -Oline -j3 lint typecheck pytest
+	$(MAKE) --no-print-directory -j3 lint typecheck pytest
 
 reliability: dev setup
 	.venv/bin/pytest -m reliability -o addopts="-ra --strict-markers" tests/reliability
