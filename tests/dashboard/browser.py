@@ -85,7 +85,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        # Returns as soon as the server answers; the bound is generous because with two pytest workers on a
+        # loaded machine two servers (and two Chromiums) start at once.
+        deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"tgo serve exited: {(data_dir / 'server.log').read_text()}")
@@ -95,7 +97,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("tgo serve did not become healthy within 30 s")
+                raise RuntimeError("tgo serve did not become healthy within 120 s")
             time.sleep(0.2)
         yield base
     finally:
