@@ -34,6 +34,7 @@ from tgo.messages.repository import DeliveryQueue
 from tgo.messages.state import MessageStatus, transition_many
 from tgo.metrics import DELIVERY_ATTEMPTS
 from tgo.models import Media, Message
+from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 from tgo.worker.registry import publish
 
@@ -129,7 +130,7 @@ async def _deliver_batch(runtime: Runtime, message_ids: Sequence[int]) -> dict[i
         claimed = await queue.claim_many(message_ids, now(), lease)
         if not claimed:
             return _Outcomes().by_message(message_ids)
-        opted_out = await queue.opted_out([(m.tenant_id, m.to_phone) for m, _ in claimed])
+        opted_out = await _opted_out(s, [m for m, _ in claimed])
         media = await _media_of(s, [m for m, _ in claimed])
     outcomes = _Outcomes()
     to_send: list[tuple[Message, OutboundMessage]] = []
@@ -237,6 +238,19 @@ async def _media_of(session: AsyncSession, messages: Sequence[Message]) -> dict[
     if not media_ids:
         return {}
     return {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
+
+
+async def _opted_out(session: AsyncSession, messages: Sequence[Message]) -> set[tuple[int, str]]:
+    """Which (tenant, recipient) pairs of ``messages`` are on their tenant's suppression list: one cached
+    lookup per tenant of the batch (``optouts.service.opted_out_among``, the one rule of the list)."""
+    phones: dict[int, list[str]] = {}
+    for message in messages:
+        phones.setdefault(message.tenant_id, []).append(message.to_phone)
+    found: set[tuple[int, str]] = set()
+    for tenant_id, tenant_phones in phones.items():
+        listed = await optouts.opted_out_among(session, tenant_id, tenant_phones)
+        found.update((tenant_id, phone) for phone in listed)
+    return found
 
 
 def outbound_of(runtime: Runtime, message: Message, sender_name: str, media: Media | None) -> OutboundMessage:

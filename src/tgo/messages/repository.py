@@ -8,7 +8,7 @@ from sqlalchemy import Select, Table, and_, case, func, insert, or_, select, tex
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
-from tgo.models import Media, Message, MessageStatusEvent, OptOut, SenderNumber, Tenant
+from tgo.models import Media, Message, MessageStatusEvent, SenderNumber, Tenant
 from tgo.usage.counters import count_new_messages_sql
 
 # The send path's two inserts as Core statements built once (an ORM flush costs several times more CPU).
@@ -256,19 +256,6 @@ class DeliveryQueue:
         if not message_ids:
             return []
         return sorted(await self._claim(Message.id.in_(sorted(set(message_ids))), at, lease), key=_by_id)
-
-    async def opted_out(self, recipients: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
-        """Which (tenant id, phone) pairs are on their tenant's Connect suppression list, in one query (the
-        batch form of ``optouts.service.is_opted_out``)."""
-        wanted = sorted(set(recipients))
-        if not wanted:
-            return set()
-        rows = await self.session.execute(
-            select(OptOut.tenant_id, OptOut.phone).where(
-                OptOut.channel == "connect", tuple_(OptOut.tenant_id, OptOut.phone).in_(wanted)
-            )
-        )
-        return {(int(r[0]), str(r[1])) for r in rows}
 
     async def release_many_for_retry(self, next_attempt_at: dict[int, datetime], reason: str) -> None:
         """``release_for_retry`` for a batch, in one statement: each message's own next attempt time."""
