@@ -10,5 +10,5 @@ PART = Part(
     name="messages",
     tasks={"messages.deliver": deliver_task},
     periodic=[Periodic("messages.sweep", sweep_job, every="sweeper_interval_seconds")],
-    connect_handlers=[(EVENT_MESSAGE_DELIVERED, on_delivered), (EVENT_MESSAGE_READ, on_read)],
+    connect_batch_handlers={EVENT_MESSAGE_DELIVERED: on_delivered, EVENT_MESSAGE_READ: on_read},
 )

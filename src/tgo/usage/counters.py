@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -63,6 +64,38 @@ async def bump_new(session: AsyncSession, messages: list[Message], status: str) 
         for k, n in sorted(summed.items())
     ]
     await conn.execute(_upsert(conn.dialect.name), rows)
+
+
+async def bump_moves(session: AsyncSession, moves: Sequence[tuple[Message, str, str]]) -> None:
+    """``bump`` for many messages (message, old status, new status): the changes summed per counter row, one
+    upsert for the whole set (rows sorted, so two batches take their row locks in the same order)."""
+    summed: dict[tuple[Any, ...], int] = {}
+    for message, old, new in moves:
+        base = (
+            message.tenant_id,
+            message.sender_number_id,
+            message.queued_at.date(),
+            message.message_type,
+            message.id % SHARDS,
+        )
+        summed[(*base, old)] = summed.get((*base, old), 0) - 1
+        summed[(*base, new)] = summed.get((*base, new), 0) + 1
+    rows = [
+        {
+            "tenant_id": k[0],
+            "sender_number_id": k[1],
+            "day": k[2],
+            "message_type": k[3],
+            "shard": k[4],
+            "status": k[5],
+            "count": n,
+        }
+        for k, n in sorted(summed.items())
+        if n
+    ]
+    if rows:
+        conn = await session.connection()
+        await conn.execute(_upsert(conn.dialect.name), rows)
 
 
 def count_new_messages_sql(source: str) -> str:
