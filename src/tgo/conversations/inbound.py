@@ -174,22 +174,18 @@ async def apply_received_many(
         for n, row, message_id in zip(indexes, rows, ids, strict=True):
             message = Message(**row, id=message_id, tenant_id=tenant_id)
             stored[n] = (message, conversations[(entries[n].number.id, entries[n].msg.from_phone)])
-    await events.emit_many(
-        session,
-        [
-            (
-                entry.number.tenant_id,
-                EventType.MESSAGE_RECEIVED,
-                message_view(message, entry.media).to_dict() | {"conversation_id": conversation_id},
-            )
-            for n, entry in enumerate(entries)
-            for message, conversation_id in [stored[n]]
-        ],
-    )
-    # The keywords last, in the order they were written: a STOP then a START leaves the contact opted in.
+    # The webhook events in the order written, each keyword applied right after its own message's event (a
+    # STOP's ``contact.opted_out`` follows its ``message.received``, and a later START undoes it).
+    segment: list[tuple[int, EventType, dict[str, Any]]] = []
     for n, entry in enumerate(entries):
+        message, conversation_id = stored[n]
+        view = message_view(message, entry.media).to_dict() | {"conversation_id": conversation_id}
+        segment.append((entry.number.tenant_id, EventType.MESSAGE_RECEIVED, view))
         if entry.keyword is not None:
-            await _apply_keyword(session, runtime, entry.number, entry.msg, entry.keyword, stored[n][0].id)
+            await events.emit_many(session, segment)
+            segment = []
+            await _apply_keyword(session, runtime, entry.number, entry.msg, entry.keyword, message.id)
+    await events.emit_many(session, segment)
     return len(entries)
 
 
