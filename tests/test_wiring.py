@@ -33,7 +33,7 @@ from tgo.reachability.sync import sync_if_empty
 from tgo.runtime import runtime_of
 from tgo.senders.connect_links import on_sender_status_changed
 from tgo.sms.rules import decide_verification
-from tgo.webhooks.outbox import record_event
+from tgo.webhooks.outbox import record_event, record_events
 from tgo.webhooks.repository import any_active_endpoint
 from tgo.wiring import PARTS, build_runtime
 from tgo.worker.broker import start_in_process_workers
@@ -139,12 +139,16 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
         assert registry.listeners == [on_sender_status_changed, record_event, on_message_queued]
         assert registry.interests == [any_active_endpoint, any_conversation]
         assert {t: len(fns) for t, fns in registry.connect_handlers.items()} == {
-            EVENT_MESSAGE_DELIVERED: 1,
-            EVENT_MESSAGE_READ: 1,
             EVENT_ACCOUNT_VERIFICATION_CHANGED: 1,
             EVENT_ACCOUNT_REACHABILITY_CHANGED: 1,
+        }
+        # Receipts and inbound messages are applied a run at a time (issue 16 item 3).
+        assert {t: len(fns) for t, fns in registry.connect_batch_handlers.items()} == {
+            EVENT_MESSAGE_DELIVERED: 1,
+            EVENT_MESSAGE_READ: 1,
             EVENT_MESSAGE_RECEIVED: 1,
         }
+        assert [batch for _fns, batch in registry.listener_sets if batch is not None] == [record_events]
         assert registry.startup == [enable_event_kicks, start_in_process_workers, sync_if_empty]
         assert registry.demo_steps == [connect_demo_step]
         assert [item.path for item in registry.nav] == [

@@ -11,6 +11,7 @@ who listens."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "Interest",
     "Listener",
     "emit",
+    "emit_many",
     "interest",
     "interest_changed",
     "known_uninterested",
@@ -71,6 +73,28 @@ async def emit(session: AsyncSession, tenant_id: int, event_type: EventType, dat
         return
     for fn in runtime.registry.listeners:
         await fn(session, tenant_id, event_type, data)
+
+
+async def emit_many(session: AsyncSession, items: Sequence[tuple[int, EventType, dict[str, Any]]]) -> None:
+    """``emit`` for many events (tenant id, type, data) of one transaction, in order: a listener whose part
+    declared a batch form gets them all in one call (the webhooks outbox writes their rows in bulk); any
+    other listener is called once per event."""
+    runtime = runtime_of(session)
+    if runtime is None or not items:
+        return
+    batch_of: dict[Any, Any] = {}
+    for fns, batch in runtime.registry.listener_sets:
+        if batch is not None:
+            batch_of.update((fn, batch) for fn in fns)
+    done: list[Any] = []
+    for fn in runtime.registry.listeners:
+        batch = batch_of.get(fn)
+        if batch is None:
+            for tenant_id, event_type, data in items:
+                await fn(session, tenant_id, event_type, data)
+        elif batch not in done:
+            done.append(batch)
+            await batch(session, items)
 
 
 def interest(session: AsyncSession, tenant_id: Any) -> ColumnElement[bool]:

@@ -106,3 +106,75 @@ async def test_an_event_for_a_number_that_is_no_longer_active_is_acknowledged_an
     r = await client.post(EVENTS_PATH, content=body, headers=good)
     assert r.status_code == 200 and r.json()["status"] == "applied"
     assert await inbound(client, headers) == []
+
+
+def signed_array(
+    secret: bytes, events: list[dict[str, Any]], ts: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(events).encode()
+    stamp = int(now().timestamp()) if ts is None else ts
+    return body, {
+        "content-type": "application/json",
+        "x-connect-timestamp": str(stamp),
+        "x-connect-signature": sign_event(secret, stamp, body),
+    }
+
+
+async def test_forged_tampered_stale_and_replayed_arrays(
+    client: httpx.AsyncClient, headers: dict[str, str], settings: Settings, sender: Any
+) -> None:
+    """The array form (what Connect's pump posts) is held to the same rules, for the whole array."""
+    secret = settings.secret()
+    events = [received_event("evt-a1", "one"), received_event("evt-a2", "two")]
+    body, good = signed_array(secret, events)
+    forged = {
+        **good,
+        "x-connect-signature": sign_event(b"not-the-secret", int(good["x-connect-timestamp"]), body),
+    }
+    for bad_headers, bad_body in ((forged, body), (good, body.replace(b"two", b"TWO"))):
+        r = await client.post(EVENTS_PATH, content=bad_body, headers=bad_headers)
+        assert r.status_code == 401, r.text
+    stale_body, stale = signed_array(secret, events, ts=int((now() - timedelta(minutes=10)).timestamp()))
+    assert (await client.post(EVENTS_PATH, content=stale_body, headers=stale)).status_code == 401
+    assert await inbound(client, headers) == []
+
+    r = await client.post(EVENTS_PATH, content=body, headers=good)
+    assert [i["status"] for i in r.json()["results"]] == ["applied", "applied"], r.text
+    again = await client.post(EVENTS_PATH, content=body, headers=good)
+    assert [i["status"] for i in again.json()["results"]] == ["duplicate", "duplicate"]
+    assert [m["content"] for m in await inbound(client, headers)] == ["two", "one"]
+    [conv] = (await client.get("/api/v1/conversations", headers=headers)).json()["data"]
+    assert conv["unread_count"] == 2
+
+
+async def test_an_array_applies_keywords_in_order_per_conversation(
+    client: httpx.AsyncClient, headers: dict[str, str], settings: Settings, sender: Any
+) -> None:
+    """STOP then START in one array (one transaction): the contact ends opted in; a bad event in the array
+    fails alone, the ones before it are applied and the rest are left for Connect to post again."""
+    events = [
+        received_event("evt-k1", "STOP"),
+        received_event("evt-k2", "hello"),
+        received_event("evt-k3", "START"),
+    ]
+    bad = received_event("evt-k4")
+    bad["data"]["type"] = "hologram"
+    body, good = signed_array(settings.secret(), [*events, bad, received_event("evt-k5", "after")])
+    r = await client.post(EVENTS_PATH, content=body, headers=good)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [i["status"] for i in results] == ["applied", "applied", "applied", "failed", "skipped"]
+    assert results[3]["error"] == "validation_failed"
+    assert [m["content"] for m in await inbound(client, headers)] == ["START", "hello", "STOP"]
+    [conv] = (await client.get("/api/v1/conversations", headers=headers)).json()["data"]
+    assert conv["unread_count"] == 3 and conv["opted_out"] is False
+    listed = (await client.get("/api/v1/opt-outs", headers=headers)).json()["data"]
+    assert listed == []
+
+    body, good = signed_array(
+        settings.secret(), [received_event("evt-k6", "STOP"), received_event("evt-k7", "bye")]
+    )
+    r = await client.post(EVENTS_PATH, content=body, headers=good)
+    assert [i["status"] for i in r.json()["results"]] == ["applied", "applied"]
+    [conv] = (await client.get("/api/v1/conversations", headers=headers)).json()["data"]
+    assert conv["unread_count"] == 5 and conv["opted_out"] is True

@@ -1,66 +1,97 @@
-"""``state.transition_many``: the set-based move keeps ``transition``'s guarantees for every message — the
-allowed moves only (a repeat or a late move is a no-op), later-of-two timestamps, a history row per step, the
-usage counters moved, one ``message.*`` event per message (webhook rows), skipped steps walked through —
-with per-message values given as one SQL expression. On SQLite and PostgreSQL."""
+"""``transition_many`` keeps every guarantee of ``transition`` for a set of messages (issue 16 item 3): the
+allowed moves only, skipped steps walked, each step's timestamp, history row, usage count, webhook event and
+metric, a later state never at an earlier time — checked against ``transition`` on twin messages."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import case, func, select
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
 
-from tests.messages.conftest import RECIPIENT, queue_unpublished
-from tgo.config import Settings
+from tests.messages.conftest import OWNER, RECIPIENT
 from tgo.kit.clock import now
-from tgo.messages.state import MessageStatus, transition_many
-from tgo.models import Message, MessageStatusEvent, UsageCounter, WebhookEvent
+from tgo.messages.state import MessageStatus, insert_queued, transition, transition_many
+from tgo.models import Message, MessageStatusEvent, UsageCounter
+from tgo.models.webhook import WebhookDelivery, WebhookEvent
 from tgo.runtime import Runtime
 
-
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
-        broker_url="memory://",
-        sweeper_interval_seconds=3600,  # nothing re-publishes the test's messages
-        webhook_allow_private_networks=True,
-    )
+M = MessageStatus
+# The state each twin starts in, reached through ``transition`` from queued.
+STARTS: list[list[MessageStatus]] = [
+    [],
+    [M.SENT],
+    [M.SENT, M.DELIVERED],
+    [M.FAILED],
+    [M.SENT, M.DELIVERED, M.READ],
+]
 
 
-async def _queued(
-    client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, sender: dict[str, Any], n: int
-) -> list[int]:
-    """``n`` queued messages that no worker moves under the test, whose tenant's webhook endpoint subscribes
-    to their events."""
-    r = await client.post(
-        "/api/v1/webhooks",
-        json={
-            "url": "http://127.0.0.1:9/hook",
-            "events": ["message.sent", "message.failed", "message.delivered"],
-        },
-        headers=headers,
-    )
-    assert r.status_code == 201, r.text
-    return sorted(await queue_unpublished(runtime, sender, [RECIPIENT] * n))
+def _delivered() -> float:
+    return REGISTRY.get_sample_value("tgo_messages_delivered_total") or 0.0
 
 
-async def _history(runtime: Runtime, ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+async def _make(runtime: Runtime, tenant_id: int, sender_id: int, base: datetime) -> list[int]:
+    ids = []
     async with runtime.db.session_scope() as s:
-        rows = await s.execute(
-            select(MessageStatusEvent.message_id, MessageStatusEvent.status, MessageStatusEvent.detail)
-            .where(MessageStatusEvent.message_id.in_(ids))
-            .order_by(MessageStatusEvent.id)
-        )
-        out: dict[int, list[tuple[str, str | None]]] = {i: [] for i in ids}
-        for message_id, status, detail in rows:
-            out[message_id].append((status, detail))
-        return out
+        for n, path in enumerate(STARTS):
+            m = await insert_queued(
+                s,
+                tenant_id,
+                {
+                    "sender_number_id": sender_id,
+                    "sender_phone": OWNER,
+                    "to_phone": RECIPIENT,
+                    "message_type": "text",
+                    "content": f"twin {n}",
+                    "caption": None,
+                    "media_id": None,
+                    "duration": None,
+                    "status": "queued",
+                    "attempts": 0,
+                    "next_attempt_at": base + timedelta(hours=1),  # no job: nothing else moves them
+                    "queued_at": base,
+                    "updated_at": base,
+                },
+                None,
+            )
+            for k, step in enumerate(path):
+                await transition(s, m.id, step, base + timedelta(seconds=k + 1), failure_code="x")
+            ids.append(m.id)
+    return ids
+
+
+async def _state(runtime: Runtime, ids: list[int]) -> list[dict[str, Any]]:
+    """Each message's status, times (relative to its queued time), history and webhook events."""
+    out = []
+    async with runtime.db.session_scope() as s:
+        for i in ids:
+            m = await s.get(Message, i)
+            assert m is not None
+            rel = {
+                f: (getattr(m, f) - m.queued_at).total_seconds() if getattr(m, f) else None
+                for f in ("sent_at", "delivered_at", "read_at", "failed_at", "updated_at")
+            }
+            history = [
+                (h.status, (h.at - m.queued_at).total_seconds(), h.detail)
+                for h in await s.scalars(
+                    select(MessageStatusEvent)
+                    .where(MessageStatusEvent.message_id == i)
+                    .order_by(MessageStatusEvent.id)
+                )
+            ]
+            hooks = []
+            for e in await s.scalars(select(WebhookEvent).order_by(WebhookEvent.id)):
+                body = json.loads(e.body)
+                if body["data"]["id"] == i:
+                    assert body["sequence"] == e.id
+                    hooks.append((e.type, body["data"]["status"], body["data"]["read_at"] is not None))
+            out.append({"status": m.status, "times": rel, "history": history, "hooks": hooks})
+    return out
 
 
 async def _usage(runtime: Runtime) -> dict[str, int]:
@@ -68,89 +99,84 @@ async def _usage(runtime: Runtime) -> dict[str, int]:
         rows = await s.execute(
             select(UsageCounter.status, func.sum(UsageCounter.count)).group_by(UsageCounter.status)
         )
-        return {str(status): int(n) for status, n in rows}
+        return {str(r[0]): int(r[1]) for r in rows}
 
 
-async def _events(runtime: Runtime, kind: str) -> list[dict[str, Any]]:
-    async with runtime.db.session_scope() as s:
-        bodies = await s.scalars(
-            select(WebhookEvent.body).where(WebhookEvent.type == kind).order_by(WebhookEvent.id)
-        )
-        return [json.loads(b)["data"] for b in bodies]
-
-
-async def test_sent_per_message_values_history_usage_and_events(
-    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+@pytest.mark.parametrize("to", [M.DELIVERED, M.READ, M.SENT, M.FAILED])
+async def test_transition_many_matches_transition_on_twins(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sender: dict[str, Any],
+    runtime: Runtime,
+    to: MessageStatus,
 ) -> None:
-    ids = await _queued(client, headers, runtime, sender, 5)
-    assert (await _usage(runtime)).get("queued") == 5
-    at = now()
-    connect_ids = {message_id: 1000 + message_id for message_id in ids[:4]}
+    r = await client.post(
+        "/api/v1/webhooks",
+        headers=headers,
+        json={
+            "url": "https://hooks.example.com/tgo",
+            "events": [f"message.{e.value}" for e in M],
+        },
+    )
+    assert r.status_code == 201, r.text
+    tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]
+    base = now() - timedelta(minutes=5)
+    singles = await _make(runtime, tenant_id, sender["id"], base)
+    many = await _make(runtime, tenant_id, sender["id"], base)
+    # One receipt stamped before the message's last change: it never goes back in time.
+    times = [
+        base + timedelta(seconds=10),
+        base + timedelta(seconds=11),
+        base,
+        base + timedelta(seconds=13),
+        base,
+    ]
+    fields: dict[str, Any] = {"failure_code": "boom", "failure_reason": "it broke"} if to == M.FAILED else {}
+
+    usage0, delivered0 = await _usage(runtime), _delivered()
+    async with runtime.db.session_scope() as s:
+        moved_singles = [await transition(s, i, to, t, **fields) for i, t in zip(singles, times, strict=True)]
+    usage1, delivered1 = await _usage(runtime), _delivered()
     async with runtime.db.session_scope() as s:
         moved = await transition_many(
-            s, ids[:4], MessageStatus.SENT, at, connect_message_id=case(connect_ids, value=Message.id)
+            s, list(reversed(many)), to, base, times=dict(zip(many, times, strict=True)), **fields
         )
-    assert sorted(m.id for m in moved) == ids[:4]
-    assert all(m.status == "sent" and m.connect_message_id == 1000 + m.id for m in moved)
-    assert all(m.sent_at is not None and m.sent_at >= m.queued_at and m.claimed_until is None for m in moved)
-    history = await _history(runtime, ids)
-    assert all(history[i] == [("queued", None), ("sent", None)] for i in ids[:4]), history
-    assert history[ids[4]] == [("queued", None)]
-    assert await _usage(runtime) == {"queued": 1, "sent": 4}
-    sent_events = await _events(runtime, "message.sent")
-    assert sorted(e["id"] for e in sent_events) == ids[:4]
-    assert all(e["status"] == "sent" for e in sent_events)
+    usage2, delivered2 = await _usage(runtime), _delivered()
 
-    # Again, and with one more: only the one still queued moves; nothing is counted twice.
+    # The same messages moved (in the order given), to the same states, times, history and events.
+    assert [m.id for m in moved] == [i for i, m in reversed(list(zip(many, moved_singles, strict=True))) if m]
+    assert await _state(runtime, many) == await _state(runtime, singles)
+    changed = {k for k in set(usage1) | set(usage0) if usage1.get(k, 0) != usage0.get(k, 0)}
+    assert {k: usage2.get(k, 0) - usage1.get(k, 0) for k in changed} == {
+        k: usage1.get(k, 0) - usage0.get(k, 0) for k in changed
+    }
+    assert delivered2 - delivered1 == delivered1 - delivered0
+    if to == M.DELIVERED:
+        assert delivered2 - delivered1 == 2  # queued (walks through sent) and sent
     async with runtime.db.session_scope() as s:
-        again = await transition_many(s, ids, MessageStatus.SENT, now(), connect_message_id=7)
-    assert [m.id for m in again] == [ids[4]]
-    assert await _usage(runtime) == {"queued": 0, "sent": 5}
-    assert len(await _events(runtime, "message.sent")) == 5
-    # A move its status does not allow is a no-op: sent messages cannot fail.
-    async with runtime.db.session_scope() as s:
-        assert await transition_many(s, ids, MessageStatus.FAILED, now(), failure_code="x") == []
-    assert await _events(runtime, "message.failed") == []
+        per_event = await s.execute(
+            select(WebhookDelivery.event_id, func.count()).group_by(WebhookDelivery.event_id)
+        )
+        assert {n for _e, n in per_event} == {1}  # one delivery per event for the one endpoint
 
 
-async def test_failed_with_reasons_and_a_walk_through_skipped_steps(
+async def test_a_rolled_back_batch_moves_nothing_and_counts_nothing(
     client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
 ) -> None:
-    ids = await _queued(client, headers, runtime, sender, 4)
-    failing = ids[:2]
-    reasons = {failing[0]: "The recipient opted out.", failing[1]: "Connect refused the message: not_found"}
-    async with runtime.db.session_scope() as s:
-        failed = await transition_many(
-            s,
-            failing,
-            MessageStatus.FAILED,
-            now(),
-            failure_code=case({failing[0]: "recipient_opted_out", failing[1]: "not_found"}, value=Message.id),
-            failure_reason=case(reasons, value=Message.id),
-        )
-    by_id = {m.id: m for m in failed}
-    assert by_id[failing[0]].failure_code == "recipient_opted_out"
-    assert by_id[failing[1]].failure_code == "not_found" and by_id[failing[1]].failed_at is not None
-    history = await _history(runtime, failing)
-    assert history[failing[0]][-1] == ("failed", reasons[failing[0]])  # the reason is the history's detail
-    assert history[failing[1]][-1] == ("failed", reasons[failing[1]])
-    assert sorted(e["id"] for e in await _events(runtime, "message.failed")) == failing
+    tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]
+    ids = await _make(runtime, tenant_id, sender["id"], now() - timedelta(minutes=1))
+    before, delivered0 = await _state(runtime, ids), _delivered()
+    with pytest.raises(RuntimeError):
+        async with runtime.db.session_scope() as s:
+            assert len(await transition_many(s, ids, M.DELIVERED, now())) == 2
+            raise RuntimeError("the receiving transaction fails later")
+    assert await _state(runtime, ids) == before
+    assert _delivered() == delivered0
 
-    # Delivered for one queued and one sent message: the queued one walks through sent (both timestamps,
-    # both history rows, both events); each gets exactly one delivered event.
-    walking, sent = ids[2], ids[3]
+
+async def test_unknown_ids_and_unknown_fields(runtime: Runtime) -> None:
     async with runtime.db.session_scope() as s:
-        await transition_many(s, [sent], MessageStatus.SENT, now(), connect_message_id=9)
-    later = now()
-    async with runtime.db.session_scope() as s:
-        delivered = await transition_many(s, [walking, sent, *failing], MessageStatus.DELIVERED, later)
-    assert sorted(m.id for m in delivered) == [walking, sent]
-    assert all(m.status == "delivered" and m.sent_at and m.delivered_at for m in delivered)
-    history = await _history(runtime, [walking, sent])
-    assert [h[0] for h in history[walking]] == ["queued", "sent", "delivered"]
-    assert [h[0] for h in history[sent]] == ["queued", "sent", "delivered"]
-    assert sorted(e["id"] for e in await _events(runtime, "message.delivered")) == [walking, sent]
-    assert sorted(e["id"] for e in await _events(runtime, "message.sent")) == [walking, sent]
-    assert await _usage(runtime) == {"queued": 0, "sent": 0, "failed": 2, "delivered": 2}
-    async with runtime.db.session_scope() as s:
-        assert await transition_many(s, [], MessageStatus.SENT, now()) == []
+        assert await transition_many(s, [10**12, 10**12 + 1], M.DELIVERED, now()) == []
+        assert await transition_many(s, [], M.READ, now()) == []
+        with pytest.raises(TypeError):
+            await transition_many(s, [1], M.SENT, now(), colour="red")

@@ -1,11 +1,19 @@
-"""Connect's event pump: posts the outbox (``connect_events``) to the Business side, signed, in order,
-retrying with back-off until acknowledged — so an event survives the Business side being down."""
+"""Connect's event pump: posts the outbox (``connect_events``) to the Business side, signed, in order per
+subject, retrying with back-off until acknowledged — so an event survives the Business side being down.
+
+Events go in arrays (one signed post of up to ``ARRAY_MAX`` events, ``ARRAY_MAX_BYTES``): all the due events
+of one subject that a round reads are in one array, in order, and a subject's next array is posted only
+after the earlier one was answered. The receiver answers per item (``applied``/``duplicate`` for a prefix,
+then at most one ``failed``, then ``skipped``): the acknowledged ones are done, the failed one backs off and
+holds its subject, and the skipped ones of other subjects are posted again at once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import math
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +22,6 @@ import structlog
 
 from tgo.channels.connect_protocol import (
     EVENTS_PATH,
-    HEADER_EVENT_ID,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
     sign_event,
@@ -28,14 +35,24 @@ from .models import ConnectEventRow
 from .repository import ConnectRepository
 
 log = structlog.get_logger("tgo.connect.events")
-BATCH = 100
-PARALLEL = 16
+# Events read per round of a pass, events and bytes per signed post (the receiver takes 1 MiB and 500
+# events), arrays posted at once.
+SCAN = 800
+ARRAY_MAX = 200
+ARRAY_MAX_BYTES = 512 * 1024
+PARALLEL = 4
 
 
 def event_body(row: ConnectEventRow) -> bytes:
+    """One event as the receiver's single-object form takes it."""
     created = row.created_at.isoformat().replace("+00:00", "Z")
     payload = {"id": row.event_id, "type": row.type, "created_at": created, "data": row.data}
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def array_body(items: Sequence[bytes]) -> bytes:
+    """Encoded events (``event_body``) as one array, the form the pump posts."""
+    return b"[" + b",".join(items) + b"]"
 
 
 def event_subject(row: ConnectEventRow) -> str:
@@ -53,6 +70,26 @@ def event_subject(row: ConnectEventRow) -> str:
     if data.get("phone"):
         return f"phone:{data['phone']}"
     return f"event:{row.event_id}"
+
+
+def _pack(groups: list[list[ConnectEventRow]], encoded: dict[int, bytes]) -> list[list[ConnectEventRow]]:
+    """Arrays of whole subjects (each subject's events together, in order), filled to about an even share
+    of the events over ``PARALLEL`` posts, at most ``ARRAY_MAX`` events and ``ARRAY_MAX_BYTES``."""
+    total = sum(len(g) for g in groups)
+    size = min(ARRAY_MAX, max(1, math.ceil(total / PARALLEL)))
+    arrays: list[list[ConnectEventRow]] = []
+    current: list[ConnectEventRow] = []
+    current_bytes = 0
+    for group in groups:
+        group_bytes = sum(len(encoded[r.id]) + 1 for r in group)
+        if current and (len(current) + len(group) > size or current_bytes + group_bytes > ARRAY_MAX_BYTES):
+            arrays.append(current)
+            current, current_bytes = [], 0
+        current.extend(group)
+        current_bytes += group_bytes
+    if current:
+        arrays.append(current)
+    return arrays
 
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
@@ -99,17 +136,16 @@ class EventPump:
 
     async def settle(self, rows: list[ConnectEventRow], within: float) -> None:
         """Post these (just committed) events now and wait for that, at most ``within`` seconds: after a change
-        of reachability the Business side should know before the change is answered. Each is claimed as the
-        pump claims it, so it is posted once; a post still running after ``within`` goes on in the background
-        (not cancelled, so its claim is not left to expire). Only where the pump runs (kicks enabled)."""
-        if not self.enabled_kicks or self.target is None:
+        of reachability the Business side should know before the change is answered. They are claimed as the
+        pump claims them, so they are posted once; a post still running after ``within`` goes on in the
+        background (not cancelled, so its claim is not left to expire). Only where the pump runs (kicks
+        enabled)."""
+        if not self.enabled_kicks or self.target is None or not rows:
             return
 
         async def post_all() -> None:
             try:
-                for row in rows:
-                    if await self._deliver_one(row) == "receiver_down":
-                        return
+                await self._deliver_array(sorted(rows, key=lambda r: r.id))
             except Exception:
                 log.exception("connect_event_pump_failed")
 
@@ -135,89 +171,160 @@ class EventPump:
         if self.ready is not None:
             await self.ready()
         delivered = 0
-        held: set[str] = set()
-        receiver_down = False
-        after = 0
-        # Subjects are independent: up to PARALLEL of them are posted at once (one at a time, the pump
-        # managed a few dozen events a second and receipts lagged minutes behind a busy network).
-        slots = asyncio.Semaphore(PARALLEL)
-
-        async def run_subject(key: str, rows: list[ConnectEventRow]) -> None:
-            nonlocal delivered, receiver_down
-            async with slots:
-                for row in rows:
-                    if key in held or receiver_down:
-                        return
-                    outcome = await self._deliver_one(row)
-                    if outcome == "delivered":
-                        delivered += 1
-                    elif outcome == "receiver_down":
-                        receiver_down = True
-                        return
-                    else:
-                        held.add(key)
-                        return
-
+        held: set[str] = set()  # subjects whose head is backing off, taken elsewhere or refused
         while True:
-            async with self.db.session_scope() as session:
-                batch = list(await ConnectRepository(session).undelivered_after(after, BATCH))
-            if not batch:
-                return delivered, False
-            after = batch[-1].id
-            by_subject: dict[str, list[ConnectEventRow]] = {}
-            for row in batch:
-                by_subject.setdefault(event_subject(row), []).append(row)
-            await asyncio.gather(*(run_subject(key, rows) for key, rows in by_subject.items()))
-            if receiver_down:
-                return delivered, True
+            full: set[str] = set()  # subjects with more due events than one array: another round follows
+            after = 0
+            while True:
+                async with self.db.session_scope() as session:
+                    scan = list(await ConnectRepository(session).undelivered_after(after, SCAN))
+                if not scan:
+                    break
+                after = scan[-1].id
+                at = now()
+                groups: dict[str, list[ConnectEventRow]] = {}
+                for row in scan:
+                    key = event_subject(row)
+                    if key in held or key in full:
+                        continue
+                    if row.next_attempt_at > at:
+                        held.add(key)
+                        continue
+                    group = groups.setdefault(key, [])
+                    if len(group) == ARRAY_MAX:
+                        full.add(key)
+                        continue
+                    group.append(row)
+                encoded = {row.id: event_body(row) for rows in groups.values() for row in rows}
+                arrays = _pack(list(groups.values()), encoded)
+                slots = asyncio.Semaphore(PARALLEL)
 
-    async def _deliver_one(self, row: ConnectEventRow) -> str:
-        """Claim, post and record one event: "delivered", "held" (backing off, taken by another process,
-        refused) or "receiver_down"."""
+                async def post(
+                    rows: list[ConnectEventRow],
+                    slots: asyncio.Semaphore = slots,
+                    encoded: dict[int, bytes] = encoded,
+                ) -> tuple[int, set[str], bool]:
+                    async with slots:
+                        return await self._deliver_array(rows, encoded)
+
+                receiver_down = False
+                for count, waiting, down in await asyncio.gather(*(post(rows) for rows in arrays)):
+                    delivered += count
+                    held |= waiting
+                    receiver_down = receiver_down or down
+                if receiver_down:
+                    return delivered, True
+            if not full - held:
+                return delivered, False
+
+    async def _deliver_array(
+        self, rows: list[ConnectEventRow], encoded: dict[int, bytes] | None = None
+    ) -> tuple[int, set[str], bool]:
+        """Claim, post and record one array of events (in order per subject): how many were delivered, the
+        subjects that must wait (backing off, taken by another process, refused) and whether the receiver is
+        down."""
         at = now()
-        if row.next_attempt_at > at:
-            return "held"  # backing off, or being delivered by another process
         lease = at + timedelta(seconds=self.settings.connect_timeout_seconds + 5)
         async with self.db.session_scope() as session:
-            claimed = await ConnectRepository(session).claim_event(row.id, at, lease)
-        if not claimed:
-            return "held"
-        ok, error, receiver_down = await self._post(row)
-        async with self.db.session_scope() as session:
-            fresh = await ConnectRepository(session).event(row.id)
-            if fresh is not None:
-                fresh.attempts += 1
-                if ok:
-                    fresh.delivered_at = now()
-                    fresh.last_error = None
-                else:
-                    fresh.last_error = error[:500]
-                    fresh.next_attempt_at = now() + timedelta(
-                        seconds=backoff_seconds(self.settings, fresh.attempts)
+            claimed = await ConnectRepository(session).claim_events([r.id for r in rows], at, lease)
+        held: set[str] = set()
+        kept: list[ConnectEventRow] = []
+        give_back: list[int] = []
+        for row in rows:
+            key = event_subject(row)
+            if key in held or row.id not in claimed:
+                held.add(key)  # an earlier event of the subject is not ours to post: its later ones wait
+                if row.id in claimed:
+                    give_back.append(row.id)
+                continue
+            kept.append(row)
+        if give_back:
+            async with self.db.session_scope() as session:
+                await ConnectRepository(session).set_due(give_back, at)
+        delivered = 0
+        while kept:
+            results, error, receiver_down = await self._post(kept, encoded or {})
+            if results is None:
+                await self._record_failed({r.id: error for r in kept})
+                log.warning("connect_events_not_delivered", events=len(kept), error=error)
+                return delivered, held | {event_subject(r) for r in kept}, receiver_down
+            done: list[int] = []
+            failed: dict[int, str] = {}
+            again: list[ConnectEventRow] = []
+            release: list[int] = []
+            for row in kept:
+                status, item_error = results.get(row.event_id, ("skipped", ""))
+                if status in ("applied", "duplicate"):
+                    done.append(row.id)
+                elif status == "failed":
+                    failed[row.id] = item_error or "failed"
+                    held.add(event_subject(row))
+                    log.warning(
+                        "connect_event_not_delivered", event_id=row.event_id, type=row.type, error=item_error
                     )
-        if ok:
-            return "delivered"
-        log.warning("connect_event_not_delivered", event_id=row.event_id, type=row.type, error=error)
-        return "receiver_down" if receiver_down else "held"
+            for row in kept:
+                if row.id in failed or row.id in done:
+                    continue
+                # Not applied (after a failure): posted again at once unless its subject is the failed one's.
+                if event_subject(row) in held:
+                    release.append(row.id)
+                else:
+                    again.append(row)
+            async with self.db.session_scope() as session:
+                repo = ConnectRepository(session)
+                if done:
+                    await repo.mark_delivered(done, now())
+                if release:
+                    await repo.set_due(release, now())
+                if again:  # a fresh lease for the next post
+                    await repo.set_due(
+                        [r.id for r in again],
+                        now() + timedelta(seconds=self.settings.connect_timeout_seconds + 5),
+                    )
+            if failed:
+                await self._record_failed(failed)
+            delivered += len(done)
+            if len(again) == len(kept):  # an answer that applied nothing and refused nothing: stop here
+                await self._record_failed({r.id: "not applied" for r in again})
+                return delivered, held | {event_subject(r) for r in again}, False
+            kept = again
+        return delivered, held, False
 
-    async def _post(self, row: ConnectEventRow) -> tuple[bool, str, bool]:
-        """(delivered, error, the receiver itself is unreachable or unavailable)."""
+    async def _record_failed(self, errors: dict[int, str]) -> None:
+        """One more attempt for each event (id → error), backing off by its number of attempts."""
+        async with self.db.session_scope() as session:
+            for fresh in await ConnectRepository(session).events(list(errors)):
+                fresh.attempts += 1
+                fresh.last_error = errors[fresh.id][:500]
+                fresh.next_attempt_at = now() + timedelta(
+                    seconds=backoff_seconds(self.settings, fresh.attempts)
+                )
+
+    async def _post(
+        self, rows: Sequence[ConnectEventRow], encoded: dict[int, bytes]
+    ) -> tuple[dict[str, tuple[str, str]] | None, str, bool]:
+        """Post an array: ({event id: (status, error)}, "", False), or (None, error, whether the receiver
+        itself is unreachable or unavailable) when the post as a whole was not answered."""
         assert self.target is not None
-        body = event_body(row)
+        body = array_body([encoded.get(row.id) or event_body(row) for row in rows])
         ts = int(now().timestamp())
         headers = {
             "content-type": "application/json",
-            HEADER_EVENT_ID: row.event_id,
             HEADER_TIMESTAMP: str(ts),
             HEADER_SIGNATURE: sign_event(self.settings.secret(), ts, body),
         }
         try:
             resp = await self.target.post(EVENTS_PATH, content=body, headers=headers)
         except (httpx.HTTPError, OSError) as exc:
-            return False, f"{type(exc).__name__}: {exc}", True
-        if 200 <= resp.status_code < 300:
-            return True, "", False
-        return False, f"HTTP {resp.status_code}: {resp.text[:200]}", resp.status_code in (502, 503, 504)
+            return None, f"{type(exc).__name__}: {exc}", True
+        if not 200 <= resp.status_code < 300:
+            return None, f"HTTP {resp.status_code}: {resp.text[:200]}", resp.status_code in (502, 503, 504)
+        try:
+            items = resp.json()["results"]
+            results = {str(i["id"]): (str(i["status"]), str(i.get("error") or "")) for i in items}
+        except (ValueError, KeyError, TypeError):
+            return None, f"HTTP {resp.status_code}: not a per-item answer: {resp.text[:200]}", False
+        return results, "", False
 
     async def prune(self, keep: timedelta = timedelta(days=7)) -> int:
         """Forget events delivered more than ``keep`` ago."""

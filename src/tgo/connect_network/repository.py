@@ -240,6 +240,40 @@ class ConnectRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def claim_events(self, ids: Sequence[int], due_before: datetime, lease_until: datetime) -> set[int]:
+        """``claim_event`` for several events in one statement; the ids taken."""
+        result = await self.session.execute(
+            update(ConnectEventRow)
+            .where(
+                ConnectEventRow.id.in_(list(ids)),
+                ConnectEventRow.delivered_at.is_(None),
+                ConnectEventRow.next_attempt_at <= due_before,
+            )
+            .values(next_attempt_at=lease_until)
+            .returning(ConnectEventRow.id)
+        )
+        return set(result.scalars())
+
+    async def set_due(self, ids: Sequence[int], at: datetime) -> None:
+        """Give back (due at ``at``) events claimed and not posted, or extend their lease."""
+        await self.session.execute(
+            update(ConnectEventRow)
+            .where(ConnectEventRow.id.in_(list(ids)), ConnectEventRow.delivered_at.is_(None))
+            .values(next_attempt_at=at)
+        )
+
+    async def mark_delivered(self, ids: Sequence[int], at: datetime) -> None:
+        """The receiver acknowledged these events (one attempt each)."""
+        await self.session.execute(
+            update(ConnectEventRow)
+            .where(ConnectEventRow.id.in_(list(ids)))
+            .values(delivered_at=at, attempts=ConnectEventRow.attempts + 1, last_error=None)
+        )
+
+    async def events(self, ids: Sequence[int]) -> Sequence[ConnectEventRow]:
+        result = await self.session.execute(select(ConnectEventRow).where(ConnectEventRow.id.in_(list(ids))))
+        return result.scalars().all()
+
     async def event(self, event_id: int) -> ConnectEventRow | None:
         return await self.session.get(ConnectEventRow, event_id)
 

@@ -1,11 +1,13 @@
 """Applying what a contact wrote (Connect's ``message.received``, issue 18): an inbound message in every
 tenant whose active sender number it was written to, its conversation, its media, the opt-out keywords and
 their replies, and the ``message.received`` webhook event — all in the receiving transaction, which Connect's
-event id makes happen once."""
+event id makes happen once. A run of such events is applied together (``apply_received_many``): the
+messages of a tenant in one INSERT, their conversations in one upsert, the webhook events in bulk, and the
+keywords in the order they were written."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +19,7 @@ from tgo import events
 from tgo.channels.connect_protocol import InvalidPhone, normalize_phone
 from tgo.channels.connect_types import ConnectError, OutboundMessage
 from tgo.conversations.repository import ConversationRepository
-from tgo.db import after_commit
+from tgo.db import after_commit, after_rollback
 from tgo.errors import ValidationFailed
 from tgo.events import EventType
 from tgo.i18n import translate
@@ -88,7 +90,15 @@ async def _store_media(
     except sniff.Rejected as exc:
         log.warning("inbound_media_refused", reason=exc.reason)
         return None
-    stored = await runtime.media_storage.get().save(_one(blob), max_size=max(sniff.LIMITS.values()))
+    storage = runtime.media_storage.get()
+    stored = await storage.save(_one(blob), max_size=max(sniff.LIMITS.values()))
+
+    async def forget_file() -> None:
+        # The transaction that would have recorded the file rolled back (a handler failed, Connect retries):
+        # no row will ever point at it.
+        await storage.delete(stored.key)
+
+    after_rollback(session, forget_file)
     return await ConversationRepository(session, tenant_id).add_media(
         Media(
             kind=kind,
@@ -105,61 +115,99 @@ async def _store_media(
 async def apply_received(session: AsyncSession, runtime: Runtime, data: dict[str, Any]) -> int:
     """Apply one ``message.received``; returns how many tenants it reached (0: the number is no longer
     active anywhere — acknowledged, nothing to store)."""
-    msg = _parse(data)
-    numbers = await SenderNumbersByPhone(session).active(msg.to_phone)
-    if not numbers:
-        log.warning("inbound_for_inactive_number", to_phone=msg.to_phone)
+    return await apply_received_many(session, runtime, [data])
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One inbound message to store: an event as it reaches one tenant's number."""
+
+    number: SenderNumber
+    msg: Received
+    media: Media | None
+    keyword: Keyword | None
+
+
+async def apply_received_many(
+    session: AsyncSession, runtime: Runtime, items: Sequence[dict[str, Any]]
+) -> int:
+    """Apply consecutive ``message.received`` events in order; returns how many inbound messages were stored
+    (one per event and tenant reached)."""
+    parsed = [_parse(data) for data in items]
+    finder = SenderNumbersByPhone(session)
+    numbers_of: dict[str, list[SenderNumber]] = {}
+    entries: list[_Entry] = []
+    for msg in parsed:
+        if msg.to_phone not in numbers_of:
+            numbers_of[msg.to_phone] = await finder.active(msg.to_phone)
+        numbers = numbers_of[msg.to_phone]
+        if not numbers:
+            log.warning("inbound_for_inactive_number", to_phone=msg.to_phone)
+            continue
+        blob: bytes | None = None
+        if msg.media is not None and msg.type != "text":
+            # Raises ConnectUnavailable when Connect cannot answer: the event is retried later.
+            blob, _declared = await runtime.connect.get().fetch_media(int(msg.media["id"]))
+        keyword = classify(msg.content) if msg.type == "text" else None
+        for number in numbers:
+            media = None
+            if blob is not None:
+                filename = (msg.media or {}).get("filename")
+                media = await _store_media(session, runtime, number.tenant_id, msg.type, blob, filename)
+            entries.append(_Entry(number, msg, media, keyword))
+    if not entries:
         return 0
-    blob: bytes | None = None
-    if msg.media is not None and msg.type != "text":
-        # Raises ConnectUnavailable when Connect cannot answer: the event is retried later.
-        blob, _declared = await runtime.connect.get().fetch_media(int(msg.media["id"]))
-    keyword = classify(msg.content) if msg.type == "text" else None
-    for number in numbers:
-        await _apply_to(session, runtime, number, msg, blob, keyword)
-    return len(numbers)
-
-
-async def _apply_to(
-    session: AsyncSession,
-    runtime: Runtime,
-    number: SenderNumber,
-    msg: Received,
-    blob: bytes | None,
-    keyword: Keyword | None,
-) -> None:
-    tenant_id = number.tenant_id
-    repo = ConversationRepository(session, tenant_id)
-    media = None
-    if blob is not None:
-        media = await _store_media(
-            session, runtime, tenant_id, msg.type, blob, (msg.media or {}).get("filename")
-        )
     at = now()
-    message = await repo.add_message(
-        Message(
-            sender_number_id=number.id,
-            sender_phone=number.phone,
-            to_phone=number.phone,
-            from_phone=msg.from_phone,
-            direction="inbound",
-            message_type=msg.type,
-            content=msg.content,
-            caption=msg.caption,
-            media_id=media.id if media else None,
-            status=RECEIVED,
-            attempts=0,
-            next_attempt_at=at,
-            queued_at=msg.sent_at,
-            received_at=at,
-            updated_at=at,
-        )
-    )
-    conversation_id = await repo.upsert_inbound(number.id, msg.from_phone, at)
-    view = message_view(message, media).to_dict() | {"conversation_id": conversation_id}
-    await events.emit(session, tenant_id, EventType.MESSAGE_RECEIVED, view)
-    if keyword is not None:
-        await _apply_keyword(session, runtime, number, msg, keyword, message.id)
+    stored: dict[int, tuple[Message, int]] = {}  # entry index → (its message, its conversation id)
+    by_tenant: dict[int, list[int]] = {}
+    for n, entry in enumerate(entries):
+        by_tenant.setdefault(entry.number.tenant_id, []).append(n)
+    for tenant_id, indexes in by_tenant.items():
+        repo = ConversationRepository(session, tenant_id)
+        rows = [_message_row(entries[n], at) for n in indexes]
+        ids = await repo.insert_messages(rows)
+        counts: dict[tuple[int, str], int] = {}
+        for n in indexes:
+            key = (entries[n].number.id, entries[n].msg.from_phone)
+            counts[key] = counts.get(key, 0) + 1
+        conversations = await repo.upsert_inbound_many([(k[0], k[1], c, at) for k, c in counts.items()])
+        for n, row, message_id in zip(indexes, rows, ids, strict=True):
+            message = Message(**row, id=message_id, tenant_id=tenant_id)
+            stored[n] = (message, conversations[(entries[n].number.id, entries[n].msg.from_phone)])
+    # The webhook events in the order written, each keyword applied right after its own message's event (a
+    # STOP's ``contact.opted_out`` follows its ``message.received``, and a later START undoes it).
+    segment: list[tuple[int, EventType, dict[str, Any]]] = []
+    for n, entry in enumerate(entries):
+        message, conversation_id = stored[n]
+        view = message_view(message, entry.media).to_dict() | {"conversation_id": conversation_id}
+        segment.append((entry.number.tenant_id, EventType.MESSAGE_RECEIVED, view))
+        if entry.keyword is not None:
+            await events.emit_many(session, segment)
+            segment = []
+            await _apply_keyword(session, runtime, entry.number, entry.msg, entry.keyword, message.id)
+    await events.emit_many(session, segment)
+    return len(entries)
+
+
+def _message_row(entry: _Entry, at: datetime) -> dict[str, Any]:
+    number, msg = entry.number, entry.msg
+    return {
+        "sender_number_id": number.id,
+        "sender_phone": number.phone,
+        "to_phone": number.phone,
+        "from_phone": msg.from_phone,
+        "direction": "inbound",
+        "message_type": msg.type,
+        "content": msg.content,
+        "caption": msg.caption,
+        "media_id": entry.media.id if entry.media else None,
+        "status": RECEIVED,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "queued_at": msg.sent_at,
+        "received_at": at,
+        "updated_at": at,
+    }
 
 
 async def _apply_keyword(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, exists, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,7 +20,56 @@ def any_conversation(tenant_id: Any) -> ColumnElement[bool]:
     return exists().where(Conversation.tenant_id == tenant_id)
 
 
+_MESSAGES = cast(Table, Message.__table__)
+# Many inbound messages in one statement ("insertmanyvalues"), their ids in the rows' order.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+
+
 class ConversationRepository(TenantRepository):
+    async def upsert_inbound_many(
+        self, counts: Sequence[tuple[int, str, int, datetime]]
+    ) -> dict[tuple[int, str], int]:
+        """``upsert_inbound`` for several conversations at once: (sender number id, contact phone, new
+        messages, at) each, one statement; returns each conversation's id by (sender number id, contact)."""
+        if not counts:
+            return {}
+        dialect = self.session.get_bind().dialect.name
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        # Sorted: two batches upserting the same conversations lock them in the same order.
+        rows = [
+            {
+                "tenant_id": self.tenant_id,
+                "sender_number_id": number_id,
+                "contact_phone": phone,
+                "last_message_at": at,
+                "last_inbound_at": at,
+                "unread_count": n,
+                "created_at": at,
+            }
+            for number_id, phone, n, at in sorted(counts, key=lambda c: (c[0], c[1]))
+        ]
+        stmt = insert_(Conversation).values(rows)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[
+                Conversation.tenant_id,
+                Conversation.sender_number_id,
+                Conversation.contact_phone,
+            ],
+            set_={
+                "unread_count": Conversation.unread_count + stmt.excluded.unread_count,
+                "last_message_at": stmt.excluded.last_message_at,
+                "last_inbound_at": stmt.excluded.last_inbound_at,
+            },
+        ).returning(Conversation.id, Conversation.sender_number_id, Conversation.contact_phone)
+        result = await self.session.execute(upsert)
+        return {(int(r[1]), str(r[2])): int(r[0]) for r in result.all()}
+
+    async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Inbound messages (column values) in one multi-row INSERT; their ids in the rows' order."""
+        conn = await self.session.connection()
+        rows = [{**row, "tenant_id": self.tenant_id} for row in rows]
+        return list((await conn.execute(_INSERT_MESSAGES, rows)).scalars())
+
     async def upsert_inbound(self, sender_number_id: int, contact_phone: str, at: datetime) -> int:
         """The conversation of (sender number, contact), created on its first inbound message; one more
         unread message. Returns its id (an upsert: two inbound messages at once count twice)."""

@@ -11,5 +11,5 @@ PART = Part(
     # One job per committed batch of sends; one per message from older publishers.
     tasks={"messages.deliver": deliver_task, "messages.deliver_batch": deliver_batch_task},
     periodic=[Periodic("messages.sweep", sweep_job, every="sweeper_interval_seconds")],
-    connect_handlers=[(EVENT_MESSAGE_DELIVERED, on_delivered), (EVENT_MESSAGE_READ, on_read)],
+    connect_batch_handlers={EVENT_MESSAGE_DELIVERED: on_delivered, EVENT_MESSAGE_READ: on_read},
 )

@@ -4,7 +4,7 @@ row, the usage counters and the domain event, all in the caller's transaction.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.db import after_commit
-from tgo.messages.repository import MessageRepository, add_history_rows
+from tgo.messages.repository import MessageRepository
 from tgo.metrics import ACCEPT_TO_DELIVERED, MESSAGES_DELIVERED, MESSAGES_FAILED, MESSAGES_SENT
 from tgo.models import Media, Message
 from tgo.models.base import UTCDateTime
@@ -178,112 +178,196 @@ def _count_after_commit(session: AsyncSession, message: Message, step: MessageSt
     after_commit(session, count)
 
 
-# --- Set-based moves (issue 16: a worker's batch of results) ---------------------------------------------
-# ``transition_many`` is ``transition`` for many messages at once: the same moves, timestamps, history rows,
-# usage counters, metrics and one domain event per message, in a few statements per step instead of several
-# per message.
+# ---------------------------------------------------------------------------------------------------------
+# transition_many: ``transition`` for a set of messages (issue 16 item 3: receipts applied in batches).
+# Same rules, set-based statements: one read of the statuses, one UPDATE … RETURNING per current status, one
+# history insert, one usage upsert, the events through ``events.emit_many`` (webhook rows in bulk) and one
+# after-commit hook for the metrics.
+# ---------------------------------------------------------------------------------------------------------
 
-# Set on the final step only, as ``transition`` does; the other fields are set on every step of a walk.
-_FINAL_ONLY = ("failure_code", "failure_reason")
-
-
-def _steps(to: MessageStatus) -> list[tuple[MessageStatus, MessageStatus]]:
-    """The (from, to) moves that bring any message that may move to ``to`` there, in order: the skipped steps
-    of the path first (a delivered receipt for a queued message walks through sent)."""
-    if to in PATH:
-        return [(PATH[i - 1], PATH[i]) for i in range(1, PATH.index(to) + 1)]
-    return [(source, to) for source in ALLOWED_FROM[to]]
+TRANSITION_FIELDS = frozenset({"failure_code", "failure_reason", "connect_message_id", "detail"})
 
 
 async def transition_many(
-    session: AsyncSession, message_ids: Sequence[int], to: MessageStatus, at: datetime, **fields: Any
+    session: AsyncSession,
+    message_ids: Sequence[int],
+    to: MessageStatus,
+    at: datetime,
+    *,
+    times: Mapping[int, datetime] | None = None,
+    **fields: Any,
 ) -> list[Message]:
-    """Move each of ``message_ids`` whose status allows it to ``to``; returns the messages moved to ``to``.
+    """Move each message of ``message_ids`` to ``to`` where its status allows it, exactly as ``transition``
+    moves one (skipped steps walked, each with its timestamp, history row, usage count, event and metric;
+    a later state never gets an earlier time); returns the messages moved, in the order given. ``times``
+    gives a message its own time instead of ``at`` (receipts carry theirs); ``fields`` are ``transition``'s
+    keywords (failure_code, failure_reason, connect_message_id, detail), the same for every message or an SQL expression evaluated per row (a ``CASE`` on the id)."""
+    from tgo.messages.repository import AcceptedBatch
 
-    ``fields`` are columns set on all of them (``failure_code``, ``failure_reason``, ``connect_message_id``):
-    the same value for all, or one SQL expression evaluated per row (a ``CASE`` on ``Message.id``);
-    ``detail`` is the history rows' detail (default: the failure reason). Per step, one ``UPDATE …
-    RETURNING`` (rows locked in id order), one history ``INSERT`` and one usage upsert; then the events."""
+    unknown = set(fields) - TRANSITION_FIELDS
+    if unknown:
+        raise TypeError(f"transition_many: unknown fields {sorted(unknown)}")
+    times = times or {}
+    pending = list(dict.fromkeys(message_ids))
+    moved: dict[int, tuple[Message, MessageStatus, tuple[MessageStatus, ...]]] = {}
+    # Optimistic, as ``transition``: a message another process moved between the read and the UPDATE is
+    # read again (a few rounds at most).
+    for _round in range(9):
+        if not pending:
+            break
+        rows = (
+            await session.execute(
+                select(Message.id, Message.status, Message.updated_at)
+                .where(Message.id.in_(pending))
+                # Locked in id order: the worker's results and Connect's receipts, two batches that can share
+                # messages, never deadlock on them (SQLite has one writer and ignores it).
+                .order_by(Message.id)
+                .with_for_update()
+            )
+        ).all()
+        groups: dict[MessageStatus, list[tuple[int, datetime]]] = {}
+        for message_id, status, updated_at in rows:
+            if status in ALLOWED_FROM[to]:
+                groups.setdefault(MessageStatus(status), []).append((message_id, updated_at))
+        pending = []
+        for current, members in groups.items():
+            steps = _steps(current, to)
+            updated = await _update_group(session, current, to, steps, members, at, times, fields)
+            for message, _ in updated:
+                moved[message.id] = (message, current, steps)
+            done = {m.id for m, _ in updated}
+            pending.extend(i for i, _ in members if i not in done)
+            for message, interested in updated:
+                events.note_interest(session, message.tenant_id, interested)
+    if not moved:
+        return []
+    ordered = [moved[i] for i in dict.fromkeys(message_ids) if i in moved]
+    detail = fields.get("detail")
+    reason = fields.get("failure_reason")
+
+    def detail_of(m: Message) -> str | None:
+        # As ``transition``: the detail given, else the reason given (a per-row reason: the row's own).
+        if detail or isinstance(reason, str):
+            return str(detail or reason)
+        return m.failure_reason if reason is not None else None
+
+    await AcceptedBatch(session).add_history(
+        [
+            {
+                "message_id": m.id,
+                "status": step.value,
+                "at": m.updated_at,
+                "detail": detail_of(m) if step == to else None,
+            }
+            for m, _current, steps in ordered
+            for step in steps
+        ]
+    )
+    await bump_many(session, [(m, current.value, to.value) for m, current, _ in ordered])
+    _count_many_after_commit(session, ordered)
+    await events.emit_many(session, await _events_of(session, ordered))
+    return [m for m, _, _ in ordered]
+
+
+def _steps(current: MessageStatus, to: MessageStatus) -> tuple[MessageStatus, ...]:
+    """The statuses a message passes through from ``current`` to ``to`` (a receipt that overtook a step)."""
+    if to in PATH and current in PATH:
+        return PATH[PATH.index(current) + 1 : PATH.index(to) + 1]
+    return (to,)
+
+
+async def _update_group(
+    session: AsyncSession,
+    current: MessageStatus,
+    to: MessageStatus,
+    steps: tuple[MessageStatus, ...],
+    members: list[tuple[int, datetime]],
+    at: datetime,
+    times: Mapping[int, datetime],
+    fields: Mapping[str, Any],
+) -> list[tuple[Message, bool]]:
+    """One UPDATE … RETURNING for the messages still in ``current``: every step's timestamp at once."""
+    # Clocks of different processes disagree a little: a later state never gets an earlier time.
+    step_at = {i: max(times.get(i, at), updated_at) for i, updated_at in members}
+    distinct = set(step_at.values())
+    when: Any
+    if len(distinct) == 1:
+        when = literal(next(iter(distinct)), UTCDateTime())
+    else:
+        when = case(
+            *[(Message.id == i, literal(value, UTCDateTime())) for i, value in step_at.items()],
+            else_=Message.updated_at,
+        )
+    values: dict[str, Any] = {"status": to, "updated_at": when, "claimed_until": None}
+    for step in steps:
+        values[TIMESTAMP[step]] = when
+    if fields.get("failure_code") is not None:
+        values["failure_code"] = fields["failure_code"]
+        reason = fields.get("failure_reason")
+        reason = "" if reason is None else reason
+        # A reason is one string for all, or an SQL expression per row (a CASE on the id, cut by its caller).
+        values["failure_reason"] = reason[:500] if isinstance(reason, str) else reason
+    if fields.get("connect_message_id") is not None:
+        values["connect_message_id"] = fields["connect_message_id"]
+    result = await session.execute(
+        update(Message)
+        .where(Message.id.in_(list(step_at)), Message.status == current)
+        .values(**values)
+        .returning(Message, events.interest(session, Message.tenant_id))
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return [(row[0], bool(row[1])) for row in result.all()]
+
+
+async def _events_of(
+    session: AsyncSession, moved: list[tuple[Message, MessageStatus, tuple[MessageStatus, ...]]]
+) -> list[tuple[int, events.EventType, dict[str, Any]]]:
+    """One event per step per message, each showing the message as it was at that step."""
     from tgo.messages.schemas import message_view
 
-    ids = sorted(set(message_ids))
-    if not ids:
-        return []
-    detail = fields.pop("detail", None)
-    if isinstance(fields.get("failure_reason"), str):
-        fields["failure_reason"] = fields["failure_reason"][:500]
-    bound_at = literal(at, UTCDateTime())
-    step_at = case((Message.updated_at > bound_at, Message.updated_at), else_=bound_at)
-    # Locked in id order: two batches that share messages (results and receipts) never deadlock.
-    locked = select(Message.id).where(Message.id.in_(ids)).order_by(Message.id).with_for_update()
-    moved: list[Message] = []
-    for source, step in _steps(to):
-        values: dict[str, Any] = {"status": step, TIMESTAMP[step]: step_at, "updated_at": step_at}
-        if step != M.QUEUED:
-            values["claimed_until"] = None
-        values.update({k: v for k, v in fields.items() if step == to or k not in _FINAL_ONLY})
-        result = await session.execute(
-            update(Message)
-            .where(Message.id.in_(locked.scalar_subquery()), Message.status == source)
-            .values(**values)
-            .returning(Message, events.interest(session, Message.tenant_id))
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        rows = result.all()
-        if not rows:
-            continue
-        moved = [row[0] for row in rows]
-        for message, interested in rows:
-            events.note_interest(session, message.tenant_id, bool(interested))
-        await add_history_rows(
-            session,
-            [
-                {
-                    "message_id": m.id,
-                    "status": step.value,
-                    "at": m.updated_at,
-                    "detail": (detail or m.failure_reason) if step == to else None,
-                }
-                for m in moved
-            ],
-        )
-        await bump_many(session, [(m, source.value, step.value) for m in moved])
-        _count_many_after_commit(session, moved, step)
-        media = await _media_of(session, moved)
-        for m in moved:
-            await events.emit(
-                session, m.tenant_id, EVENT[step], message_view(m, media.get(m.media_id or 0)).to_dict()
-            )
-    return [m for m in moved if m.status == to]
+    media_ids = {m.media_id for m, _, _ in moved if m.media_id}
+    media = (
+        {row.id: row for row in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
+        if media_ids
+        else {}
+    )
+    out: list[tuple[int, events.EventType, dict[str, Any]]] = []
+    for message, _current, steps in moved:
+        view = message_view(message, media.get(message.media_id) if message.media_id else None).to_dict()
+        for n, step in enumerate(steps):
+            shown = view
+            if step != steps[-1]:
+                # An intermediate step: its status, and none of the later steps' times yet.
+                shown = {**view, "status": step.value}
+                for later in steps[n + 1 :]:
+                    shown[TIMESTAMP[later]] = None
+            out.append((message.tenant_id, EVENT[step], shown))
+    return out
 
 
-async def _media_of(session: AsyncSession, messages: Sequence[Message]) -> dict[int, Media]:
-    media_ids = {m.media_id for m in messages if m.media_id}
-    if not media_ids:
-        return {}
-    return {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
-
-
-def _count_many_after_commit(session: AsyncSession, messages: Sequence[Message], step: MessageStatus) -> None:
-    """``_count_after_commit`` for a batch: one hook for all of its messages."""
-    if step not in (M.SENT, M.DELIVERED, M.FAILED):
+def _count_many_after_commit(
+    session: AsyncSession, moved: list[tuple[Message, MessageStatus, tuple[MessageStatus, ...]]]
+) -> None:
+    """``_count_after_commit`` for a set: the counters and latencies observed in one after-commit hook."""
+    counts: list[Any] = []
+    latencies: list[float] = []
+    for message, _current, steps in moved:
+        for step in steps:
+            if step == M.SENT:
+                counts.append(MESSAGES_SENT)
+            elif step == M.DELIVERED:
+                counts.append(MESSAGES_DELIVERED)
+                if message.delivered_at is not None and message.queued_at is not None:
+                    latencies.append(max(0.0, (message.delivered_at - message.queued_at).total_seconds()))
+            elif step == M.FAILED:
+                counts.append(MESSAGES_FAILED.labels(message.failure_code or "unknown"))
+    if not counts:
         return
-    codes = [m.failure_code or "unknown" for m in messages] if step == M.FAILED else []
-    latencies = [
-        max(0.0, (m.delivered_at - m.queued_at).total_seconds())
-        for m in messages
-        if step == M.DELIVERED and m.delivered_at is not None and m.queued_at is not None
-    ]
-    count = len(messages)
 
-    async def counted() -> None:
-        if step == M.SENT:
-            MESSAGES_SENT.inc(count)
-        elif step == M.DELIVERED:
-            MESSAGES_DELIVERED.inc(count)
-        for code in codes:
-            MESSAGES_FAILED.labels(code).inc()
+    async def count() -> None:
+        for counter in counts:
+            counter.inc()
         for latency in latencies:
             ACCEPT_TO_DELIVERED.observe(latency)
 
-    after_commit(session, counted)
+    after_commit(session, count)

@@ -3,7 +3,7 @@ endpoint, so the send path can tell it in advance when it has nothing to do), on
 sweeper, the purge."""
 
 from tgo.part import Part
-from tgo.webhooks.outbox import TASK_DELIVER, record_event
+from tgo.webhooks.outbox import TASK_DELIVER, record_event, record_events
 from tgo.webhooks.repository import any_active_endpoint
 from tgo.webhooks.tasks import deliver_webhook, purge_webhooks, sweep_webhooks
 from tgo.worker.registry import Periodic
@@ -16,5 +16,6 @@ PART = Part(
         Periodic("webhooks.purge", purge_webhooks, every=3600),
     ],
     listeners=[record_event],
+    batch_listener=record_events,
     interests=[any_active_endpoint],
 )

@@ -4,6 +4,7 @@ transaction, and publishes their jobs after it commits (the sweeper finds what i
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -35,6 +36,67 @@ async def record_event(session: AsyncSession, tenant_id: int, event_type: str, d
         await write_event(session, tenant_id, event_type, data, endpoints)
 
 
+async def record_events(session: AsyncSession, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+    """``record_event`` for many events of one transaction (a batch of receipts or inbound messages): one
+    endpoint lookup per tenant, the events and their deliveries written in bulk. Each event is its own row
+    with its own id, body and deliveries, so it is signed, retried and logged exactly as a single one."""
+    by_tenant: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    for tenant_id, event_type, data in items:
+        if not events.known_uninterested(session, tenant_id):
+            by_tenant.setdefault(tenant_id, []).append((event_type, data))
+    for tenant_id, tenant_items in by_tenant.items():
+        endpoints = await WebhookEndpointRepository(session, tenant_id).active()
+        wanted = [(t, d, [e for e in endpoints if t in e.events]) for t, d in tenant_items]
+        wanted = [w for w in wanted if w[2]]
+        if wanted:
+            await _write_events(session, tenant_id, wanted)
+
+
+async def _write_events(
+    session: AsyncSession,
+    tenant_id: int,
+    wanted: list[tuple[str, dict[str, Any], list[WebhookEndpoint]]],
+) -> None:
+    current = now()
+    repo = WebhookDeliveryRepository(session, tenant_id)
+    rows = [
+        WebhookEvent(public_id="evt_" + secrets.token_hex(16), type=t, body="", created_at=current)
+        for t, _d, _e in wanted
+    ]
+    await repo.add_events(rows)
+    publishable = _publishing_runtime(session) is not None
+    deliveries: list[WebhookDelivery] = []
+    for event, (event_type, data, endpoints) in zip(rows, wanted, strict=True):
+        event.body = _body(event, event_type, data)
+        deliveries.extend(
+            WebhookDelivery(
+                endpoint_id=endpoint.id,
+                event_id=event.id,
+                status=DeliveryStatus.PENDING.value,
+                attempt_count=0,
+                next_attempt_at=current,
+                dispatched_at=current if publishable else None,
+                created_at=current,
+            )
+            for endpoint in endpoints
+        )
+    await repo.add_deliveries(deliveries)
+    publish_after_commit(session, [d.id for d in deliveries])
+
+
+def _body(event: WebhookEvent, event_type: str, data: dict[str, Any]) -> str:
+    """The signed body of an event: its sequence is its row id."""
+    return msgspec.json.encode(
+        {
+            "id": event.public_id,
+            "type": event_type,
+            "timestamp": event.created_at,
+            "sequence": event.id,
+            "data": data,
+        }
+    ).decode()
+
+
 async def write_event(
     session: AsyncSession,
     tenant_id: int,
@@ -48,15 +110,7 @@ async def write_event(
     event = await repo.add_event(
         WebhookEvent(public_id="evt_" + secrets.token_hex(16), type=event_type, body="", created_at=current)
     )
-    event.body = msgspec.json.encode(
-        {
-            "id": event.public_id,
-            "type": event_type,
-            "timestamp": current,
-            "sequence": event.id,
-            "data": data,
-        }
-    ).decode()
+    event.body = _body(event, event_type, data)
     publishable = _publishing_runtime(session) is not None
     deliveries = [
         WebhookDelivery(

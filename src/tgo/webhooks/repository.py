@@ -83,6 +83,13 @@ class WebhookDeliveryRepository(TenantRepository):
         await self.session.flush()
         return event
 
+    async def add_events(self, events: Sequence[WebhookEvent]) -> None:
+        """Several events in one flush (one multi-row INSERT … RETURNING their ids)."""
+        for event in events:
+            event.tenant_id = self.tenant_id
+        self.session.add_all(events)
+        await self.session.flush()
+
     async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None:
         for delivery in deliveries:
             delivery.tenant_id = self.tenant_id
