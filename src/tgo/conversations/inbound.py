@@ -22,7 +22,6 @@ from tgo.conversations.repository import ConversationRepository
 from tgo.db import after_commit, after_rollback
 from tgo.errors import ValidationFailed
 from tgo.events import EventType
-from tgo.i18n import translate
 from tgo.kit.clock import now
 from tgo.media import sniff
 from tgo.media.filenames import clean_filename
@@ -223,15 +222,11 @@ async def _apply_keyword(
         await optouts.opt_out(session, tenant_id, msg.from_phone, channel="connect", source="keyword")
     elif keyword is Keyword.START:
         await optouts.opt_in(session, tenant_id, msg.from_phone, channel="connect", source="keyword")
-    settings = await optouts.get_settings(session, tenant_id)
-    if keyword is not Keyword.HELP and not settings.confirmations:
-        return
     tenant = await session.get(Tenant, tenant_id)
     organization = number.display_name or (tenant.name if tenant else "")
-    if keyword is Keyword.HELP and settings.help_text:
-        text = settings.help_text
-    else:
-        text = translate(f"optouts.reply.{keyword.value}", msg.language, organization=organization)
+    text = await optouts.keyword_reply(session, tenant_id, keyword, msg.language, organization)
+    if text is None:  # the tenant turned confirmations off
+        return
     reply = OutboundMessage(
         business_message_id=f"keyword-reply-{message_id}",  # idempotent: one reply per keyword message
         sender_phone=number.phone,
