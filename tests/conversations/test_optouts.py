@@ -197,6 +197,25 @@ async def test_a_stop_racing_a_queued_message_fails_it_at_delivery(
     assert "Flash sale" not in await inbox_texts(connect, CONTACT)
 
 
+async def test_a_confirmation_is_a_queued_message_that_is_retried_and_shown_in_the_conversation(
+    client: httpx.AsyncClient, headers: dict[str, str], connect: ConnectHelper, sender: Any
+) -> None:
+    """A STOP's confirmation whose first attempt fails (Connect answers 503) is retried and delivered to the
+    phone that just opted out; it is an outbound message of the conversation, not a fire-and-forget call."""
+    await connect.client.fail_next_messages(1)
+    await connect.client.write(CONTACT, OWNER, content="STOP")
+    await eventually(lambda: opt_outs(client, headers))
+    texts = await eventually(lambda: _containing(connect, CONTACT, "no longer receive"), timeout=20.0)
+    assert len(texts) == 1  # delivered once, on its retry
+    [conv] = (await client.get("/api/v1/conversations", headers=headers)).json()["data"]
+    thread = (await client.get(f"/api/v1/conversations/{conv['id']}/messages", headers=headers)).json()[
+        "data"
+    ]
+    [reply] = [m for m in thread if m["direction"] == "outbound"]
+    assert "no longer receive" in reply["content"] and reply["to_phone"] == CONTACT
+    assert reply["status"] in ("sent", "delivered", "read"), reply
+
+
 async def test_the_opt_out_list_api(
     client: httpx.AsyncClient,
     headers: dict[str, str],

@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.channels.connect_protocol import InvalidPhone, normalize_phone
-from tgo.channels.connect_types import ConnectError, OutboundMessage
 from tgo.conversations.repository import ConversationRepository
-from tgo.db import after_commit, after_rollback
+from tgo.db import after_rollback
 from tgo.errors import ValidationFailed
 from tgo.events import EventType
 from tgo.kit.clock import now
 from tgo.media import sniff
 from tgo.media.filenames import clean_filename
+from tgo.messages import service as messages_service
 from tgo.messages.schemas import message_view
 from tgo.models import Media, Message, SenderNumber, Tenant
 from tgo.optouts import service as optouts
@@ -183,7 +183,7 @@ async def apply_received_many(
         if entry.keyword is not None:
             await events.emit_many(session, segment)
             segment = []
-            await _apply_keyword(session, runtime, entry.number, entry.msg, entry.keyword, message.id)
+            await _apply_keyword(session, runtime, entry.number, entry.msg, entry.keyword)
     await events.emit_many(session, segment)
     return len(entries)
 
@@ -215,7 +215,6 @@ async def _apply_keyword(
     number: SenderNumber,
     msg: Received,
     keyword: Keyword,
-    message_id: int,
 ) -> None:
     tenant_id = number.tenant_id
     if keyword is Keyword.STOP:
@@ -227,21 +226,6 @@ async def _apply_keyword(
     text = await optouts.keyword_reply(session, tenant_id, keyword, msg.language, organization)
     if text is None:  # the tenant turned confirmations off
         return
-    reply = OutboundMessage(
-        business_message_id=f"keyword-reply-{message_id}",  # idempotent: one reply per keyword message
-        sender_phone=number.phone,
-        sender_name=organization,
-        to_phone=msg.from_phone,
-        type="text",
-        content=text,
-    )
-
-    async def send_reply() -> None:
-        # A courtesy reply, after commit (it is not a tenant's message: the opt-out itself must not wait
-        # for Connect). Lost if Connect is down; the opt-out stands either way.
-        try:
-            await runtime.connect.get().deliver(reply)
-        except ConnectError as exc:
-            log.warning("keyword_reply_failed", keyword=keyword.value, error=type(exc).__name__)
-
-    after_commit(session, send_reply)
+    # Queued in the keyword's own transaction (applied once per event): delivered, retried or failed with a
+    # reason like any message, and shown in the conversation. The opt-out stands whatever becomes of it.
+    await messages_service.queue_reply(session, runtime, tenant_id, number, msg.from_phone, text)

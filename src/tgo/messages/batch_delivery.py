@@ -135,7 +135,7 @@ async def _deliver_batch(runtime: Runtime, message_ids: Sequence[int]) -> dict[i
     outcomes = _Outcomes()
     to_send: list[tuple[Message, OutboundMessage]] = []
     for message, sender_name in claimed:
-        if (message.tenant_id, message.to_phone) in opted_out:  # a STOP arrived while it waited (issue 18)
+        if message.id in opted_out:  # a STOP arrived while it waited (issue 18)
             outcomes.failed[message.id] = ("recipient_opted_out", OPTED_OUT_REASON)
         else:
             outbound = outbound_of(runtime, message, sender_name, media.get(message.media_id or 0))
@@ -240,17 +240,25 @@ async def _media_of(session: AsyncSession, messages: Sequence[Message]) -> dict[
     return {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
 
 
-async def _opted_out(session: AsyncSession, messages: Sequence[Message]) -> set[tuple[int, str]]:
-    """Which (tenant, recipient) pairs of ``messages`` are on their tenant's suppression list: one cached
-    lookup per tenant of the batch (``optouts.service.opted_out_among``, the one rule of the list)."""
+async def _opted_out(session: AsyncSession, messages: Sequence[Message]) -> set[int]:
+    """The messages of ``messages`` whose recipient went on the tenant's suppression list after they were
+    queued (``optouts.service``: one cached lookup per tenant of the batch, then the entry's time for a phone
+    that is listed). One queued after the entry is the entry's own confirmation (the send path refuses any
+    other), and goes — the rule SMS delivery applies too."""
     phones: dict[int, list[str]] = {}
     for message in messages:
         phones.setdefault(message.tenant_id, []).append(message.to_phone)
-    found: set[tuple[int, str]] = set()
+    stopped: dict[tuple[int, str], datetime] = {}
     for tenant_id, tenant_phones in phones.items():
-        listed = await optouts.opted_out_among(session, tenant_id, tenant_phones)
-        found.update((tenant_id, phone) for phone in listed)
-    return found
+        for phone in await optouts.opted_out_among(session, tenant_id, tenant_phones):
+            at = await optouts.opted_out_at(session, tenant_id, phone)
+            if at is not None:
+                stopped[(tenant_id, phone)] = at
+    return {
+        m.id
+        for m in messages
+        if (at := stopped.get((m.tenant_id, m.to_phone))) is not None and m.queued_at < at
+    }
 
 
 def outbound_of(runtime: Runtime, message: Message, sender_name: str, media: Media | None) -> OutboundMessage:

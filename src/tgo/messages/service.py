@@ -26,7 +26,7 @@ from tgo.messages.accept_batch import Finish, QueuedSend
 from tgo.messages.repository import MessageRepository
 from tgo.messages.state import MessageStatus, insert_queued
 from tgo.metrics import MESSAGES_ACCEPTED
-from tgo.models import Media, Message, MessageStatusEvent
+from tgo.models import Media, Message, MessageStatusEvent, SenderNumber
 from tgo.observability import add_request_log_fields
 from tgo.optouts import service as optouts
 from tgo.reachability.lookup import recipient_lookup
@@ -296,9 +296,40 @@ async def send_for_tenant(
             session, runtime, tenant_id, checked.type, upload, sniffed, max_duration=checked.duration
         )
     message = await insert_queued(session, tenant_id, _queued_values(checked, number, media), media)
-    message_id = message.id
-    add_request_log_fields(message_id=message_id)  # the accept's log line names the message
+    add_request_log_fields(message_id=message.id)  # the accept's log line names the message
+    _deliver_after_commit(session, runtime, message.id)
+    return message, media
 
+
+async def queue_reply(
+    session: AsyncSession, runtime: Runtime, tenant_id: int, number: SenderNumber, to_phone: str, text: str
+) -> Message:
+    """The platform's own text reply from ``number`` to a contact who wrote to it (an opt-out keyword's
+    confirmation, issue 18): queued and delivered like a tenant's message — retried, or failed with a reason —
+    and not refused for a phone on the suppression list (a STOP's confirmation goes to the phone that just
+    opted out; delivery fails only what was queued before the entry)."""
+    at = now()
+    values = {
+        "sender_number_id": number.id,
+        "sender_phone": number.phone,
+        "to_phone": to_phone,
+        "message_type": "text",
+        "content": text,
+        "caption": None,
+        "media_id": None,
+        "duration": None,
+        "status": MessageStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "queued_at": at,
+        "updated_at": at,
+    }
+    message = await insert_queued(session, tenant_id, values, None)
+    _deliver_after_commit(session, runtime, message.id)
+    return message
+
+
+def _deliver_after_commit(session: AsyncSession, runtime: Runtime, message_id: int) -> None:
     async def enqueue() -> None:
         MESSAGES_ACCEPTED.inc()
         try:
@@ -307,7 +338,6 @@ async def send_for_tenant(
             log.warning("publish_failed", message_id=message_id, error=type(exc).__name__)
 
     after_commit(session, enqueue)
-    return message, media
 
 
 async def _check_recipient(
