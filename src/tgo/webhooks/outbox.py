@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -68,20 +69,28 @@ async def _write_events(
     deliveries: list[WebhookDelivery] = []
     for event, (event_type, data, endpoints) in zip(rows, wanted, strict=True):
         event.body = _body(event, event_type, data)
-        deliveries.extend(
-            WebhookDelivery(
-                endpoint_id=endpoint.id,
-                event_id=event.id,
-                status=DeliveryStatus.PENDING.value,
-                attempt_count=0,
-                next_attempt_at=current,
-                dispatched_at=current if publishable else None,
-                created_at=current,
-            )
-            for endpoint in endpoints
-        )
+        deliveries.extend(_deliveries(event, endpoints, current, publishable=publishable))
     await repo.add_deliveries(deliveries)
     publish_after_commit(session, [d.id for d in deliveries])
+
+
+def _deliveries(
+    event: WebhookEvent, endpoints: list[WebhookEndpoint], at: datetime, *, publishable: bool
+) -> list[WebhookDelivery]:
+    """One pending delivery of ``event`` per endpoint, due now."""
+    return [
+        WebhookDelivery(
+            endpoint_id=endpoint.id,
+            event_id=event.id,
+            status=DeliveryStatus.PENDING.value,
+            attempt_count=0,
+            next_attempt_at=at,
+            # Without a runtime to publish through, the sweeper's next pass sends it.
+            dispatched_at=at if publishable else None,
+            created_at=at,
+        )
+        for endpoint in endpoints
+    ]
 
 
 def _body(event: WebhookEvent, event_type: str, data: dict[str, Any]) -> str:
@@ -112,19 +121,7 @@ async def write_event(
     )
     event.body = _body(event, event_type, data)
     publishable = _publishing_runtime(session) is not None
-    deliveries = [
-        WebhookDelivery(
-            endpoint_id=endpoint.id,
-            event_id=event.id,
-            status=DeliveryStatus.PENDING.value,
-            attempt_count=0,
-            next_attempt_at=current,
-            # Without a runtime to publish through, the sweeper's next pass sends it.
-            dispatched_at=current if publishable else None,
-            created_at=current,
-        )
-        for endpoint in endpoints
-    ]
+    deliveries = _deliveries(event, endpoints, current, publishable=publishable)
     await repo.add_deliveries(deliveries)
     publish_after_commit(session, [d.id for d in deliveries])
     return event, deliveries
