@@ -35,35 +35,9 @@ async def bump(session: AsyncSession, message: Message, old: str | None, new: st
 
 
 async def bump_new(session: AsyncSession, messages: list[Message], status: str) -> None:
-    """Count a batch of new messages (the send path's group commit): the counts summed per counter row, so
-    a batch costs one upsert of at most one row per (tenant, sender, day, type, shard)."""
-    summed: dict[tuple[Any, ...], int] = {}
-    for message in messages:
-        key = (
-            message.tenant_id,
-            message.sender_number_id,
-            message.queued_at.date(),
-            message.message_type,
-            message.id % SHARDS,
-        )
-        summed[key] = summed.get(key, 0) + 1
-    if not summed:
-        return
-    conn = await session.connection()
-    # Sorted: two batches' upserts take their row locks in the same order (no deadlock between them).
-    rows = [
-        {
-            "tenant_id": k[0],
-            "sender_number_id": k[1],
-            "day": k[2],
-            "message_type": k[3],
-            "shard": k[4],
-            "status": status,
-            "count": n,
-        }
-        for k, n in sorted(summed.items())
-    ]
-    await conn.execute(_upsert(conn.dialect.name), rows)
+    """Count a batch of new messages (the send path's group commit): ``bump_many`` with no old status, so a
+    batch costs one upsert of at most one row per (tenant, sender, day, type, shard)."""
+    await bump_many(session, [(message, None, status) for message in messages])
 
 
 def count_new_messages_sql(source: str) -> str:
