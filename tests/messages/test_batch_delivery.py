@@ -8,6 +8,7 @@ in-memory FakeConnect where a scripted outcome, or no receipt, is needed)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.fixtures import media
 from tests.fixtures.fake_connect import FakeConnect, use_fake_connect
 from tests.messages.conftest import OWNER, RECIPIENT, queue_unpublished, wait_status
 from tgo.channels.connect_admin import ConnectAdminClient
@@ -27,6 +29,7 @@ from tgo.messages.batch_delivery import deliver_batch
 from tgo.messages.pacing import SenderPacer
 from tgo.messages.sweeper import sweep
 from tgo.models import Message
+from tgo.models.webhook import WebhookEvent
 from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 
@@ -191,3 +194,45 @@ async def test_the_pace_holds_per_sender_number_for_a_batch(
     # 5 a second for the one number: three rounds (5, 5, 2), the last ones at least a second later.
     assert fake.batches == [5, 5, 2]
     assert time.monotonic() - started >= 1.0
+
+
+async def test_a_media_message_goes_out_with_its_media_and_its_events_show_it(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    # The batch delivery reads the claimed messages' media for Connect, and ``transition_many`` (the sent and
+    # delivered changes) reads them for the events: both through ``messages.repository.media_of``.
+    r = await client.post(
+        "/api/v1/webhooks",
+        headers=headers,
+        json={"url": "https://hooks.example.com/tgo", "events": ["message.sent", "message.delivered"]},
+    )
+    assert r.status_code == 201, r.text
+    text = await client.post(
+        "/api/v1/messages",
+        json={"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content": "no media"},
+        headers=headers,
+    )
+    image = await client.post(
+        "/api/v1/messages",
+        headers=headers,
+        data={"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "image", "caption": "a pixel"},
+        files={"media": ("image.png", media.png(), "image/png")},
+    )
+    assert text.status_code == image.status_code == 201, (text.text, image.text)
+    for m in (text.json(), image.json()):
+        await wait_status(client, headers, m["id"], "delivered")
+    admin = ConnectAdminClient.of(runtime.connect.get())
+    got = {m.business_message_id: m for m in await admin.inbox(RECIPIENT)}
+    ref = got[f"msg-{image.json()['id']}"].media
+    assert ref is not None and ref.content_type == "image/png" and ref.size == len(media.png())
+    assert got[f"msg-{text.json()['id']}"].media is None
+    async with runtime.db.session_scope() as s:
+        bodies = [json.loads(e.body) for e in await s.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+    shown = {(b["type"], b["data"]["id"]): b["data"]["media"] for b in bodies}
+    expected_media = image.json()["media"]
+    assert shown == {
+        ("message.sent", image.json()["id"]): expected_media,
+        ("message.delivered", image.json()["id"]): expected_media,
+        ("message.sent", text.json()["id"]): None,
+        ("message.delivered", text.json()["id"]): None,
+    }

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import case, select
+from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect_types import (
@@ -30,7 +30,7 @@ from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.media.signed import signed_url
 from tgo.messages.pacing import HeldBudget, pace_many
-from tgo.messages.repository import DeliveryQueue
+from tgo.messages.repository import DeliveryQueue, media_of
 from tgo.messages.state import MessageStatus, transition_many
 from tgo.metrics import DELIVERY_ATTEMPTS
 from tgo.models import Media, Message
@@ -131,7 +131,7 @@ async def _deliver_batch(runtime: Runtime, message_ids: Sequence[int]) -> dict[i
         if not claimed:
             return _Outcomes().by_message(message_ids)
         opted_out = await _opted_out(s, [m for m, _ in claimed])
-        media = await _media_of(s, [m for m, _ in claimed])
+        media = await media_of(s, [m for m, _ in claimed])
     outcomes = _Outcomes()
     to_send: list[tuple[Message, OutboundMessage]] = []
     for message, sender_name in claimed:
@@ -231,13 +231,6 @@ def _per_message(values: dict[int, Any]) -> Any:
     if len(distinct) == 1:
         return next(iter(distinct))
     return case(values, value=Message.id)
-
-
-async def _media_of(session: AsyncSession, messages: Sequence[Message]) -> dict[int, Media]:
-    media_ids = {m.media_id for m in messages if m.media_id}
-    if not media_ids:
-        return {}
-    return {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
 
 
 async def _opted_out(session: AsyncSession, messages: Sequence[Message]) -> set[int]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -236,6 +236,15 @@ async def add_history_rows(session: AsyncSession, rows: list[dict[str, Any]]) ->
         await conn.execute(_INSERT_HISTORY, rows)
 
 
+async def media_of(session: AsyncSession, messages: Iterable[Message]) -> dict[int, Media]:
+    """The media of ``messages`` (already read, of any tenants: each names its own media), by media id; one
+    query for the set, none when no message has media."""
+    media_ids = {m.media_id for m in messages if m.media_id}
+    if not media_ids:
+        return {}
+    return {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
+
+
 class DeliveryQueue:
     """Cross-tenant access for workers: claims, retries and the sweeper."""
 
@@ -341,4 +350,4 @@ class DeliveryQueue:
         )
 
 
-__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository", "add_history_rows"]
+__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository", "add_history_rows", "media_of"]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo import events
 from tgo.db import after_commit
-from tgo.messages.repository import MessageRepository
+from tgo.messages.repository import MessageRepository, media_of
 from tgo.metrics import ACCEPT_TO_DELIVERED, MESSAGES_DELIVERED, MESSAGES_FAILED, MESSAGES_SENT
 from tgo.models import Media, Message
 from tgo.models.base import UTCDateTime
@@ -325,12 +325,7 @@ async def _events_of(
     """One event per step per message, each showing the message as it was at that step."""
     from tgo.messages.schemas import message_view
 
-    media_ids = {m.media_id for m, _, _ in moved if m.media_id}
-    media = (
-        {row.id: row for row in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
-        if media_ids
-        else {}
-    )
+    media = await media_of(session, (m for m, _, _ in moved))
     out: list[tuple[int, events.EventType, dict[str, Any]]] = []
     for message, _current, steps in moved:
         view = message_view(message, media.get(message.media_id) if message.media_id else None).to_dict()
