@@ -23,10 +23,11 @@ from tgo.channels.connect_types import (
     reason_code,
 )
 from tgo.errors import ValidationFailed
-from tgo.kit.clock import now
+from tgo.kit.clock import now, utc_iso
 
+from .outbound import check_outbound
 from .repository import ConnectRepository
-from .service import EVENTS_WRITTEN, _check_outbound, _iso
+from .service import EVENTS_WRITTEN
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def _validated(messages: Sequence[OutboundMessage]) -> tuple[list[_Checked], dic
     refused: dict[int, BatchItemResult] = {}
     for index, message in enumerate(messages):
         try:
-            to, sender = _check_outbound(message)
+            to, sender = check_outbound(message)
         except ValidationFailed as exc:
             errors: dict[str, list[str]] = exc.extra.get("errors", {})
             detail = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in errors.items())
@@ -154,7 +155,7 @@ async def _record_delivered(
             {
                 "event_id": uuid.uuid4().hex,
                 "type": EVENT_MESSAGE_DELIVERED,
-                "data": {"business_message_id": bid, "connect_message_id": mid, "at": _iso(at)},
+                "data": {"business_message_id": bid, "connect_message_id": mid, "at": utc_iso(at)},
                 "attempts": 0,
                 "created_at": at,
                 "next_attempt_at": at,

@@ -30,14 +30,14 @@ from tgo.channels.connect_types import (
     reason_code,
 )
 from tgo.errors import AppError, Conflict, NotFound, ValidationFailed
-from tgo.kit.clock import now
+from tgo.kit.clock import now, utc_iso
 from tgo.kit.pagination import check_limit, cursor_id, decode_cursor, encode_cursor
 
 from .models import ConnectAccountRow, ConnectBlockRow, ConnectEventRow, ConnectInboxMessageRow
+from .outbound import check_outbound
 from .repository import ConnectRepository
 
 LANGUAGES = ("en", "ar")
-MESSAGE_TYPES = ("text", "image", "voice", "document", "system")
 # session.info flag: this transaction wrote events, so the pump may run as soon as it commits.
 EVENTS_WRITTEN = "connect_events_written"
 # session.info list: the reachability events this transaction wrote; the request that made the change is
@@ -120,10 +120,6 @@ def to_inbox_message(row: ConnectInboxMessageRow) -> InboxMessage:
         received_at=row.received_at,
         read_at=row.read_at,
     )
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 async def _record_event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> ConnectEventRow:
@@ -218,7 +214,7 @@ async def create_account(
         await _record_event(
             session,
             EVENT_ACCOUNT_VERIFICATION_CHANGED,
-            {"phone": e164, "account_verified": True, "at": _iso(at)},
+            {"phone": e164, "account_verified": True, "at": utc_iso(at)},
         )
     await reachability_changed(session, row)
     return to_account(row)
@@ -238,7 +234,7 @@ async def set_account_verified(session: AsyncSession, phone: str, verified: bool
         await _record_event(
             session,
             EVENT_ACCOUNT_VERIFICATION_CHANGED,
-            {"phone": row.phone, "account_verified": verified, "at": _iso(at)},
+            {"phone": row.phone, "account_verified": verified, "at": utc_iso(at)},
         )
         await reachability_changed(session, row)
     return to_account(row)
@@ -345,32 +341,6 @@ class Acceptance:
     duplicate: bool
 
 
-def _check_outbound(msg: OutboundMessage) -> tuple[str, str]:
-    errors: dict[str, list[str]] = {}
-    bid = msg.business_message_id.strip()
-    if not bid or len(bid) > 200:
-        errors["business_message_id"] = ["Required, at most 200 characters."]
-    if msg.type not in MESSAGE_TYPES:
-        errors["type"] = [f"Must be one of: {', '.join(MESSAGE_TYPES)}."]
-    if msg.type in ("text", "system") and not (msg.content or "").strip():
-        errors["content"] = ["Required for text messages."]
-    if msg.type in ("image", "voice", "document") and msg.media is None:
-        errors["media"] = ["Required for media messages."]
-    try:
-        to = normalize_phone(msg.to_phone)
-    except InvalidPhone:
-        errors["to_phone"] = ["Not a valid phone number in E.164 format."]
-        to = ""
-    try:
-        sender = normalize_phone(msg.sender_phone)
-    except InvalidPhone:
-        errors["sender_phone"] = ["Not a valid phone number in E.164 format."]
-        sender = ""
-    if errors:
-        raise ValidationFailed(errors)
-    return to, sender
-
-
 async def count_attempt(session: AsyncSession, business_message_id: str) -> None:
     """Count a raw acceptance request (kept even when the message is refused)."""
     await ConnectRepository(session).count_attempt(business_message_id.strip()[:200], now())
@@ -381,7 +351,7 @@ async def accept_message(session: AsyncSession, msg: OutboundMessage) -> Accepta
 
     A retry of an accepted id returns the first acceptance (``duplicate``), whatever changed since.
     Raises RecipientCannotReceive when the recipient cannot receive it."""
-    to, sender = _check_outbound(msg)
+    to, sender = check_outbound(msg)
     bid = msg.business_message_id.strip()
     repo = ConnectRepository(session)
     existing = await repo.message_by_business_id(bid)
@@ -418,7 +388,7 @@ async def accept_message(session: AsyncSession, msg: OutboundMessage) -> Accepta
     await _record_event(
         session,
         EVENT_MESSAGE_DELIVERED,
-        {"business_message_id": bid, "connect_message_id": row.id, "at": _iso(at)},
+        {"business_message_id": bid, "connect_message_id": row.id, "at": utc_iso(at)},
     )
     return Acceptance(row, duplicate=False)
 
@@ -458,7 +428,7 @@ async def mark_read(session: AsyncSession, phone: str, message_id: int) -> Conne
             {
                 "business_message_id": row.business_message_id,
                 "connect_message_id": row.id,
-                "at": _iso(row.read_at),
+                "at": utc_iso(row.read_at),
             },
         )
     return row

@@ -20,3 +20,8 @@ def set_clock(fn: Callable[[], datetime] | None) -> None:
 
 def ensure_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_iso(at: datetime) -> str:
+    """``at`` in ISO 8601 with ``Z`` for UTC (``2026-01-02T03:04:05.123456Z``), as the wire formats write it."""
+    return at.isoformat().replace("+00:00", "Z")
