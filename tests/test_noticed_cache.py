@@ -3,6 +3,11 @@ notice of its topics arrived during that load or while the notices are not heard
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tgo.kit import noticed_cache
 from tgo.kit.noticed_cache import NoticedCache, Subscriber
 
 
@@ -68,3 +73,61 @@ async def test_get_many_stores_nothing_loaded_across_a_notice_or_while_unhealthy
     bus.healthy = True
     await cache.get_many("1", ["b"], load)
     assert calls == 4  # nothing was served or stored while the notices were not heard
+
+
+class FakeTime:
+    """The cache's clock (``noticed_cache.time``), moved by the test."""
+
+    def __init__(self) -> None:
+        self.at = 1000.0
+
+    def monotonic(self) -> float:
+        return self.at
+
+
+async def test_a_reloaded_expired_entry_is_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An expired entry loaded again replaces itself: the cache's size must not grow, or a full cache is
+    # dropped (every entry of every group) long before it holds ``max_entries``.
+    clock = FakeTime()
+    monkeypatch.setattr(noticed_cache, "time", clock)
+    cache: NoticedCache[str] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30, max_entries=2)
+    loads: list[str] = []
+
+    def loader(key: str) -> Callable[[], Awaitable[str]]:
+        async def load() -> str:
+            loads.append(key)
+            return key
+
+        return load
+
+    assert await cache.get("1", "a", loader("a")) == "a"
+    for _ in range(3):  # expires and is reloaded, three times over
+        clock.at += 31
+        assert await cache.get("1", "a", loader("a")) == "a"
+    assert await cache.get("2", "b", loader("b")) == "b"  # the second entry: the cache is full, not over
+    assert await cache.get("1", "a", loader("a")) == "a"
+    assert await cache.get("2", "b", loader("b")) == "b"
+    assert loads == ["a", "a", "a", "a", "b"]  # both still cached
+
+
+async def test_get_many_counts_only_keys_it_adds(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeTime()
+    monkeypatch.setattr(noticed_cache, "time", clock)
+    cache: NoticedCache[bool] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30, max_entries=3)
+    loads: list[list[str]] = []
+
+    async def load(keys: list[str]) -> dict[str, bool]:
+        loads.append(sorted(keys))
+        return dict.fromkeys(keys, True)
+
+    await cache.get_many("1", ["a", "b"], load)
+    clock.at += 20
+    await cache.get_many("2", ["c"], load)  # three entries: full
+    clock.at += 20  # a and b expired, c not
+    await cache.get_many("1", ["a", "b"], load)  # replaces two entries: still three, nothing dropped
+    await cache.get_many("2", ["c"], load)
+    assert loads == [["a", "b"], ["c"], ["a", "b"]]
+    # And a real overflow still drops the lot rather than growing past the bound.
+    await cache.get_many("3", ["d"], load)
+    await cache.get_many("1", ["a"], load)
+    assert loads[-2:] == [["d"], ["a"]]

@@ -4,7 +4,7 @@ as a safety net. Entries are grouped by the key their notices carry (a key's has
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from typing import Generic, Protocol, TypeVar
 
 V = TypeVar("V")
@@ -64,10 +64,7 @@ class NoticedCache(Generic[V]):
         epoch = self._epoch
         value = await load()
         if epoch == self._epoch and self._notices.healthy and (keep is None or keep(value)):
-            if self._size >= self.max_entries:
-                self._clear()
-            self._groups.setdefault(group, {})[key] = (time.monotonic() + self.ttl, value)
-            self._size += 1
+            self._store(group, {key: value})
         return value
 
     async def get_many(
@@ -97,15 +94,22 @@ class NoticedCache(Generic[V]):
         epoch = self._epoch
         loaded = await load(missing)
         if epoch == self._epoch and self._notices.healthy:
-            if self._size + len(loaded) > self.max_entries:
-                self._clear()
-            stored = self._groups.setdefault(group, {})
-            expires = time.monotonic() + self.ttl
-            for key, value in loaded.items():
-                if key not in stored:
-                    self._size += 1
-                stored[key] = (expires, value)
+            self._store(group, loaded)
         return found | loaded
+
+    def _store(self, group: str, values: Mapping[K, V]) -> None:
+        """Cache ``values`` in ``group``; the size counts each key once (an expired entry loaded again replaces
+        itself), and a cache that would pass ``max_entries`` is emptied first."""
+        stored = self._groups.get(group, {})
+        added = sum(1 for key in values if key not in stored)
+        if self._size + added > self.max_entries:
+            self._clear()
+            added = len(values)
+        stored = self._groups.setdefault(group, {})
+        expires = time.monotonic() + self.ttl
+        for key, value in values.items():
+            stored[key] = (expires, value)
+        self._size += added
 
     def notice(self, topic: str, key: str) -> None:
         if topic not in self.topics:
