@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -118,3 +119,40 @@ async def test_another_tenants_messages_are_not_exported(
     assert exported.text.lstrip("\ufeff").count("\r\n") == 1  # the header only
     found = await signed_in.get("/dashboard/messages", params={"q": str(mine)})
     assert shown_ids(found.text) == [] and count_of(found.text) == "Messages found: 0"
+
+
+async def test_the_csv_export_takes_every_filter_the_log_takes(
+    signed_in: httpx.AsyncClient, headers: dict[str, str], active_sender: int
+) -> None:
+    # The page and its export read the filter form from one parser: each filter narrows both alike.
+    ids = [await send_text(signed_in, headers, f"note {i}") for i in range(3)]
+    today = datetime.now(UTC).date()
+    cases: list[tuple[dict[str, str], list[int]]] = [
+        ({}, ids),
+        ({"q": "note 1"}, [ids[1]]),
+        ({"sender": str(active_sender)}, ids),
+        ({"sender": str(active_sender + 1000)}, []),
+        ({"to": RECIPIENT}, ids),
+        ({"type": "text"}, ids),
+        ({"type": "image"}, []),
+        ({"status": "failed", "q": "no such text"}, []),
+        (
+            {
+                "since": (today - timedelta(days=1)).isoformat(),
+                "until": (today + timedelta(days=1)).isoformat(),
+            },
+            ids,
+        ),
+        ({"until": (today - timedelta(days=2)).isoformat()}, []),
+        ({"since": (today + timedelta(days=2)).isoformat()}, []),
+    ]
+    for params, expected in cases:
+        page = await signed_in.get("/dashboard/messages", params=params)
+        assert page.status_code == 200, (params, page.text)
+        exported = await signed_in.get("/dashboard/messages.csv", params=params)
+        assert exported.status_code == 200, (params, exported.text)
+        rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+        assert sorted(shown_ids(page.text)) == sorted(int(r["id"]) for r in rows) == sorted(expected), params
+    for bad in ({"since": "not-a-day"}, {"until": "2026-13-40"}):
+        assert (await signed_in.get("/dashboard/messages", params=bad)).status_code == 422
+        assert (await signed_in.get("/dashboard/messages.csv", params=bad)).status_code == 422

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Response, get
+from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -41,9 +42,7 @@ def _day(value: str) -> date | None:
         return None
 
 
-@get("/messages", name="dashboard:messages")
-async def message_log(
-    me: Web,
+def _log_form(
     status: str = Parameter(query="status", default=""),
     sender: str = Parameter(query="sender", default=""),
     to: str = Parameter(query="to", default=""),
@@ -51,9 +50,9 @@ async def message_log(
     since: str = Parameter(query="since", default=""),
     until: str = Parameter(query="until", default=""),
     q: str = Parameter(query="q", default=""),
-    cursor: str = Parameter(query="cursor", default=""),
-) -> Response[Any]:
-    form = {
+) -> dict[str, str]:
+    """The log's filter form as the query gives it (the page and its CSV export take the same one)."""
+    return {
         "q": q,
         "status": status,
         "sender": sender,
@@ -62,6 +61,15 @@ async def message_log(
         "since": since,
         "until": until,
     }
+
+
+_LOG_FORM = {"form": Provide(_log_form, sync_to_thread=False)}
+
+
+@get("/messages", name="dashboard:messages", dependencies=_LOG_FORM)
+async def message_log(
+    me: Web, form: dict[str, str], cursor: str = Parameter(query="cursor", default="")
+) -> Response[Any]:
     errors, filters = _filters(me, form)
     rows: list[Any] = []
     next_cursor = None
@@ -158,28 +166,9 @@ def _csv_line(message: Any, media: Any) -> str:
     return out.getvalue()
 
 
-@get("/messages.csv", name="dashboard:messages-csv")
-async def message_log_csv(
-    me: Web,
-    runtime: Runtime,
-    status: str = Parameter(query="status", default=""),
-    sender: str = Parameter(query="sender", default=""),
-    to: str = Parameter(query="to", default=""),
-    type_: str = Parameter(query="type", default=""),
-    since: str = Parameter(query="since", default=""),
-    until: str = Parameter(query="until", default=""),
-    q: str = Parameter(query="q", default=""),
-) -> Stream:
+@get("/messages.csv", name="dashboard:messages-csv", dependencies=_LOG_FORM)
+async def message_log_csv(me: Web, runtime: Runtime, form: dict[str, str]) -> Stream:
     """The filtered log as CSV, streamed page by page (never built in memory)."""
-    form = {
-        "q": q,
-        "status": status,
-        "sender": sender,
-        "to": to,
-        "type": type_,
-        "since": since,
-        "until": until,
-    }
     errors, filters = _filters(me, form)
     if errors:
         raise ValidationFailed({"since": errors.lines()})
