@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from sqlalchemy import Select, Table, and_, case, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,20 @@ WITH m AS (
 SELECT id FROM m
 """  # noqa: S608 (built once, from constants)
 )
+
+
+class MessageFilters(TypedDict, total=False):
+    """The message log's filters (``MessageRepository.page`` and ``count``); each one given (not empty)
+    narrows the log."""
+
+    direction: str | None
+    status: str | None
+    sender_number_id: int | None
+    to_phone: str | None
+    message_type: str | None
+    since: datetime | None  # queued at or after
+    until: datetime | None  # queued before
+    search: str | None  # see _search
 
 
 class MessageRepository(TenantRepository):
@@ -98,19 +112,12 @@ class MessageRepository(TenantRepository):
         limit: int,
         before_id: int | None,
         before_queued_at: datetime | None = None,
-        status: str | None = None,
-        sender_number_id: int | None = None,
-        to_phone: str | None = None,
-        message_type: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        search: str | None = None,
-        direction: str | None = None,
+        **filters: Unpack[MessageFilters],
     ) -> list[tuple[Message, Media | None]]:
         """Newest first: a keyset page, stable while messages are inserted. By id; with a time range by
         (queued_at, id), so that the (tenant_id, queued_at, id) index finds the range's newest rows at once
         instead of walking every newer row by id (the page's cost stays flat as the log grows)."""
-        by_time = since is not None or until is not None
+        by_time = filters.get("since") is not None or filters.get("until") is not None
         stmt: Select[Message, Media] = (
             select(Message, Media)
             .outerjoin(Media, Media.id == Message.media_id)
@@ -122,53 +129,37 @@ class MessageRepository(TenantRepository):
             stmt = stmt.where(tuple_(Message.queued_at, Message.id) < tuple_(before_queued_at, before_id))
         elif before_id is not None:
             stmt = stmt.where(Message.id < before_id)
-        stmt = stmt.where(
-            *_filters(
-                status=status,
-                sender_number_id=sender_number_id,
-                to_phone=to_phone,
-                message_type=message_type,
-                since=since,
-                until=until,
-                search=search,
-                direction=direction,
-            )
-        )
+        stmt = stmt.where(*_where(filters))
         return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
 
-    async def count(self, **filters: Any) -> int:
+    async def count(self, **filters: Unpack[MessageFilters]) -> int:
         """How many of the tenant's messages match the filters (those of ``page``)."""
         stmt = select(func.count()).select_from(Message).where(Message.tenant_id == self.tenant_id)
-        return int(await self.session.scalar(stmt.where(*_filters(**filters))) or 0)
+        return int(await self.session.scalar(stmt.where(*_where(filters))) or 0)
 
 
-def _filters(
-    *,
-    status: str | None = None,
-    sender_number_id: int | None = None,
-    to_phone: str | None = None,
-    message_type: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    search: str | None = None,
-    direction: str | None = None,
-) -> list[Any]:
-    where: list[Any] = []
-    if direction:
-        where.append(Message.direction == direction)
-    if status:
-        where.append(Message.status == status)
-    if sender_number_id:
-        where.append(Message.sender_number_id == sender_number_id)
-    if to_phone:
-        where.append(Message.to_phone == to_phone)
-    if message_type:
-        where.append(Message.message_type == message_type)
-    if since:
+# The filters that ask for a column's value, in the order their conditions are written.
+_EQUALS: dict[str, Any] = {
+    "direction": Message.direction,
+    "status": Message.status,
+    "sender_number_id": Message.sender_number_id,
+    "to_phone": Message.to_phone,
+    "message_type": Message.message_type,
+}
+
+
+def _where(filters: MessageFilters) -> list[Any]:
+    """The conditions of ``filters`` (the one place the log's filters become SQL)."""
+    unknown = set(filters) - MessageFilters.__optional_keys__
+    if unknown:
+        raise TypeError(f"unknown message filters: {', '.join(sorted(unknown))}")
+    given: dict[str, Any] = dict(filters)
+    where: list[Any] = [column == given[name] for name, column in _EQUALS.items() if given.get(name)]
+    if since := filters.get("since"):
         where.append(Message.queued_at >= since)
-    if until:
+    if until := filters.get("until"):
         where.append(Message.queued_at < until)
-    if search:
+    if search := filters.get("search"):
         where.append(_search(search))
     return where
 
@@ -350,4 +341,11 @@ class DeliveryQueue:
         )
 
 
-__all__ = ["AcceptedBatch", "DeliveryQueue", "MessageRepository", "add_history_rows", "media_of"]
+__all__ = [
+    "AcceptedBatch",
+    "DeliveryQueue",
+    "MessageFilters",
+    "MessageRepository",
+    "add_history_rows",
+    "media_of",
+]
