@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.fixtures.connect import ConnectHelper
+from tgo.config import Settings
 from tgo.kit.clock import now
 from tgo.messages.accept_batch import QueuedSend, write_queued
-from tgo.models import SenderNumber
+from tgo.messages.state import insert_queued
+from tgo.models import Message, SenderNumber
 from tgo.runtime import Runtime
 
 OWNER = "+201001187188"
@@ -51,6 +56,46 @@ async def wait_status(
     raise AssertionError(f"message {message_id} is {body.get('status')}, never {status}: {body}")
 
 
+def settings_with(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """A test's settings: its database and data directory, the test secret, and ``overrides``."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret_key="test-secret-key-not-for-production",
+        **overrides,
+    )
+
+
+def queued_values(sender_number_id: int, at: datetime, **fields: Any) -> dict[str, Any]:
+    """The row of a queued text message from OWNER to RECIPIENT accepted at ``at`` and due then, as the send
+    path writes it; ``fields`` replace any of its values."""
+    return {
+        "sender_number_id": sender_number_id,
+        "sender_phone": OWNER,
+        "to_phone": RECIPIENT,
+        "message_type": "text",
+        "content": "",
+        "caption": None,
+        "media_id": None,
+        "duration": None,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "queued_at": at,
+        "updated_at": at,
+        **fields,
+    }
+
+
+async def insert_without_job(
+    session: AsyncSession, tenant_id: int, sender_number_id: int, at: datetime, content: str
+) -> Message:
+    """A message stored as queued at ``at`` through the state machine's first step, with no job published and
+    its next attempt an hour away: nothing but the test moves it."""
+    values = queued_values(sender_number_id, at, content=content, next_attempt_at=at + timedelta(hours=1))
+    return await insert_queued(session, tenant_id, values, None)
+
+
 async def queue_unpublished(runtime: Runtime, sender: dict[str, Any], recipients: list[str]) -> list[int]:
     """Queued messages from ``sender`` to each of ``recipients``, written as the send path's group commit
     writes them (one batch) but without its delivery job — as if the publish was lost: no worker moves them
@@ -60,21 +105,10 @@ async def queue_unpublished(runtime: Runtime, sender: dict[str, Any], recipients
         tenant_id = int(
             await s.scalar(select(SenderNumber.tenant_id).where(SenderNumber.id == sender["id"])) or 0
         )
-        values = {
-            "sender_number_id": sender["id"],
-            "sender_phone": OWNER,
-            "message_type": "text",
-            "caption": None,
-            "media_id": None,
-            "duration": None,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": at,
-            "queued_at": at,
-            "updated_at": at,
-        }
         items = [
-            QueuedSend(tenant_id, {**values, "to_phone": to, "content": f"m{i}"}, interested=True)
+            QueuedSend(
+                tenant_id, queued_values(sender["id"], at, to_phone=to, content=f"m{i}"), interested=True
+            )
             for i, to in enumerate(recipients)
         ]
         messages = await write_queued(s, items)

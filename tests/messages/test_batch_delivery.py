@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from tests.fixtures import media
 from tests.fixtures.fake_connect import FakeConnect, use_fake_connect
-from tests.messages.conftest import OWNER, RECIPIENT, queue_unpublished, wait_status
+from tests.messages.conftest import OWNER, RECIPIENT, queue_unpublished, settings_with, wait_status
 from tgo.channels.connect_admin import ConnectAdminClient
 from tgo.channels.connect_types import OutboundMessage, SendResult
 from tgo.config import Settings
@@ -39,10 +39,9 @@ THIRD = "+201010000002"
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
+    return settings_with(
+        db_url,
+        tmp_path,
         broker_url="memory://",
         send_batch_window_ms=200.0,  # the test's concurrent sends meet in one batch whatever the load
         delivery_retry_base_seconds=0.05,

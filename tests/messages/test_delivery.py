@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.fixtures.connect import ConnectHelper, SwitchableConnect, switchable_runtime
-from tests.messages.conftest import OWNER, RECIPIENT, wait_status
+from tests.messages.conftest import OWNER, RECIPIENT, insert_without_job, settings_with, wait_status
 from tgo.config import Settings
 from tgo.messages.delivery import deliver_message
 from tgo.messages.sweeper import sweep
@@ -22,10 +22,9 @@ TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content":
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
+    return settings_with(
+        db_url,
+        tmp_path,
         delivery_retry_base_seconds=0.05,
         delivery_retry_max_seconds=0.2,
         delivery_max_attempts=3,
@@ -234,31 +233,12 @@ async def test_receipts_that_overtake_walk_the_skipped_steps_and_late_changes_ar
 
     from tgo.kit.clock import now
     from tgo.messages.delivery import apply_receipt
-    from tgo.messages.state import MessageStatus, insert_queued, transition
+    from tgo.messages.state import MessageStatus, transition
 
     tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]
     at = now()
     async with runtime.db.session_scope() as s:  # stored as queued, no job published: nothing delivers it
-        message = await insert_queued(
-            s,
-            tenant_id,
-            {
-                "sender_number_id": sender["id"],
-                "sender_phone": OWNER,
-                "to_phone": RECIPIENT,
-                "message_type": "text",
-                "content": "overtaken",
-                "caption": None,
-                "media_id": None,
-                "duration": None,
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": at + timedelta(hours=1),
-                "queued_at": at,
-                "updated_at": at,
-            },
-            None,
-        )
+        message = await insert_without_job(s, tenant_id, sender["id"], at, "overtaken")
     earlier = at - timedelta(seconds=5)  # a receipt stamped before the queued time never goes back in time
     async with runtime.db.session_scope() as s:
         assert await apply_receipt(s, f"msg-{message.id}", MessageStatus.DELIVERED, earlier) is True

@@ -14,7 +14,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.messages.conftest import OWNER, RECIPIENT, wait_status
+from tests.messages.conftest import OWNER, RECIPIENT, queued_values, settings_with, wait_status
 from tgo.config import Settings
 from tgo.errors import backend_unavailable
 from tgo.group_commit import GroupCommit
@@ -31,10 +31,9 @@ TEXT = {"sender_phone": OWNER, "to_phone": RECIPIENT, "type": "text", "content":
 def settings(db_url: str, tmp_path: Path) -> Settings:
     # A wide collection window, so that the concurrent sends of a test meet in a batch whatever the
     # machine's load (the default is 1 ms).
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
+    return settings_with(
+        db_url,
+        tmp_path,
         broker_url="memory://",
         log_json=True,
         send_batch_window_ms=200.0,
@@ -115,23 +114,9 @@ async def test_a_row_that_fails_in_the_batch_does_not_fail_its_neighbours(
         tenant_id = int(await s.scalar(text("SELECT tenant_id FROM sender_numbers")) or 0)
 
     def item(sender_number_id: int, content: str) -> QueuedSend:
-        at = now()
-        values = {
-            "sender_number_id": sender_number_id,
-            "sender_phone": OWNER,
-            "to_phone": RECIPIENT,
-            "message_type": "text",
-            "content": content,
-            "caption": None,
-            "media_id": None,
-            "duration": None,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": at,
-            "queued_at": at,
-            "updated_at": at,
-        }
-        return QueuedSend(tenant_id, values, interested=False)
+        return QueuedSend(
+            tenant_id, queued_values(sender_number_id, now(), content=content), interested=False
+        )
 
     batcher = runtime.send_batcher.get()
     good = sender["id"]

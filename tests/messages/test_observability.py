@@ -13,17 +13,16 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.fixtures.connect import SwitchableConnect, switchable_runtime
-from tests.messages.conftest import OWNER, RECIPIENT, wait_status
+from tests.messages.conftest import OWNER, RECIPIENT, insert_without_job, settings_with, wait_status
 from tgo.config import Settings
 from tgo.runtime import Runtime
 
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
+    return settings_with(
+        db_url,
+        tmp_path,
         delivery_retry_base_seconds=0.05,
         delivery_retry_max_seconds=0.2,
         sweeper_interval_seconds=0.1,
@@ -93,31 +92,12 @@ async def test_a_receipt_that_overtakes_its_sent_is_counted_with_its_latency(
     from datetime import timedelta
 
     from tgo.kit.clock import now
-    from tgo.messages.state import MessageStatus, insert_queued, transition
+    from tgo.messages.state import MessageStatus, transition
 
     tenant_id = (await client.get("/api/v1/me", headers=headers)).json()["tenant"]["id"]
     at = now()
     async with runtime.db.session_scope() as s:  # queued, no job published: only the receipt moves it
-        message = await insert_queued(
-            s,
-            tenant_id,
-            {
-                "sender_number_id": sender["id"],
-                "sender_phone": OWNER,
-                "to_phone": RECIPIENT,
-                "message_type": "text",
-                "content": "overtaken",
-                "caption": None,
-                "media_id": None,
-                "duration": None,
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": at + timedelta(hours=1),
-                "queued_at": at,
-                "updated_at": at,
-            },
-            None,
-        )
+        message = await insert_without_job(s, tenant_id, sender["id"], at, "overtaken")
     before = snapshot()
     delivered_at = at + timedelta(seconds=2)
     async with runtime.db.session_scope() as s:

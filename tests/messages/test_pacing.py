@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.messages.conftest import OWNER, RECIPIENT
+from tests.messages.conftest import OWNER, RECIPIENT, settings_with
 from tgo.config import Settings
 from tgo.runtime import Runtime
 
@@ -22,10 +22,9 @@ BURST = 20
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
+    return settings_with(
+        db_url,
+        tmp_path,
         sender_rate_per_second=RATE,
     )
 

@@ -5,43 +5,23 @@ message."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from tests.conftest import MakeKey, MakeTenant
-from tests.messages.conftest import OWNER, RECIPIENT
+from tests.messages.conftest import insert_without_job
 from tgo.channels.connect_protocol import EVENTS_PATH, sign_event
 from tgo.config import Settings
 from tgo.kit.clock import now
-from tgo.messages.state import MessageStatus, insert_queued, transition
+from tgo.messages.state import MessageStatus, transition
 from tgo.runtime import Runtime
 
 
 async def _message(runtime: Runtime, tenant_id: int, sender_id: int, connect_id: int | None) -> int:
     at = now()
     async with runtime.db.session_scope() as s:
-        m = await insert_queued(
-            s,
-            tenant_id,
-            {
-                "sender_number_id": sender_id,
-                "sender_phone": OWNER,
-                "to_phone": RECIPIENT,
-                "message_type": "text",
-                "content": "receipt me",
-                "caption": None,
-                "media_id": None,
-                "duration": None,
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": at + timedelta(hours=1),
-                "queued_at": at,
-                "updated_at": at,
-            },
-            None,
-        )
+        m = await insert_without_job(s, tenant_id, sender_id, at, "receipt me")
         if connect_id is not None:
             await transition(s, m.id, MessageStatus.SENT, at, connect_message_id=connect_id)
         return m.id

@@ -13,9 +13,9 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from tests.messages.conftest import OWNER, RECIPIENT
+from tests.messages.conftest import insert_without_job
 from tgo.kit.clock import now
-from tgo.messages.state import MessageStatus, insert_queued, transition, transition_many
+from tgo.messages.state import MessageStatus, transition, transition_many
 from tgo.models import Message, MessageStatusEvent, UsageCounter
 from tgo.models.webhook import WebhookDelivery, WebhookEvent
 from tgo.runtime import Runtime
@@ -39,26 +39,8 @@ async def _make(runtime: Runtime, tenant_id: int, sender_id: int, base: datetime
     ids = []
     async with runtime.db.session_scope() as s:
         for n, path in enumerate(STARTS):
-            m = await insert_queued(
-                s,
-                tenant_id,
-                {
-                    "sender_number_id": sender_id,
-                    "sender_phone": OWNER,
-                    "to_phone": RECIPIENT,
-                    "message_type": "text",
-                    "content": f"twin {n}",
-                    "caption": None,
-                    "media_id": None,
-                    "duration": None,
-                    "status": "queued",
-                    "attempts": 0,
-                    "next_attempt_at": base + timedelta(hours=1),  # no job: nothing else moves them
-                    "queued_at": base,
-                    "updated_at": base,
-                },
-                None,
-            )
+            # No job: nothing but this test moves them.
+            m = await insert_without_job(s, tenant_id, sender_id, base, f"twin {n}")
             for k, step in enumerate(path):
                 await transition(s, m.id, step, base + timedelta(seconds=k + 1), failure_code="x")
             ids.append(m.id)

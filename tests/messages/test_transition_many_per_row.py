@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import case, func, select
 
-from tests.messages.conftest import RECIPIENT, queue_unpublished
+from tests.messages.conftest import RECIPIENT, queue_unpublished, settings_with
 from tgo.config import Settings
 from tgo.kit.clock import now
 from tgo.messages.state import MessageStatus, transition_many
@@ -23,10 +23,9 @@ from tgo.runtime import Runtime
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret-key-not-for-production",
+    return settings_with(
+        db_url,
+        tmp_path,
         broker_url="memory://",
         sweeper_interval_seconds=3600,  # nothing re-publishes the test's messages
         webhook_allow_private_networks=True,
