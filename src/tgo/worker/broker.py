@@ -25,6 +25,8 @@ PERIODIC_TIMEOUT_SECONDS = 120.0
 MAX_ASYNC_TASKS = 200
 # The job label carrying the id of the request that published it (the correlation id of its log lines).
 REQUEST_ID_LABEL = "request_id"
+# How long a start that failed may take to close what it opened (a broker in trouble may not answer).
+_CLOSE_AFTER_FAILED_START_SECONDS = 2.0
 
 
 def _make_taskiq_broker(url: str, queue_name: str) -> AsyncBroker:
@@ -35,8 +37,11 @@ def _make_taskiq_broker(url: str, queue_name: str) -> AsyncBroker:
         from taskiq_aio_pika.exchange import Exchange
         from taskiq_aio_pika.queue import Queue
 
+        from tgo.worker.amqp_connection import ClosingRobustConnection
+
         return AioPikaBroker(
             url=url,
+            connection_class=ClosingRobustConnection,  # passed on to aio_pika.connect_robust
             qos=64,
             exchange=Exchange(name=queue_name),
             task_queues=[Queue(name=queue_name, routing_key=queue_name)],
@@ -91,7 +96,17 @@ class Broker:
 
     async def start(self) -> None:
         if not self._started:
-            await self.taskiq.startup()
+            try:
+                await self.taskiq.startup()
+            except BaseException:
+                # A start that failed part-way (connected, then its channel or a declaration failed or ran
+                # out of the caller's time) keeps what it opened: close it, or that connection lives on
+                # unowned (reconnecting) — ``stop`` only shuts down a started broker — and the next start
+                # opens another.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(_CLOSE_AFTER_FAILED_START_SECONDS):
+                        await self.taskiq.shutdown()
+                raise
             self._started = True
 
     async def stop(self) -> None:
