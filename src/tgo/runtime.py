@@ -57,6 +57,7 @@ class Runtime:
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
     send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
+    sms_batcher: Lazy[GroupCommit[Any, Any]]  # the SMS send's (sms.accept_batch)
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]

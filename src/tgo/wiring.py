@@ -35,6 +35,7 @@ from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.connect_links import LinkReconciler
 from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
+from tgo.sms.accept_batch import build_sms_batcher
 from tgo.sms.contributions import PART as SMS
 from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
@@ -100,6 +101,11 @@ def build_runtime(
     rt.api_rate_limiter = Lazy(lambda: ApiRateLimiter.from_settings(settings))
     rt.send_batcher = Lazy(
         lambda: build_send_batcher(
+            rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
+        )
+    )
+    rt.sms_batcher = Lazy(
+        lambda: build_sms_batcher(
             rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
         )
     )

@@ -122,7 +122,8 @@ class Move:
 async def transition_messages(session: AsyncSession, moves: Sequence[Move]) -> list[SmsMessage]:
     """The batch form of ``transition_message``: one UPDATE per (target, error) of the batch, each guarded
     by the statuses that move is allowed from (a message already moved is left as it is), the moved rows
-    refreshed from RETURNING and one event emitted per moved message. Returns the moved messages."""
+    refreshed from RETURNING and one event emitted per moved message (``events.emit_many``). Returns the moved
+    messages."""
     groups: dict[tuple[MessageStatus, str | None, str | None], list[uuid.UUID]] = {}
     for move in moves:
         groups.setdefault((move.to, move.error_code, move.error_message), []).append(move.message_id)
@@ -138,10 +139,11 @@ async def transition_messages(session: AsyncSession, moves: Sequence[Move]) -> l
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         moved.extend(result.all())
-    for message in moved:
-        await events.emit(
-            session, message.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(message)
-        )
+    # One call for the batch: a listener with a batch form (the webhooks outbox) looks up each tenant once.
+    await events.emit_many(
+        session,
+        [(m.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(m)) for m in moved],
+    )
     return moved
 
 
