@@ -37,6 +37,7 @@ from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
 from tgo.sms.accept_batch import build_sms_batcher
 from tgo.sms.contributions import PART as SMS
+from tgo.sms.delivery import HeldSms
 from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
 from tgo.webhooks.contributions import PART as WEBHOOKS
@@ -109,6 +110,7 @@ def build_runtime(
             rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
         )
     )
+    rt.sms_held = Lazy(lambda: HeldSms(settings.delivery_max_held))
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))

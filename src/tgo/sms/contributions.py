@@ -1,7 +1,8 @@
 """What the SMS package contributes: carrier verification and delivery jobs, and their sweeper."""
 
 from tgo.part import Part
-from tgo.sms.jobs import DELIVER_BATCH_TASK, DELIVER_TASK, VERIFY_TASK
+from tgo.sms.delivery import DELIVER_BATCH_TASK
+from tgo.sms.jobs import DELIVER_TASK, VERIFY_TASK
 from tgo.sms.tasks import deliver_batch_task, deliver_sms_task, sweep_sms, verify_sender_task
 from tgo.worker.registry import Periodic
 

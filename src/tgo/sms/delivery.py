@@ -27,6 +27,7 @@ from tgo.channels.sms_types import OutboundSms, SmsChannel, SubmitResult
 from tgo.db import after_commit
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
+from tgo.messages.pacing import HeldBudget
 from tgo.metrics import SMS_PARTS_SUBMITTED
 from tgo.models.sms import SmsMessage, SmsSender
 from tgo.optouts import service as optouts
@@ -34,9 +35,11 @@ from tgo.runtime import Runtime
 from tgo.sms.receipts import settlement
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.state import MessageStatus, Move, SenderStatus, transition_messages
+from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.sms")
 
+DELIVER_BATCH_TASK = "sms.deliver_batch"
 # How long one delivery attempt may hold a message before the sweeper may hand it to another worker.
 CLAIM_LEASE = timedelta(minutes=5)
 
@@ -49,7 +52,47 @@ OPTED_OUT = (
 
 async def deliver_batch(runtime: Runtime, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """One delivery attempt of each message of ``message_ids`` still queued and free; idempotent. Returns the
-    status afterwards of each message this attempt claimed (the others are not in it)."""
+    status afterwards of each message this attempt claimed (the others are not in it).
+
+    A process holds at most TGO_DELIVERY_MAX_HELD claimed SMS (``runtime.sms_held``): a batch takes its share
+    before it claims, so the claims a worker holds are all submitted well within their lease however many
+    batch jobs it has read; a stopping worker hands the ids it has not claimed back to the broker."""
+    budget = _held_budget(runtime)
+    ids = list(dict.fromkeys(message_ids))
+    statuses: dict[uuid.UUID, str] = {}
+    for start in range(0, len(ids), budget.limit):
+        chunk = ids[start : start + budget.limit]
+        taken = await budget.take(len(chunk))
+        if not taken:
+            await _hand_back(runtime, ids[start:])
+            break
+        try:
+            statuses.update(await _deliver(runtime, chunk))
+        finally:
+            await budget.give_back(taken)
+    return statuses
+
+
+def _held_budget(runtime: Runtime) -> HeldBudget:
+    held = runtime.sms_held.get()
+    if not held.drain_hooked:  # the first delivery of the process: a stopping worker stops waiting jobs first
+        held.drain_hooked = True
+        runtime.on_drain(held.budget.stop)
+    return held.budget
+
+
+async def _hand_back(runtime: Runtime, ids: list[uuid.UUID]) -> None:
+    """Publish the ids a stopping worker had not claimed again (another worker takes them); with the
+    in-process broker, or if the publish fails, the sweeper finds the rows instead."""
+    if runtime.broker.get().is_memory:
+        return
+    try:
+        await publish(runtime, DELIVER_BATCH_TASK, {"ids": [str(i) for i in ids]})
+    except Exception as exc:
+        log.warning("sms_hand_back_failed", count=len(ids), error=type(exc).__name__)
+
+
+async def _deliver(runtime: Runtime, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     at = now()
     async with runtime.db.session_scope() as session:
         claimed, to_submit = await _claim(session, message_ids, at)
@@ -118,6 +161,14 @@ async def _opted_out(session: AsyncSession, messages: Sequence[SmsMessage]) -> s
         for m in messages
         if (since := stopped.get((m.tenant_id, m.to))) is not None and since > m.created_at
     }
+
+
+class HeldSms:
+    """The SMS claims one process may hold (``runtime.sms_held``, built by the wiring)."""
+
+    def __init__(self, limit: int) -> None:
+        self.budget = HeldBudget(limit)
+        self.drain_hooked = False
 
 
 class _Results:

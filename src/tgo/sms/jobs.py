@@ -24,7 +24,7 @@ from tgo.kit.lazy import Lazy
 from tgo.metrics import SWEEPER_REPUBLISHED
 from tgo.models.sms import SmsSender
 from tgo.runtime import Runtime
-from tgo.sms.delivery import deliver_batch
+from tgo.sms.delivery import DELIVER_BATCH_TASK, deliver_batch
 from tgo.sms.inbound import apply_inbound
 from tgo.sms.receipts import ReceiptBatches
 from tgo.sms.repository import SmsOperatorRepository
@@ -35,7 +35,6 @@ from tgo.worker.registry import publish
 log = structlog.get_logger("tgo.sms")
 
 DELIVER_TASK = "sms.deliver"  # one message (jobs published before batches)
-DELIVER_BATCH_TASK = "sms.deliver_batch"
 VERIFY_TASK = "sms.verify_sender"
 SWEEP_BATCH = 100  # stranded messages re-published per batch job
 
