@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tgo.senders.connect_links import LinkReconciler
     from tgo.senders.send_cache import SenderCache
     from tgo.sms.delivery import HeldSms
+    from tgo.sms.sender_cache import SmsSenderCache
     from tgo.worker.broker import Broker
 
 __all__ = ["Hook", "Runtime", "runtime_of"]
@@ -60,6 +61,7 @@ class Runtime:
     send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
     sms_batcher: Lazy[GroupCommit[Any, Any]]  # the SMS send's (sms.accept_batch)
     sms_held: Lazy[HeldSms]  # the SMS claims this process may hold (sms.delivery)
+    sms_sender_cache: Lazy[SmsSenderCache]  # the SMS send's senders (sms.sender_cache)
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]

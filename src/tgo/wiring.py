@@ -40,6 +40,7 @@ from tgo.sms.contributions import PART as SMS
 from tgo.sms.delivery import HeldSms
 from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
+from tgo.sms.sender_cache import SmsSenderCache
 from tgo.webhooks.contributions import PART as WEBHOOKS
 from tgo.webhooks.jobs import webhook_client
 from tgo.webhooks.transport import system_resolve
@@ -114,6 +115,7 @@ def build_runtime(
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))
+    rt.sms_sender_cache = Lazy(lambda: SmsSenderCache(rt.notices, ttl))
     rt.optout_cache = Lazy(lambda: OptOutCache(rt.notices, ttl))
     rt.link_reconciler = Lazy(LinkReconciler)
     rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, ttl))

@@ -184,3 +184,23 @@ async def test_a_process_holds_at_most_its_budget_of_claims_and_a_stopping_one_c
     async with runtime.db.session_scope() as session:
         message = await SmsOperatorRepository(session).message(later[0])
     assert message is not None and message.status == "queued" and message.attempts == 0  # the sweeper's
+
+
+async def test_the_send_reads_its_sender_from_a_cache_that_a_suspension_drops_at_once(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    from tgo.sms.service import suspend_sender
+
+    await start_smsc(runtime, Script(receipts=False))
+    sender = await verified_sender(client, auth)
+    cache = runtime.sms_sender_cache.get().senders
+    await send(client, auth, sender)
+    hits = cache.hits
+    await send(client, auth, sender)
+    assert cache.hits == hits + 1  # the second send read no sender row
+    async with runtime.db.session_scope() as session:
+        await suspend_sender(session, sender["id"])
+    r = await client.post(
+        "/v1/sms/messages", json={"senderId": sender["id"], "to": "+61412345678", "body": "x"}, headers=auth
+    )
+    assert r.status_code == 422 and r.json()["code"] == "sms_sender_not_active", r.text

@@ -19,6 +19,7 @@ from tgo.kit.clock import now
 from tgo.models.sms import SmsMessage, SmsSender
 from tgo.sms.errors import InvalidTransition
 from tgo.sms.schemas import SmsMessageOut, SmsSenderOut, as_event
+from tgo.sms.sender_cache import publish_sms_sender_change
 
 
 class SenderStatus(StrEnum):
@@ -85,6 +86,7 @@ async def transition_sender(
         if transactional_only is not None:
             sender.transactional_only = transactional_only
     await session.flush()
+    await publish_sms_sender_change(session, sender.tenant_id)  # the send path's cache drops it
     await events.emit(
         session, sender.tenant_id, events.EventType.SMS_SENDER_STATUS_CHANGED, sender_event(sender)
     )
