@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event, select, update
 
 from tests.sms.helpers import eventually, verified_sender, wait_message
@@ -204,3 +205,31 @@ async def test_the_send_reads_its_sender_from_a_cache_that_a_suspension_drops_at
         "/v1/sms/messages", json={"senderId": sender["id"], "to": "+61412345678", "body": "x"}, headers=auth
     )
     assert r.status_code == 422 and r.json()["code"] == "sms_sender_not_active", r.text
+
+
+async def test_results_are_recorded_once_the_database_answers_again(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from tgo.sms import delivery
+
+    sim, _ = await start_smsc(runtime, Script(receipts=False))
+    sender = await verified_sender(client, auth)
+    tenant_id = await _tenant_of(runtime, sender["id"])
+    ids = [await queue(runtime, tenant_id, sender["id"], f"+6141234560{i}", f"Code {i}") for i in range(2)]
+    record_once = delivery._record_once
+    calls = 0
+
+    async def unreachable_once(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the database drops out just as the SMSC's answers are to be recorded
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("database restarting"))
+        await record_once(*args)
+
+    monkeypatch.setattr(delivery, "_record_once", unreachable_once)
+    monkeypatch.setattr(delivery, "RECORD_RETRY_DELAYS", (0.01,))
+    assert await deliver_batch(runtime, ids) == dict.fromkeys(ids, "sent")
+    assert calls == 2 and len(sim.accepted) == 2
+    assert (await parts_by_message(runtime, ids)) == {i: [1] for i in ids}

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.sms_types import OutboundSms, SmsChannel, SubmitResult
 from tgo.db import after_commit
+from tgo.errors import backend_unavailable
 from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.messages.pacing import HeldBudget
@@ -42,6 +43,8 @@ log = structlog.get_logger("tgo.sms")
 DELIVER_BATCH_TASK = "sms.deliver_batch"
 # How long one delivery attempt may hold a message before the sweeper may hand it to another worker.
 CLAIM_LEASE = timedelta(minutes=5)
+# Waits between attempts to record a batch's results while the database is unreachable (then a last one).
+RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 SENDER_NOT_ACTIVE = ("sms_sender_not_active", "The SMS sender is no longer active.")
 OPTED_OUT = (
@@ -225,6 +228,21 @@ async def _record_safely(
 
 
 async def _record(runtime: Runtime, claimed: list[SmsMessage], results: _Results) -> None:
+    """Record the batch's results; tried again a few times while the database is unreachable (once the claims
+    expire, the sweeper would re-submit the parts the SMSC accepted: recording them is worth a wait)."""
+    for delay in RECORD_RETRY_DELAYS:
+        try:
+            await _record_once(runtime, claimed, results)
+            return
+        except Exception as exc:
+            if not backend_unavailable(exc):
+                raise
+            log.warning("sms_results_retry", count=len(claimed), error=type(exc).__name__)
+        await asyncio.sleep(delay)
+    await _record_once(runtime, claimed, results)
+
+
+async def _record_once(runtime: Runtime, claimed: list[SmsMessage], results: _Results) -> None:
     settings = runtime.settings
     async with runtime.db.session_scope() as session:
         ops = SmsOperatorRepository(session)
