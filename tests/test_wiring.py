@@ -121,6 +121,7 @@ async def test_the_wiring_installs_every_packages_contributions(settings: Settin
             "messages.deliver",
             "messages.deliver_batch",
             "sms.deliver",
+            "sms.deliver_batch",
             "sms.verify_sender",
             "webhooks.deliver",
         }

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from tgo.reachability.directory import ReachabilityDirectory
     from tgo.senders.connect_links import LinkReconciler
     from tgo.senders.send_cache import SenderCache
+    from tgo.sms.delivery import HeldSms
+    from tgo.sms.sender_cache import SmsSenderCache
     from tgo.worker.broker import Broker
 
 __all__ = ["Hook", "Runtime", "runtime_of"]
@@ -57,6 +59,9 @@ class Runtime:
     sender_pacer: Lazy[SenderPacer]
     api_rate_limiter: Lazy[ApiRateLimiter]
     send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
+    sms_batcher: Lazy[GroupCommit[Any, Any]]  # the SMS send's (sms.accept_batch)
+    sms_held: Lazy[HeldSms]  # the SMS claims this process may hold (sms.delivery)
+    sms_sender_cache: Lazy[SmsSenderCache]  # the SMS send's senders (sms.sender_cache)
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]
     sender_cache: Lazy[SenderCache]

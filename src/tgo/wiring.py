@@ -35,9 +35,12 @@ from tgo.runtime import SESSION_INFO_KEY, Runtime
 from tgo.senders.connect_links import LinkReconciler
 from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
+from tgo.sms.accept_batch import build_sms_batcher
 from tgo.sms.contributions import PART as SMS
+from tgo.sms.delivery import HeldSms
 from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
+from tgo.sms.sender_cache import SmsSenderCache
 from tgo.webhooks.contributions import PART as WEBHOOKS
 from tgo.webhooks.jobs import webhook_client
 from tgo.webhooks.transport import system_resolve
@@ -103,9 +106,16 @@ def build_runtime(
             rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
         )
     )
+    rt.sms_batcher = Lazy(
+        lambda: build_sms_batcher(
+            rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
+        )
+    )
+    rt.sms_held = Lazy(lambda: HeldSms(settings.delivery_max_held))
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))
+    rt.sms_sender_cache = Lazy(lambda: SmsSenderCache(rt.notices, ttl))
     rt.optout_cache = Lazy(lambda: OptOutCache(rt.notices, ttl))
     rt.link_reconciler = Lazy(LinkReconciler)
     rt.reachability = Lazy(lambda: ReachabilityDirectory(rt.db, rt.notices, ttl))

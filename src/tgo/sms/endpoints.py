@@ -9,14 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
-from tgo.db import after_commit
 from tgo.errors import ValidationFailed
 from tgo.kit.pagination import LIMIT_RANGE
 from tgo.openapi import error_responses
 from tgo.runtime import Runtime
 from tgo.sms import errors as sms_errors
 from tgo.sms import inbound, service
-from tgo.sms.jobs import publish_delivery, publish_verification_after_commit
+from tgo.sms.jobs import publish_verification_after_commit
 from tgo.sms.schemas import (
     SmsMessageCreate,
     SmsMessageList,
@@ -139,17 +138,9 @@ class SmsMessageController(Controller):
         ),
         summary="Send an SMS (queued; delivered over SMPP)",
     )
-    async def create(
-        self, auth: AuthContext, db_session: AsyncSession, runtime: Runtime, data: SmsMessageCreate
-    ) -> SmsMessageOut:
-        message = await service.create_message(db_session, auth.tenant_id, data)
-        message_id = message.id
-
-        async def publish() -> None:
-            await publish_delivery(runtime, message_id)
-
-        after_commit(db_session, publish)
-        return SmsMessageOut.of(message)
+    async def create(self, auth: AuthContext, runtime: Runtime, data: SmsMessageCreate) -> SmsMessageOut:
+        # Written with the SMS that arrive with it (group commit), answered once that batch committed.
+        return SmsMessageOut.of(await service.accept_message(runtime, auth.tenant_id, data))
 
     @get(
         "/",

@@ -1,43 +1,42 @@
 """The background side of SMS: carrier verification, delivery over the SMS channel, receipts, sweeping.
 
-Every function is idempotent and works from the database (the truth): a message is claimed with a
-conditional UPDATE before it is submitted, the parts the SMSC accepted are recorded with their SMSC
-message ids (so a retry submits only the rest), and receipts are matched by those ids.
+Every function is idempotent and works from the database (the truth): messages are claimed with a
+conditional UPDATE before they are submitted (in batches, ``sms.delivery``), the parts the SMSC accepted are
+recorded with their SMSC message ids (so a retry submits only the rest), and receipts are matched by those
+ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.sms_sandbox import SandboxSmsChannel
-from tgo.channels.sms_types import InboundSms, OutboundSms, Receipt, SmsChannel
+from tgo.channels.sms_types import InboundSms, Receipt, SmsChannel
 from tgo.db import after_commit
-from tgo.kit.backoff import retry_delay
 from tgo.kit.clock import now
 from tgo.kit.lazy import Lazy
-from tgo.metrics import SMS_PARTS_SUBMITTED, SWEEPER_REPUBLISHED
-from tgo.models.sms import SmsMessage, SmsMessagePart, SmsSender
-from tgo.optouts import service as optouts
+from tgo.metrics import SWEEPER_REPUBLISHED
+from tgo.models.sms import SmsSender
 from tgo.runtime import Runtime
+from tgo.sms.delivery import DELIVER_BATCH_TASK, deliver_batch
 from tgo.sms.inbound import apply_inbound
-from tgo.sms.receipts import ReceiptBatches, settlement
+from tgo.sms.receipts import ReceiptBatches
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.rules import SenderType
-from tgo.sms.state import MessageStatus, SenderStatus, transition_message, transition_sender
+from tgo.sms.state import SenderStatus, transition_sender
 from tgo.worker.registry import publish
 
 log = structlog.get_logger("tgo.sms")
 
-DELIVER_TASK = "sms.deliver"
+DELIVER_TASK = "sms.deliver"  # one message (jobs published before batches)
 VERIFY_TASK = "sms.verify_sender"
-# How long one delivery attempt may hold a message before the sweeper may hand it to another worker.
-CLAIM_LEASE = timedelta(minutes=5)
+SWEEP_BATCH = 100  # stranded messages re-published per batch job
 
 
 # -- the channel and the carrier of this process ------------------------------------------------------
@@ -141,111 +140,18 @@ async def decide_sender(runtime: Runtime, sender_id: uuid.UUID) -> str | None:
 
 
 async def publish_delivery(runtime: Runtime, message_id: uuid.UUID) -> None:
-    await publish(runtime, DELIVER_TASK, {"message_id": str(message_id)})
+    await publish_deliveries(runtime, [message_id])
+
+
+async def publish_deliveries(runtime: Runtime, message_ids: Sequence[uuid.UUID]) -> None:
+    """One ``sms.deliver_batch`` job for ``message_ids`` (an accepted batch, a sweeper's chunk)."""
+    await publish(runtime, DELIVER_BATCH_TASK, {"ids": [str(i) for i in message_ids]})
 
 
 async def deliver_sms(runtime: Runtime, message_id: uuid.UUID) -> str | None:
-    """One delivery attempt of a queued message; returns its status afterwards (None: not ours)."""
-    at = now()
-    async with runtime.db.session_scope() as session:
-        ops = SmsOperatorRepository(session)
-        if not await ops.claim_message(message_id, at, at + CLAIM_LEASE):
-            return None
-        message = await ops.message(message_id)
-        assert message is not None
-        sender = await ops.sender(message.sender_id)
-        if sender is None or sender.status != SenderStatus.ACTIVE:
-            await transition_message(
-                session,
-                message,
-                MessageStatus.FAILED,
-                error_code="sms_sender_not_active",
-                error_message="The SMS sender is no longer active.",
-            )
-            return message.status
-        stopped_at = await optouts.opted_out_at(session, message.tenant_id, message.to, channel="sms")
-        # A STOP that arrived while the message waited fails it (issue 18). A message queued after the STOP
-        # can only be the platform's own confirmation of it (a tenant's send is refused): that one goes.
-        if stopped_at is not None and stopped_at > message.created_at:
-            await transition_message(
-                session,
-                message,
-                MessageStatus.FAILED,
-                error_code="sms_recipient_opted_out",
-                error_message="The recipient opted out of SMS (STOP) before the message was sent.",
-            )
-            return message.status
-        outbound = OutboundSms(
-            message_id=str(message.id),
-            source=sender.sender_id,
-            source_type=sender.sender_type,
-            destination=message.to,
-            body=message.body,
-            concat_ref=message.concat_ref,
-            skip_parts=frozenset(p.part_number for p in await ops.parts(message.id)),
-        )
-    try:
-        result = await runtime.sms_channel.get().submit(outbound)
-    except Exception as exc:  # a channel bug must not strand the claim for the whole lease
-        log.exception("sms_submit_crashed", message_id=str(message_id))
-        from tgo.channels.sms_types import SubmitResult
-
-        result = SubmitResult([], "channel_error", str(exc), retryable=True)
-    async with runtime.db.session_scope() as session:
-        ops = SmsOperatorRepository(session)
-        message = await ops.message(message_id, lock=True)
-        assert message is not None
-        for part in result.accepted:
-            await ops.add_part(
-                SmsMessagePart(
-                    message_id=message.id,
-                    part_number=part.number,
-                    smsc_message_id=part.smsc_message_id,
-                    submitted_at=now(),
-                )
-            )
-        if result.accepted:
-            accepted = len(result.accepted)
-            after_commit(session, lambda: _count(SMS_PARTS_SUBMITTED, accepted))
-        if message.status != MessageStatus.QUEUED:
-            return message.status
-        if result.ok:
-            await transition_message(session, message, MessageStatus.SENT)
-            await _settle(session, message)
-        elif not result.retryable or message.attempts >= runtime.settings.sms_delivery_max_attempts:
-            await transition_message(
-                session,
-                message,
-                MessageStatus.FAILED,
-                error_code=result.error_code,
-                error_message=result.error_message,
-            )
-        else:
-            message.claimed_until = None
-            delay = retry_delay(
-                message.attempts,
-                base=runtime.settings.delivery_retry_base_seconds,
-                cap=runtime.settings.delivery_retry_max_seconds,
-            )
-            message.next_attempt_at = now() + timedelta(seconds=delay)
-            message.error_code, message.error_message = result.error_code, result.error_message
-            message.updated_at = now()
-            log.info("sms_retry_scheduled", message_id=str(message_id), error=result.error_code)
-        return message.status
-
-
-async def _settle(session: AsyncSession, message: SmsMessage) -> None:
-    """Apply the receipts already recorded for its parts to a message just marked ``sent`` (a receipt can
-    arrive before the submit's result is written)."""
-    move = settlement(message, await SmsOperatorRepository(session).parts(message.id))
-    if move is not None:
-        await transition_message(
-            session, message, move.to, error_code=move.error_code, error_message=move.error_message
-        )
-
-
-async def _count(counter: Any, amount: int) -> None:
-    counter.inc(amount)
+    """One delivery attempt of a queued message (a batch of one); returns its status afterwards (None: not
+    ours — done, or held by another attempt)."""
+    return (await deliver_batch(runtime, [message_id])).get(message_id)
 
 
 # -- sweeping -------------------------------------------------------------------------------------
@@ -261,9 +167,10 @@ async def sweep(runtime: Runtime) -> dict[str, int]:
         messages = list(await ops.stranded_messages(at, at - stale))
     for sender_id in senders:
         await decide_sender(runtime, sender_id)
-    for message_id in messages:
-        await publish_delivery(runtime, message_id)
-        SWEEPER_REPUBLISHED.labels("sms").inc()
+    for start in range(0, len(messages), SWEEP_BATCH):
+        chunk = messages[start : start + SWEEP_BATCH]
+        await publish_deliveries(runtime, chunk)
+        SWEEPER_REPUBLISHED.labels("sms").inc(len(chunk))
     if runtime.settings.smpp_host:
         await runtime.sms_channel.get().keepalive()
     return {"senders": len(senders), "messages": len(messages)}

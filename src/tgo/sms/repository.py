@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.kit.repository import TenantRepository
@@ -205,6 +206,84 @@ class SmsOperatorRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def claim_messages(
+        self, message_ids: Sequence[uuid.UUID], at: datetime, until: datetime
+    ) -> list[SmsMessage]:
+        """``claim_message`` for a batch, in one statement: those of ``message_ids`` still queued and free
+        (the others — done, held by another worker, a duplicate job's — are left alone), by id. On PostgreSQL
+        the rows are locked in id order and a row another transaction holds is skipped (``SKIP LOCKED``: no
+        wait, no deadlock between overlapping claims; a skipped message that is still due is the sweeper's)."""
+        if not message_ids:
+            return []
+        free = (
+            SmsMessage.status == "queued",
+            or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < at),
+        )
+        due = (
+            select(SmsMessage.id)
+            .where(SmsMessage.id.in_(sorted(set(message_ids))), *free)
+            .order_by(SmsMessage.id)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.scalars(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(due), *free)
+            .values(claimed_until=until, attempts=SmsMessage.attempts + 1)
+            .returning(SmsMessage)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return sorted(result.all(), key=lambda m: m.id)
+
+    async def senders(self, sender_ids: set[uuid.UUID]) -> dict[uuid.UUID, SmsSender]:
+        if not sender_ids:
+            return {}
+        rows = await self.session.scalars(select(SmsSender).where(SmsSender.id.in_(sorted(sender_ids))))
+        return {s.id: s for s in rows}
+
+    async def insert_messages(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Queued messages (their ids are made by the caller), in one multi-row INSERT."""
+        if rows:
+            await self.session.execute(insert(SmsMessage), list(rows))
+
+    async def add_parts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Submitted parts in one multi-row INSERT; a part already recorded (its message's claim expired and
+        another attempt recorded it) is left as it is."""
+        if not rows:
+            return
+        conn = await self.session.connection()
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(SmsMessagePart).on_conflict_do_nothing(
+            index_elements=["message_id", "part_number"]
+        )
+        await self.session.execute(statement, list(rows))
+
+    async def release_for_retry(
+        self, retry: dict[uuid.UUID, tuple[datetime, str | None, str | None]], at: datetime
+    ) -> None:
+        """Queued messages handed back for a later attempt, in one statement: each its own next attempt time
+        and error (id -> (next_attempt_at, error_code, error_message))."""
+        if not retry:
+            return
+
+        def per_message(index: int, column: Any) -> Any:
+            values = {message_id: v[index] for message_id, v in retry.items()}
+            if len(set(values.values())) == 1:
+                return next(iter(values.values()))
+            return case(values, value=SmsMessage.id, else_=column)
+
+        await self.session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(sorted(retry)), SmsMessage.status == "queued")
+            .values(
+                claimed_until=None,
+                next_attempt_at=per_message(0, SmsMessage.next_attempt_at),
+                error_code=per_message(1, SmsMessage.error_code),
+                error_message=per_message(2, SmsMessage.error_message),
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     async def message(self, message_id: uuid.UUID, *, lock: bool = False) -> SmsMessage | None:
         query = select(SmsMessage).where(SmsMessage.id == message_id)

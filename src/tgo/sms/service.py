@@ -19,6 +19,7 @@ from tgo.kit.clock import ensure_utc, now
 from tgo.kit.pagination import check_limit, decode_cursor, encode_cursor
 from tgo.models.sms import SmsMessage, SmsSender
 from tgo.optouts import service as optouts
+from tgo.runtime import Runtime
 from tgo.sms.errors import (
     SmsMessageNotFound,
     SmsRecipientNotAllowed,
@@ -37,6 +38,7 @@ from tgo.sms.schemas import (
     SmsSenderCreate,
     SmsSenderUpdate,
 )
+from tgo.sms.sender_cache import SmsSenderCache, publish_sms_sender_change
 from tgo.sms.state import VERIFIABLE, MessageStatus, SenderStatus, transition_sender
 from tgo.sms.validation import (
     add_error,
@@ -162,6 +164,7 @@ async def update_sender(
     if changed:
         sender.updated_at = now()
         await session.flush()
+        await publish_sms_sender_change(session, tenant_id)
     return sender
 
 
@@ -172,6 +175,7 @@ async def delete_sender(session: AsyncSession, tenant_id: int, sender_id: str) -
     if await repo.has_messages(sender.id):
         raise SmsSenderInUse()
     await repo.delete(sender.id)
+    await publish_sms_sender_change(session, tenant_id)
 
 
 async def start_verification(
@@ -222,7 +226,32 @@ async def _operator_sender(session: AsyncSession, sender_id: str) -> SmsSender:
 
 
 async def create_message(session: AsyncSession, tenant_id: int, data: SmsMessageCreate) -> SmsMessage:
-    """Accept an SMS from an active sender: ``queued`` with its encoding and segment count."""
+    """Accept an SMS from an active sender, written in the caller's transaction (the dashboard's send):
+    ``queued`` with its encoding and segment count."""
+    return await SmsMessageRepository(session, tenant_id).add(await check_message(session, tenant_id, data))
+
+
+async def accept_message(runtime: Runtime, tenant_id: int, data: SmsMessageCreate) -> SmsMessage:
+    """The API's send: the same checks, read on a pooled connection without a transaction (released before
+    the wait), then the message written with the SMS that arrive with it (``sms.accept_batch``, group
+    commit); returned once its batch committed (its delivery job is published after that commit)."""
+    async with runtime.db.read_session() as session:
+        message = await check_message(session, tenant_id, data, senders=runtime.sms_sender_cache.get())
+    message.tenant_id = tenant_id
+    accepted: SmsMessage = await runtime.sms_batcher.get().submit(message)
+    return accepted
+
+
+async def check_message(
+    session: AsyncSession,
+    tenant_id: int,
+    data: SmsMessageCreate,
+    *,
+    senders: SmsSenderCache | None = None,
+) -> SmsMessage:
+    """Every check of a send (422 per field, the sender's state, the suppression list, the reach rules);
+    the queued message it would write, not yet added. ``senders``: the sender read from the runtime's cache
+    (the API's send) instead of the session."""
     errors: dict[str, list[str]] = {}
     sender: SmsSender | None = None
     if data.sender_id is None:
@@ -230,7 +259,12 @@ async def create_message(session: AsyncSession, tenant_id: int, data: SmsMessage
     elif not isinstance(data.sender_id, str) or parse_uuid(data.sender_id) is None:
         add_error(errors, "senderId", "Must be the id (UUID) of one of your SMS senders.")
     else:
-        sender = await SmsSenderRepository(session, tenant_id).get(uuid.UUID(data.sender_id))
+        sender_uuid = uuid.UUID(data.sender_id)
+        sender = (
+            await senders.get(session, tenant_id, sender_uuid)
+            if senders is not None
+            else await SmsSenderRepository(session, tenant_id).get(sender_uuid)
+        )
         if sender is None:
             add_error(errors, "senderId", "No SMS sender with this id exists.")
     to: str | None = None
@@ -268,7 +302,7 @@ async def create_message(session: AsyncSession, tenant_id: int, data: SmsMessage
     reason = reach_error(sender.sender_type, sender.country, to_country, message_type)
     if reason is not None:
         raise SmsRecipientNotAllowed(params={"reason": reason}, extra={"reason": reason})
-    return await SmsMessageRepository(session, tenant_id).add(_queued(sender, to, body, message_type))
+    return _queued(sender, to, body, message_type)
 
 
 async def queue_reply(session: AsyncSession, sender: SmsSender, to: str, body: str) -> SmsMessage:

@@ -19,6 +19,7 @@ from tgo.kit.clock import now
 from tgo.models.sms import SmsMessage, SmsSender
 from tgo.sms.errors import InvalidTransition
 from tgo.sms.schemas import SmsMessageOut, SmsSenderOut, as_event
+from tgo.sms.sender_cache import publish_sms_sender_change
 
 
 class SenderStatus(StrEnum):
@@ -85,6 +86,7 @@ async def transition_sender(
         if transactional_only is not None:
             sender.transactional_only = transactional_only
     await session.flush()
+    await publish_sms_sender_change(session, sender.tenant_id)  # the send path's cache drops it
     await events.emit(
         session, sender.tenant_id, events.EventType.SMS_SENDER_STATUS_CHANGED, sender_event(sender)
     )
@@ -122,7 +124,8 @@ class Move:
 async def transition_messages(session: AsyncSession, moves: Sequence[Move]) -> list[SmsMessage]:
     """The batch form of ``transition_message``: one UPDATE per (target, error) of the batch, each guarded
     by the statuses that move is allowed from (a message already moved is left as it is), the moved rows
-    refreshed from RETURNING and one event emitted per moved message. Returns the moved messages."""
+    refreshed from RETURNING and one event emitted per moved message (``events.emit_many``). Returns the moved
+    messages."""
     groups: dict[tuple[MessageStatus, str | None, str | None], list[uuid.UUID]] = {}
     for move in moves:
         groups.setdefault((move.to, move.error_code, move.error_message), []).append(move.message_id)
@@ -138,10 +141,11 @@ async def transition_messages(session: AsyncSession, moves: Sequence[Move]) -> l
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         moved.extend(result.all())
-    for message in moved:
-        await events.emit(
-            session, message.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(message)
-        )
+    # One call for the batch: a listener with a batch form (the webhooks outbox) looks up each tenant once.
+    await events.emit_many(
+        session,
+        [(m.tenant_id, events.EventType.SMS_MESSAGE_STATUS_CHANGED, message_event(m)) for m in moved],
+    )
     return moved
 
 

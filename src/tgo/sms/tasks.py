@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tgo.runtime import Runtime
+from tgo.sms.delivery import deliver_batch
 from tgo.sms.jobs import deliver_sms, sweep, verify_sender
 
 T = TypeVar("T")
@@ -23,6 +24,11 @@ async def _tracked(runtime: Runtime, work: Awaitable[T]) -> T | None:
 
 async def deliver_sms_task(runtime: Runtime, payload: dict[str, Any]) -> None:
     await _tracked(runtime, deliver_sms(runtime, uuid.UUID(payload["message_id"])))
+
+
+async def deliver_batch_task(runtime: Runtime, payload: dict[str, Any]) -> None:
+    ids = [uuid.UUID(i) for i in payload["ids"]]
+    await _tracked(runtime, deliver_batch(runtime, ids))
 
 
 async def verify_sender_task(runtime: Runtime, payload: dict[str, Any]) -> None:
