@@ -79,10 +79,16 @@ async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> li
         interested[item.tenant_id] = interested.get(item.tenant_id, False) or item.interested
     for tenant_id, present in interested.items():
         events.note_interest(session, tenant_id, present)
+    # One call of each listener's batch form for the batch's events (the webhooks outbox: one endpoint lookup
+    # per tenant, not one per message), in the items' order.
+    await events.emit_many(
+        session,
+        [
+            (item.tenant_id, events.EventType.MESSAGE_QUEUED, message_view(message, None).to_dict())
+            for item, message in zip(items, messages, strict=True)
+        ],
+    )
     for item, message in zip(items, messages, strict=True):
-        await events.emit(
-            session, item.tenant_id, events.EventType.MESSAGE_QUEUED, message_view(message, None).to_dict()
-        )
         if item.finish is not None:
             await item.finish(session, message)
     count = len(messages)
