@@ -3,6 +3,9 @@ cProfile (or py-spy if PROFILER=py-spy and it is installed) while wrk sends POST
 Prints the top functions by own time and the SQL statements per request.
 
     .venv/bin/python -m bench.profile_send [SECONDS]
+
+BENCH_PROFILE_WORKERS (default 1): delivery workers running beside it; 0 profiles the accept path alone (no
+delivery receipts from Connect handled by the API during the run).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tgo-bench-profile-"))
     stack = postgres_stack(workdir, name)
     try:
-        stack.set_workers(1)
+        stack.set_workers(int(os.environ.get("BENCH_PROFILE_WORKERS", "1")))
         os.environ["TGO_LOG_LEVEL"] = os.environ.get("TGO_LOG_LEVEL", "INFO")
         stack.procs.pop("api").stop()
         os.environ.update(stack.env)

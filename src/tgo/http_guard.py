@@ -15,11 +15,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tgo.errors import AppError
+
+log = structlog.get_logger("tgo.http")
 
 
 class RequestTimeout(AppError):
@@ -28,6 +32,15 @@ class RequestTimeout(AppError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Connection": "close"})
+
+
+class ClientDisconnected(AppError):
+    """The client closed the connection before its request's body was read: nobody is left to answer, and
+    it is not the server's error. 499 is nginx's "client closed request" (the access log's status; the
+    response goes nowhere)."""
+
+    status_code = 499
+    code = "client_disconnected"
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -96,11 +109,20 @@ class _BodyTimeout:
             nonlocal body_done
             if body_done:  # after the body only a disconnect can come: no deadline on waiting for it
                 return await receive()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the receive in a task of its own.
             try:
-                message = await asyncio.wait_for(receive(), timeout)
+                async with asyncio.timeout(timeout):
+                    message = await receive()
             except TimeoutError:
                 raise RequestTimeout() from None
-            if message["type"] != "http.request" or not message.get("more_body", False):
+            if message["type"] == "http.disconnect" and not ScopeState.from_scope(scope).response_started:
+                # The request's body was being read (Litestar would raise a 500 "client disconnected
+                # prematurely", logged as a server error). Once a response started, a disconnect is passed
+                # on as is: a streaming response listens for it to stop.
+                body_done = True
+                log.info("client_disconnected", path=scope["path"])
+                raise ClientDisconnected()
+            if not message.get("more_body", False):
                 body_done = True
             return message
 

@@ -51,6 +51,10 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.config.dictConfig(stdlib_log_config(level, json))
+    # The access log's logger, bound once per configuration: a module's ``structlog.get_logger`` proxy
+    # assembles a new bound logger on every call (``cache_logger_on_first_use`` is off so that configuring
+    # again takes effect), which the one line per request need not pay.
+    _ACCESS_LOG[0] = structlog.get_logger("tgo.http").bind()
 
 
 def announce(event: str, **fields: Any) -> None:
@@ -107,6 +111,7 @@ class _Stderr:
 
 
 log = structlog.get_logger("tgo.http")
+_ACCESS_LOG: list[Any] = [log]  # replaced by configure_logging with a logger bound to its configuration
 
 
 # Headers for the response of the request being handled (set per request by request_id_middleware, so a
@@ -177,7 +182,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             route = scope.get("path_template") or _route_label(scope)
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info(
+            _ACCESS_LOG[0].info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],

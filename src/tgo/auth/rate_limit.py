@@ -1,7 +1,7 @@
 """Per-key and per-tenant API rate limits (TGO_API_RATE_LIMIT_PER_KEY / _PER_TENANT, ``limits`` notation).
 
-Fixed windows counted with ``limits``: in-process memory storage in the embedded deployment, Redis when
-TGO_REDIS_URL is set so that every API process shares the counters (keys are prefixed with
+Fixed windows (limits parsed with ``limits``): counted in process (``auth.fixed_window``) in the embedded
+deployment, in Redis when TGO_REDIS_URL is set so that every API process shares the counters (keys are prefixed with
 TGO_QUEUE_NAME, so two deployments on one Redis do not share). The Redis path is one round trip per
 request: a single Lua script increments both counters and returns their counts and time to reset.
 
@@ -15,15 +15,14 @@ rate limiter must not take the API down with it.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
 
 from tgo.auth.context import AuthContext
+from tgo.auth.fixed_window import FixedWindowCounters
 from tgo.config import Settings
 from tgo.errors import RateLimited
 from tgo.observability import add_response_headers
@@ -68,7 +67,11 @@ class ApiRateLimiter:
         self.per_key: RateLimitItem = parse(per_key)
         self.per_tenant: RateLimitItem = parse(per_tenant)
         self.prefix = prefix
-        self._memory = MemoryStorage() if not redis_url else None
+        # The window parts of the counters' names (constant per limit: computed once, not per request).
+        self._key_window = self.per_key.key_for()
+        self._tenant_window = self.per_tenant.key_for()
+        self._expiry = (self.per_key.get_expiry(), self.per_tenant.get_expiry())
+        self._memory = FixedWindowCounters() if not redis_url else None
         self._redis: Any = None
         self._script: Any = None
         if redis_url:
@@ -85,8 +88,8 @@ class ApiRateLimiter:
 
     def _keys(self, auth: AuthContext) -> tuple[str, str]:
         return (
-            f"{self.prefix}:key:{auth.api_key_id}:{self.per_key.key_for()}",
-            f"{self.prefix}:tenant:{auth.tenant_id}:{self.per_tenant.key_for()}",
+            f"{self.prefix}:key:{auth.api_key_id}:{self._key_window}",
+            f"{self.prefix}:tenant:{auth.tenant_id}:{self._tenant_window}",
         )
 
     async def hit(self, auth: AuthContext) -> tuple[Window, Window] | None:
@@ -94,16 +97,13 @@ class ApiRateLimiter:
         key_name, tenant_name = self._keys(auth)
         items = (self.per_key, self.per_tenant)
         if self._memory is not None:
-            windows = []
-            for name, item in zip((key_name, tenant_name), items, strict=True):
-                count = await self._memory.incr(name, item.get_expiry())
-                reset = await self._memory.get_expiry(name) - time.time()
-                windows.append(_window(item, count, reset))
-            return windows[0], windows[1]
+            key_count, key_reset = self._memory.hit(key_name, self._expiry[0])
+            tenant_count, tenant_reset = self._memory.hit(tenant_name, self._expiry[1])
+            return _window(items[0], key_count, key_reset), _window(items[1], tenant_count, tenant_reset)
         try:
             raw = await self._script(
                 keys=[key_name, tenant_name],
-                args=[items[0].get_expiry() * 1000, items[1].get_expiry() * 1000],
+                args=[self._expiry[0] * 1000, self._expiry[1] * 1000],
             )
         except Exception as exc:  # Redis down or slow: fail open rather than refuse every request
             log.warning("rate_limit_unavailable", error=type(exc).__name__)

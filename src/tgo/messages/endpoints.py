@@ -75,6 +75,41 @@ def _request_hash(req: service.SendRequest, media_sha: str | None) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+async def _accept(
+    runtime: Runtime,
+    auth: AuthContext,
+    req: service.SendRequest,
+    upload: UploadFile | None,
+    *,
+    multipart: bool,
+    claim: int | None,
+) -> tuple[Message, Media | None]:
+    """The send, answered only after its message committed: a JSON send through the batcher (its own
+    transaction), a multipart send in one transaction of its own (what the request's ``db_session`` was).
+    A claimed idempotency key is stored with the message, or freed if the send fails."""
+    finish = None
+    if claim is not None:
+        claim_id = claim
+
+        async def finish(session: AsyncSession, message: Message, media: Media | None) -> None:
+            # Stored in the transaction that writes the message (its batch's, for a JSON send).
+            body = msgspec.json.encode(message_view(message, media))
+            await idempotency.complete(session, claim_id, HTTP_201_CREATED, body)
+
+    if upload is None and not multipart:
+        try:
+            return await service.send_batched(runtime, auth, req, finish), None
+        except BaseException:
+            if claim is not None:
+                await idempotency.abandon(runtime.db, claim)
+            raise
+    async with runtime.db.session_scope() as session:
+        if claim is not None:
+            claim_id = claim
+            after_rollback(session, lambda: idempotency.abandon(runtime.db, claim_id))
+        return await service.send(session, runtime, auth, req, upload, multipart=multipart, finish=finish)
+
+
 class MessageController(Controller):
     path = "/messages"
     tags = ["Messages"]
@@ -97,11 +132,13 @@ class MessageController(Controller):
     async def send(
         self,
         request: Request[Any, Any, Any],
-        auth: AuthContext,
-        db_session: AsyncSession,
-        runtime: Runtime,
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[Any]:
+        # No dependencies (no ``auth``/``db_session``/``runtime``): Litestar resolves a handler's independent
+        # dependencies in an anyio task group (a task each, per request), and a JSON send writes through the
+        # batcher, not in a request transaction. The guard left the AuthContext on the request's state.
+        auth: AuthContext = request.state.auth
+        runtime: Runtime = request.app.state.runtime
         req, upload, multipart = await _parse(request, runtime)
         try:
             claim = None
@@ -121,19 +158,7 @@ class MessageController(Controller):
                         headers={"Idempotent-Replayed": "true"},
                     )
                 claim = begun
-                after_rollback(db_session, lambda: idempotency.abandon(runtime.db, begun))
-            finish = None
-            if claim is not None:
-                claim_id = claim
-
-                async def finish(session: AsyncSession, message: Message, media: Media | None) -> None:
-                    # Stored in the transaction that writes the message (its batch's, for a JSON send).
-                    body = msgspec.json.encode(message_view(message, media))
-                    await idempotency.complete(session, claim_id, HTTP_201_CREATED, body)
-
-            message, media = await service.send(
-                db_session, runtime, auth, req, upload, multipart=multipart, finish=finish
-            )
+            message, media = await _accept(runtime, auth, req, upload, multipart=multipart, claim=claim)
             view = message_view(message, media)
             return Response(
                 view, status_code=HTTP_201_CREATED, headers={"Location": f"/api/v1/messages/{message.id}"}
