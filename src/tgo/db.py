@@ -48,7 +48,10 @@ def _create_engine(url: str, *, pool_size: int) -> AsyncEngine:
             from pathlib import Path
 
             private_file(Path(parsed.database))
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        from tgo.db_sqlite import one_trip_dbapi
+
+        # One trip to the connection's thread per statement (tgo.db_sqlite), not four.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, module=one_trip_dbapi())
         _configure_sqlite(engine)
         return engine
     # The same ceiling as pool_size + as many overflow (2 x pool_size), but every connection is kept: an
@@ -88,6 +91,8 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    from tgo.db_sqlite import OneTripConnection
+
     # SQLite upgrades a read transaction to a write one lazily and fails at once (SQLITE_BUSY) when
     # two writers race; taking the write lock at BEGIN makes writers queue on busy_timeout instead.
     @event.listens_for(engine.sync_engine, "connect")
@@ -105,7 +110,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Database.read_scope() runs without a transaction (the driver autocommits): no write lock for a lookup.
         if conn.get_execution_options().get("tgo_read_scope"):
             return
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, OneTripConnection):
+            dbapi_connection.begin_immediate()  # sent with the transaction's first statement, same trip
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
