@@ -13,9 +13,9 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from tgo.db import Database
+from tgo.db import SQLITE_POOL_SIZE, Database
 
 
 @pytest.fixture
@@ -138,3 +138,26 @@ async def test_concurrent_writers_queue_and_all_commit(db: Database) -> None:
     await asyncio.gather(*(write(i) for i in range(12)))
     async with db.read_scope() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 12
+
+
+async def test_connections_are_kept_under_concurrency(db: Database) -> None:
+    """Past the pool's size, checkouts wait for a connection rather than open one that is closed at
+    check-in: a second burst opens no connection."""
+    opened = 0
+
+    def count(*_: Any) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(db.engine.sync_engine, "connect", count)
+
+    async def read() -> None:
+        async with db.read_scope() as conn:
+            await conn.execute(text("SELECT count(*) FROM t"))
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(read() for _ in range(40)))
+    first = opened
+    assert 0 < first <= SQLITE_POOL_SIZE
+    await asyncio.gather(*(read() for _ in range(40)))
+    assert opened == first
