@@ -12,7 +12,10 @@ py-spy is not a dependency of the project: install it in a throwaway venv (`pyth
 
 from __future__ import annotations
 
+import cProfile
+import io
 import os
+import pstats
 import re
 import subprocess
 import sys
@@ -200,7 +203,18 @@ def statements(seconds: float) -> None:
             server.should_exit = True
 
         threading.Thread(target=drive, daemon=True).start()
+        profiler = cProfile.Profile() if os.environ.get("BENCH_CPROFILE") else None
+        if profiler is not None:  # the server's thread, warm-up included: cumulative time of the tgo parts
+            profiler.enable()
         server.run()
+        if profiler is not None:
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("cumulative").print_stats(
+                r"tgo/(messages|connect_network|channels|worker|group_commit|db)", 60
+            )
+            print(out.getvalue())
     finally:
         stack.stop()
 
