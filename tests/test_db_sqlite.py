@@ -6,7 +6,9 @@ write lock taken at the transaction's start, autocommit reads."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -161,3 +163,41 @@ async def test_connections_are_kept_under_concurrency(db: Database) -> None:
     assert 0 < first <= SQLITE_POOL_SIZE
     await asyncio.gather(*(read() for _ in range(40)))
     assert opened == first
+
+
+CRASHING_WRITER = """
+import asyncio, os, signal, sys
+from sqlalchemy import text
+from tgo.db import Database
+
+async def main():
+    db = Database(sys.argv[1])
+    async with db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"))
+    async with db.session_scope() as s:
+        await s.execute(text("INSERT INTO t (v) VALUES ('committed')"))
+    print("committed", flush=True)
+    async with db.session_scope() as s:  # open, never committed
+        await s.execute(text("INSERT INTO t (v) VALUES ('in flight')"))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_committed_row_survives_the_process_being_killed(tmp_path: Path) -> None:
+    """WAL + synchronous=NORMAL: once the commit returned, the row is in the WAL file; a SIGKILL (no
+    checkpoint, no close) loses only the transaction in flight."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASHING_WRITER, url, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert out.decode().strip() == "committed"
+    db = Database(url)
+    try:
+        async with db.read_scope() as conn:
+            assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["committed"]
+    finally:
+        await db.dispose()
