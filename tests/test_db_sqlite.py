@@ -130,6 +130,26 @@ async def test_a_transaction_holds_the_write_lock_from_its_first_statement(
         assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["other"]
 
 
+async def test_a_streamed_first_statement_takes_the_write_lock_too(db: Database, tmp_path: Path) -> None:
+    """A server-side (streamed) result keeps aiosqlite's own cursor; its transaction still begins first."""
+    async with db.session_scope() as s:
+        await s.execute(text("INSERT INTO t (v) VALUES ('a'), ('b')"))
+    async with db.session_scope() as s:
+        streamed = await s.stream(text("SELECT v FROM t ORDER BY id"))
+        assert [row[0] async for row in streamed] == ["a", "b"]
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await asyncio.to_thread(_begin_elsewhere, tmp_path / "one-trip.db")
+
+
+def _begin_elsewhere(path: Path) -> None:
+    other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
 async def test_concurrent_writers_queue_and_all_commit(db: Database) -> None:
     async def write(i: int) -> None:
         async with db.session_scope() as s:

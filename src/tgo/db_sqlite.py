@@ -131,6 +131,12 @@ def _statement(
         cursor.close()
 
 
+def _begin(raw: sqlite3.Connection) -> bool:
+    if not raw.in_transaction:
+        raw.execute(BEGIN)
+    return raw.in_transaction
+
+
 def _end(raw: sqlite3.Connection, commit: bool) -> bool:
     """Runs on the connection's thread: COMMIT or ROLLBACK; whether a transaction is still open."""
     if commit:
@@ -154,6 +160,16 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def begin_immediate(self) -> None:
         self.begin_pending = True
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.begin_pending:  # a streamed result keeps the stock cursor: BEGIN on its own
+            self.begin_pending = False
+            conn: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+            try:
+                self.in_transaction = await_(_trip(conn, _begin, conn._conn))
+            except Exception as error:
+                self._handle_exception(error)
+        return super().cursor(server_side)
 
     def commit(self) -> None:
         self._end(commit=True)
