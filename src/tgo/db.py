@@ -41,14 +41,25 @@ def _count_checked_out(engine: AsyncEngine, name: str) -> None:
     event.listen(engine.sync_engine, "checkin", lambda *_: in_use.dec())
 
 
+SQLITE_POOL_SIZE = 15
+
+
 def _create_engine(url: str, *, pool_size: int) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
             private_file(Path(parsed.database))
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+            # SQLAlchemy's default ceiling for a file (5 + 10 overflow), but every connection is kept: an
+            # overflow connection is closed at check-in, and under the send load the embedded default opened
+            # new ones all the time (a thread, sqlite3.connect and the PRAGMAs below each).
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
+        from tgo.db_sqlite import one_trip_dbapi
+
+        # One trip to the connection's thread per statement (tgo.db_sqlite), not four.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, module=one_trip_dbapi(), **pool)
         _configure_sqlite(engine)
         return engine
     # The same ceiling as pool_size + as many overflow (2 x pool_size), but every connection is kept: an
@@ -88,6 +99,8 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    from tgo.db_sqlite import OneTripConnection
+
     # SQLite upgrades a read transaction to a write one lazily and fails at once (SQLITE_BUSY) when
     # two writers race; taking the write lock at BEGIN makes writers queue on busy_timeout instead.
     @event.listens_for(engine.sync_engine, "connect")
@@ -105,7 +118,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Database.read_scope() runs without a transaction (the driver autocommits): no write lock for a lookup.
         if conn.get_execution_options().get("tgo_read_scope"):
             return
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, OneTripConnection):
+            dbapi_connection.begin_immediate()  # sent with the transaction's first statement, same trip
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

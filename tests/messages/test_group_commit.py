@@ -75,6 +75,13 @@ async def test_concurrent_sends_share_a_few_commits(
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == n
     assert await _count(runtime, Message) == before + n
+    # Each answer names its own row (the batch's ids are matched to its rows in order).
+    async with runtime.db.session_scope() as s:
+        content = dict(
+            (await s.execute(select(Message.id, Message.content).where(Message.id.in_(ids)))).all()
+        )
+    assert {r.json()["id"]: r.json()["content"] for r in responses} == content
+    assert {content[r.json()["id"]] for r in responses} == {f"m{i}" for i in range(n)}
     batches = runtime.send_batcher.get().batches - batches_before
     # One transaction per send would be 24 batches and 24 commits of message rows (plus the deliveries').
     assert 1 <= batches <= 4, batches
@@ -176,3 +183,29 @@ async def test_database_outage_mid_batch_is_503_for_every_send_and_no_row(
     again = await client.post("/api/v1/messages", json=TEXT, headers=headers)
     assert again.status_code == 201, again.text
     assert await _count(runtime, Message) == 1
+
+
+async def test_a_batch_is_one_insert_of_messages(
+    client: httpx.AsyncClient, headers: dict[str, str], sender: dict[str, Any], runtime: Runtime
+) -> None:
+    """On SQLite too: the batch's rows go in one statement, not one INSERT per row (insertmanyvalues' fallback
+    when RETURNING must follow the parameters' order and the dialect has no sentinel)."""
+    inserts: list[int] = []
+
+    def count(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO MESSAGES "):
+            inserts.append(len(params) if many else 1)
+
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        responses = await asyncio.gather(
+            *(
+                client.post("/api/v1/messages", json={**TEXT, "content": f"one-{i}"}, headers=headers)
+                for i in range(12)
+            )
+        )
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", count)
+    assert [r.status_code for r in responses] == [201] * 12
+    batches = len(inserts)
+    assert 1 <= batches <= 4, inserts

@@ -18,6 +18,12 @@ _INSERT_HISTORY = insert(cast(Table, MessageStatusEvent.__table__))
 # The group commit's multi-row INSERT: SQLAlchemy's "insertmanyvalues" sends the rows as one statement and
 # returns the ids in the parameters' order (sort_by_parameter_order), on PostgreSQL and SQLite alike.
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+# SQLite's dialect has no sentinel to keep RETURNING in the parameters' order, so there "insertmanyvalues"
+# falls back to one INSERT per row (measured: 1.19 INSERTs per accepted message). The batch's transaction
+# holds the write lock from its start (BEGIN IMMEDIATE), so the ids SQLite would give the rows are known:
+# max(id) + 1, + 2, ... in the rows' order (messages has no AUTOINCREMENT); they go in one executemany.
+_NEXT_MESSAGE_ID = select(func.coalesce(func.max(_MESSAGES.c.id), 0) + 1)
+_INSERT_MESSAGES_WITH_IDS = insert(_MESSAGES)
 
 
 # PostgreSQL: a new message, its queued history row and its usage count in one statement (data-modifying
@@ -212,8 +218,16 @@ class AcceptedBatch:
         self.session = session
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
-        """One multi-row INSERT … RETURNING id; the ids in the rows' order."""
+        """One multi-row INSERT … RETURNING id (SQLite: the next ids read, one executemany); the ids in the
+        rows' order."""
         conn = await self.session.connection()
+        if conn.dialect.name == "sqlite":
+            first = int((await conn.execute(_NEXT_MESSAGE_ID)).scalar_one())
+            ids = list(range(first, first + len(rows)))
+            await conn.execute(
+                _INSERT_MESSAGES_WITH_IDS, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+            )
+            return ids
         return list((await conn.execute(_INSERT_MESSAGES, rows)).scalars())
 
     async def add_history(self, rows: list[dict[str, Any]]) -> None:
