@@ -4,6 +4,7 @@ the same ``TGO_SECRET_KEY``."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import datetime
@@ -75,10 +76,21 @@ def normalize_phone(value: str) -> str:
         raw = "+" + raw[2:]
     if not raw.startswith("+") or len(raw) > 32:
         raise InvalidPhone(value)
+    e164 = _e164(raw)
+    if e164 is None:
+        raise InvalidPhone(value)
+    return e164
+
+
+@functools.lru_cache(maxsize=8192)
+def _e164(raw: str) -> str | None:
+    """The parse itself, remembered: the same few phones are normalised on every message (a reply's
+    writer and business number on Connect, again on the Business side), and phonenumbers' parse and
+    validation cost more than the rest of a reply's checks together."""
     try:
         parsed = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(value) from exc
+    except phonenumbers.NumberParseException:
+        return None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone(value)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

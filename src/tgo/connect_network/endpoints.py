@@ -33,7 +33,8 @@ from . import batch, service
 from .network import ConnectNetwork
 
 
-def connect_api_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def connect_api_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # Async: Litestar runs a sync guard in a worker thread, a thread hop on every Connect request.
     network: ConnectNetwork = connection.app.state.connect
     scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token_matches(network.settings.secret(), token.strip()):

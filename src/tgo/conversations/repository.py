@@ -21,6 +21,26 @@ def any_conversation(tenant_id: Any) -> ColumnElement[bool]:
 
 
 _MESSAGES = cast(Table, Message.__table__)
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_inbound(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of conversations (more unread messages), per dialect."""
+    if dialect not in _UPSERTS:
+        c = _CONVERSATIONS.c
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_CONVERSATIONS)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=[c.tenant_id, c.sender_number_id, c.contact_phone],
+            set_={
+                "unread_count": c.unread_count + stmt.excluded.unread_count,
+                "last_message_at": stmt.excluded.last_message_at,
+                "last_inbound_at": stmt.excluded.last_inbound_at,
+            },
+        ).returning(c.id, c.sender_number_id, c.contact_phone)
+    return _UPSERTS[dialect]
+
+
 # Many inbound messages in one statement ("insertmanyvalues"), their ids in the rows' order.
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 
@@ -33,8 +53,6 @@ class ConversationRepository(TenantRepository):
         messages, at) each, one statement; returns each conversation's id by (sender number id, contact)."""
         if not counts:
             return {}
-        dialect = self.session.get_bind().dialect.name
-        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
         # Sorted: two batches upserting the same conversations lock them in the same order.
         rows = [
             {
@@ -48,20 +66,10 @@ class ConversationRepository(TenantRepository):
             }
             for number_id, phone, n, at in sorted(counts, key=lambda c: (c[0], c[1]))
         ]
-        stmt = insert_(Conversation).values(rows)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[
-                Conversation.tenant_id,
-                Conversation.sender_number_id,
-                Conversation.contact_phone,
-            ],
-            set_={
-                "unread_count": Conversation.unread_count + stmt.excluded.unread_count,
-                "last_message_at": stmt.excluded.last_message_at,
-                "last_inbound_at": stmt.excluded.last_inbound_at,
-            },
-        ).returning(Conversation.id, Conversation.sender_number_id, Conversation.contact_phone)
-        result = await self.session.execute(upsert)
+        conn = await self.session.connection()
+        # One statement built once and executed with the rows as parameters ("insertmanyvalues" sends them
+        # as one multi-row INSERT): a ``.values(rows)`` statement was compiled anew for every batch size.
+        result = await conn.execute(_upsert_inbound(conn.dialect.name), rows)
         return {(int(r[1]), str(r[2])): int(r[0]) for r in result.all()}
 
     async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
