@@ -125,6 +125,9 @@ async def test_bad_writes_are_refused_with_their_field(connect: ConnectHelper, s
     with pytest.raises(ConnectInvalidRequest) as empty:
         await connect.client.write(CONTACT, OWNER, content="   ")
     assert "content" in empty.value.errors
+    with pytest.raises(ConnectInvalidRequest) as nul:  # PostgreSQL text holds no NUL: refused, not a 500
+        await connect.client.write(CONTACT, OWNER, content="nul \x00 inside")
+    assert nul.value.errors["content"] == ["Must not contain NUL characters."]
     with pytest.raises(ConnectRejected) as nobody:
         await connect.client.write("+201010000077", OWNER, content="hi")
     assert nobody.value.reason_code == "account_not_found"

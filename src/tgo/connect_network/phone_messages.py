@@ -118,6 +118,9 @@ def _check(
         text = None
         if note is not None and (kind == "voice" or len(note) > 1024):
             errors["caption"] = ["Voice messages have no caption; others at most 1024 characters."]
+    for field, value in (("content", text), ("caption", note)):
+        if value is not None and "\x00" in value:  # PostgreSQL text cannot hold it: a 422, not a 500
+            errors.setdefault(field, []).append("Must not contain NUL characters.")
     if errors:
         raise ValidationFailed(errors)
     return to, str(kind), text, note
