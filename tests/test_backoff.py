@@ -54,4 +54,4 @@ def test_every_retry_schedule_is_the_one_helper() -> None:
         for p in ROOT.rglob("*.py")
         if "from tgo.kit.backoff import retry_delay" in p.read_text(encoding="utf-8")
     )
-    assert users == ["messages/batch_delivery.py", "sms/jobs.py", "webhooks/jobs.py"]
+    assert users == ["messages/batch_delivery.py", "sms/delivery.py", "webhooks/jobs.py"]

@@ -50,6 +50,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("tgo.runtime", "tgo.messages.pacing"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.reachability.directory"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.senders.send_cache"): "the runtime's typed fields (type-only)",
+    ("tgo.runtime", "tgo.sms.sender_cache"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.senders.connect_links"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.optouts.cache"): "the runtime's typed fields (type-only)",
     ("tgo.runtime", "tgo.worker.broker"): "the runtime's typed fields (type-only)",

@@ -24,13 +24,12 @@ if TYPE_CHECKING:
     from tgo.kit.hosts import Resolver
     from tgo.kit.lazy import Lazy
     from tgo.media.storage import MediaStorage
-    from tgo.messages.pacing import SenderPacer
+    from tgo.messages.pacing import HeldBudget, SenderPacer
     from tgo.notices import ChangeNotices
     from tgo.optouts.cache import OptOutCache
     from tgo.reachability.directory import ReachabilityDirectory
     from tgo.senders.connect_links import LinkReconciler
     from tgo.senders.send_cache import SenderCache
-    from tgo.sms.delivery import HeldSms
     from tgo.sms.sender_cache import SmsSenderCache
     from tgo.worker.broker import Broker
 
@@ -60,7 +59,7 @@ class Runtime:
     api_rate_limiter: Lazy[ApiRateLimiter]
     send_batcher: Lazy[GroupCommit[Any, Any]]  # the send path's (messages.accept_batch)
     sms_batcher: Lazy[GroupCommit[Any, Any]]  # the SMS send's (sms.accept_batch)
-    sms_held: Lazy[HeldSms]  # the SMS claims this process may hold (sms.delivery)
+    sms_held: Lazy[HeldBudget]  # the SMS claims this process may hold (sms.delivery)
     sms_sender_cache: Lazy[SmsSenderCache]  # the SMS send's senders (sms.sender_cache)
     notices: ChangeNotices
     key_cache: Lazy[KeyCache]

@@ -24,7 +24,7 @@ from tgo.kit.tasks import JobTracker
 from tgo.media.storage import LocalStorage, MediaStorage
 from tgo.messages.accept_batch import build_send_batcher
 from tgo.messages.contributions import PART as MESSAGES
-from tgo.messages.pacing import SenderPacer
+from tgo.messages.pacing import HeldBudget, SenderPacer
 from tgo.notices import SESSION_INFO_KEY as NOTICES_INFO_KEY
 from tgo.notices import build_notices
 from tgo.optouts.cache import OptOutCache
@@ -37,7 +37,6 @@ from tgo.senders.contributions import PART as SENDERS
 from tgo.senders.send_cache import SenderCache
 from tgo.sms.accept_batch import build_sms_batcher
 from tgo.sms.contributions import PART as SMS
-from tgo.sms.delivery import HeldSms
 from tgo.sms.jobs import connect_channel, default_channel
 from tgo.sms.rules import decide_verification
 from tgo.sms.sender_cache import SmsSenderCache
@@ -111,7 +110,7 @@ def build_runtime(
             rt.db, window_ms=settings.send_batch_window_ms, max_batch=settings.send_batch_max
         )
     )
-    rt.sms_held = Lazy(lambda: HeldSms(settings.delivery_max_held))
+    rt.sms_held = Lazy(lambda: HeldBudget(settings.delivery_max_held))
     rt.key_cache = Lazy(lambda: _key_cache(rt))
     ttl = rt.notices.cache_ttl(settings.cache_ttl_seconds)
     rt.sender_cache = Lazy(lambda: SenderCache(rt.notices, ttl))

@@ -20,11 +20,12 @@ from tests.sms.helpers import eventually, verified_sender, wait_message
 from tests.sms.smsc import Script
 from tests.sms.test_delivery import LONG_GSM, auth, send, start_smsc
 from tgo.kit.lazy import Lazy
+from tgo.messages.pacing import HeldBudget
 from tgo.models.sms import SmsMessage
 from tgo.optouts import service as optouts
 from tgo.runtime import Runtime
 from tgo.sms.accept_batch import build_sms_batcher
-from tgo.sms.delivery import HeldSms, deliver_batch
+from tgo.sms.delivery import deliver_batch
 from tgo.sms.repository import SmsOperatorRepository
 from tgo.sms.schemas import SmsMessageCreate
 from tgo.sms.service import check_message
@@ -167,7 +168,7 @@ async def test_a_process_holds_at_most_its_budget_of_claims_and_a_stopping_one_c
     sim, _ = await start_smsc(runtime, Script(receipts=False))
     sender = await verified_sender(client, auth)
     tenant_id = await _tenant_of(runtime, sender["id"])
-    held = HeldSms(2)
+    held = HeldBudget(2)
     runtime.sms_held = Lazy(lambda: held)
     ids = [
         await queue(runtime, tenant_id, sender["id"], f"+6141234560{i}", f"Your code is {i}")
@@ -178,9 +179,9 @@ async def test_a_process_holds_at_most_its_budget_of_claims_and_a_stopping_one_c
     claims = [s for s in seen if s.startswith("UPDATE sms_messages SET attempts=")]
     assert len(claims) == 3  # 2 + 2 + 1: never more than the budget claimed at once
     assert outcome == dict.fromkeys(ids, "sent") and len(sim.accepted) == 5
-    assert held.budget.in_use == 0
+    assert held.in_use == 0
     later = [await queue(runtime, tenant_id, sender["id"], "+61412345609", "Your code is 9")]
-    await held.budget.stop()  # the worker is stopping: waiting jobs give up before they claim
+    await held.stop()  # the worker is stopping: waiting jobs give up before they claim
     assert await deliver_batch(runtime, later) == {}
     async with runtime.db.session_scope() as session:
         message = await SmsOperatorRepository(session).message(later[0])

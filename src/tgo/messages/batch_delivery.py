@@ -99,13 +99,7 @@ async def deliver_batch(
 
 
 def _held_budget(runtime: Runtime) -> HeldBudget:
-    pacer = runtime.sender_pacer.get()
-    if (
-        not pacer.drain_hooked
-    ):  # the first delivery of the process: a stopping worker stops waiting jobs first
-        pacer.drain_hooked = True
-        runtime.on_drain(pacer.held.stop)
-    return pacer.held
+    return runtime.sender_pacer.get().held.hooked(runtime)
 
 
 async def _hand_back(runtime: Runtime, ids: list[int], request_ids: Mapping[int, str] | None) -> None:

@@ -28,7 +28,6 @@ class SenderPacer:
         self.item = RateLimitItemPerSecond(max(1, int(settings.sender_rate_per_second)))
         self.locks: dict[int, asyncio.Lock] = {}
         self.held = HeldBudget(settings.delivery_max_held)
-        self.drain_hooked = False
 
 
 class HeldBudget:
@@ -41,6 +40,15 @@ class HeldBudget:
         self.in_use = 0
         self.stopping = False
         self._changed = asyncio.Condition()
+        self._drain_hooked = False
+
+    def hooked(self, runtime: Runtime) -> HeldBudget:
+        """This budget, its ``stop`` hooked to the runtime's drain on the first delivery of the process (a
+        stopping worker stops its waiting jobs first)."""
+        if not self._drain_hooked:
+            self._drain_hooked = True
+            runtime.on_drain(self.stop)
+        return self
 
     async def take(self, n: int) -> int:
         """Wait for ``n`` (at most the limit) of the budget; returns what was taken, 0 if the worker stops."""

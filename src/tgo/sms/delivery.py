@@ -77,11 +77,7 @@ async def deliver_batch(runtime: Runtime, message_ids: Sequence[uuid.UUID]) -> d
 
 
 def _held_budget(runtime: Runtime) -> HeldBudget:
-    held = runtime.sms_held.get()
-    if not held.drain_hooked:  # the first delivery of the process: a stopping worker stops waiting jobs first
-        held.drain_hooked = True
-        runtime.on_drain(held.budget.stop)
-    return held.budget
+    return runtime.sms_held.get().hooked(runtime)
 
 
 async def _hand_back(runtime: Runtime, ids: list[uuid.UUID]) -> None:
@@ -164,14 +160,6 @@ async def _opted_out(session: AsyncSession, messages: Sequence[SmsMessage]) -> s
         for m in messages
         if (since := stopped.get((m.tenant_id, m.to))) is not None and since > m.created_at
     }
-
-
-class HeldSms:
-    """The SMS claims one process may hold (``runtime.sms_held``, built by the wiring)."""
-
-    def __init__(self, limit: int) -> None:
-        self.budget = HeldBudget(limit)
-        self.drain_hooked = False
 
 
 class _Results:

@@ -131,7 +131,8 @@ async def trim_acknowledged(redis: Redis, stream: str) -> int:
         needed = _next_id(last_delivered)
         if int(info["pending"]):
             summary = await redis.xpending(stream, name)
-            needed = _older(_text(summary["min"]), needed)
+            if summary["min"] is not None:  # None: acknowledged since the group's info was read
+                needed = _older(_text(summary["min"]), needed)
         keep_from = needed if keep_from is None else _older(keep_from, needed)
     if keep_from is None:
         return 0
