@@ -23,6 +23,8 @@ from tgo.runtime import Runtime
 from tgo.tenants.service import create_tenant
 from tgo.wiring import build_runtime
 
+pytest_plugins = ["tests.fixtures.stuck_tasks"]
+
 BACKENDS = ["sqlite", "postgres"]
 
 
