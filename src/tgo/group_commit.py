@@ -5,9 +5,10 @@ A caller ``submit``s an item and waits; the first item of a batch waits ``window
 answers each caller only after the commit. Items that arrive while a batch is being written form the next
 batch, so under load batches grow with the write's latency and when idle an item waits only the window.
 
-A batch that fails is not the failure of every item in it: unless ``row_by_row(exc)`` says the failure
-is not the items' (the database is down: every waiting caller gets that error and nothing is written), the
-items are written again one per transaction, and only the ones that fail again get their error."""
+A batch that fails is not the failure of every item in it: unless the failure is not the items' (the
+database is unreachable, ``errors.backend_unavailable``: every waiting caller gets that error — a 503 — and
+nothing is written), the items are written again one per transaction, and only the ones that fail again get
+their error."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tgo.db import finish_failed, run_after_commit
+from tgo.errors import backend_unavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,14 +42,12 @@ class GroupCommit(Generic[T, R]):
         *,
         window: float,
         max_batch: int,
-        row_by_row: Callable[[BaseException], bool],
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._write = write
         self._window = window
         self._max_batch = max_batch
-        self._row_by_row = row_by_row
         self._on_batch = on_batch
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._full = asyncio.Event()
@@ -81,7 +81,7 @@ class GroupCommit(Generic[T, R]):
         try:
             await self._commit(batch)
         except Exception as exc:
-            if len(batch) == 1 or not self._row_by_row(exc):
+            if len(batch) == 1 or backend_unavailable(exc):
                 for _, future in batch:
                     _fail(future, exc)
                 return

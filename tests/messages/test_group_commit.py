@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.messages.conftest import OWNER, RECIPIENT, queued_values, settings_with, wait_status
 from tgo.config import Settings
-from tgo.errors import backend_unavailable
 from tgo.group_commit import GroupCommit
 from tgo.kit.clock import now
 from tgo.kit.lazy import Lazy
@@ -167,7 +166,6 @@ async def test_database_outage_mid_batch_is_503_for_every_send_and_no_row(
             write_then_lose_the_connection,
             window=settings.send_batch_window_ms / 1000,
             max_batch=settings.send_batch_max,
-            row_by_row=lambda exc: not backend_unavailable(exc),
         )
     )
     n = 6

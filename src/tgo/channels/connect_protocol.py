@@ -4,12 +4,11 @@ the same ``TGO_SECRET_KEY``."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 from datetime import datetime
 
-import phonenumbers
+from tgo.kit.phones import e164 as cached_e164
 
 API_PATH = "/connect/v1"
 EVENTS_PATH = "/internal/connect/events"
@@ -76,21 +75,7 @@ def normalize_phone(value: str) -> str:
         raw = "+" + raw[2:]
     if not raw.startswith("+") or len(raw) > 32:
         raise InvalidPhone(value)
-    e164 = _e164(raw)
+    e164 = cached_e164(raw)  # cached: the same few phones are normalised on every message
     if e164 is None:
         raise InvalidPhone(value)
     return e164
-
-
-@functools.lru_cache(maxsize=8192)
-def _e164(raw: str) -> str | None:
-    """The parse itself, remembered: the same few phones are normalised on every message (a reply's
-    writer and business number on Connect, again on the Business side), and phonenumbers' parse and
-    validation cost more than the rest of a reply's checks together."""
-    try:
-        parsed = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

@@ -16,7 +16,6 @@ from sqlalchemy.orm.attributes import manager_of_class
 
 from tgo import events
 from tgo.db import Database, after_commit
-from tgo.errors import backend_unavailable
 from tgo.group_commit import GroupCommit
 from tgo.messages.repository import AcceptedBatch
 from tgo.messages.state import MessageStatus
@@ -53,9 +52,6 @@ def build_send_batcher(db: Database, *, window_ms: float, max_batch: int) -> Sen
         write_queued,
         window=window_ms / 1000.0,
         max_batch=max_batch,
-        # An unreachable database fails every waiting send with 503 (no row); anything else is a row's own
-        # problem: the rows are written again one by one so that it fails alone.
-        row_by_row=lambda exc: not backend_unavailable(exc),
         on_batch=SEND_BATCH_SIZE.observe,
     )
 

@@ -13,7 +13,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.db import Database, after_commit
-from tgo.errors import backend_unavailable
 from tgo.group_commit import GroupCommit
 from tgo.models.sms import SmsMessage
 from tgo.runtime import runtime_of
@@ -31,9 +30,6 @@ def build_sms_batcher(db: Database, *, window_ms: float, max_batch: int) -> SmsB
         write_queued,
         window=window_ms / 1000.0,
         max_batch=max_batch,
-        # An unreachable database fails every waiting send with 503 (no row); anything else is a row's own
-        # problem: the rows are written again one by one so that it fails alone.
-        row_by_row=lambda exc: not backend_unavailable(exc),
     )
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.sms_types import Receipt
 from tgo.db import Database, after_commit
-from tgo.errors import backend_unavailable
 from tgo.group_commit import GroupCommit
 from tgo.kit.clock import now
 from tgo.metrics import SMS_RECEIPTS
@@ -99,7 +98,6 @@ class ReceiptBatches:
             write_receipts,
             window=BATCH_WINDOW_SECONDS,
             max_batch=max_batch,
-            row_by_row=lambda exc: not backend_unavailable(exc),
         )
 
     @property
