@@ -1,4 +1,4 @@
--- wrk script for the benchmarks: method, path, body and headers from the environment; counts non-2xx
+-- wrk script for the benchmarks: method, path (or paths in turn), body and headers from the environment; counts non-2xx
 -- responses; stops a thread after BENCH_LIMIT responses (0: run for the duration); prints one JSON line.
 local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH") or "/"
@@ -16,16 +16,31 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+-- BENCH_PATHS (one path per line): the requests go to these paths in turn instead of BENCH_PATH.
+local paths = {}
+for line in string.gmatch(os.getenv("BENCH_PATHS") or "", "[^\n]+") do
+  table.insert(paths, line)
+end
+
 function init(args)
   ok = 0
   bad = 0
   s4xx = 0
   s5xx = 0
   req = wrk.format(method, path, headers, body)
+  reqs = {}
+  for i, p in ipairs(paths) do
+    reqs[i] = wrk.format(method, p, headers, body)
+  end
+  turn = 0
 end
 
 function request()
-  return req
+  if #reqs == 0 then
+    return req
+  end
+  turn = turn % #reqs + 1
+  return reqs[turn]
 end
 
 function response(status, hdrs, resp_body)

@@ -27,6 +27,7 @@ class Load:
     method: str = "GET"
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)  # requests go to these in turn (``path`` is the first)
     connections: int = 64
     threads: int = 2
     timeout_s: int = 10
@@ -53,6 +54,7 @@ def run_wrk(load: Load, duration_s: float, limit_per_thread: int = 0) -> dict[st
         "BENCH_BODY": load.body or "",
         "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in load.headers.items()),
         "BENCH_LIMIT": str(limit_per_thread),
+        "BENCH_PATHS": "\n".join(load.paths),
     }
     cmd = [
         wrk_path(),

@@ -187,14 +187,18 @@ class Settings(BaseSettings):
     smpp_binds: int = Field(
         default=1, ge=1, description="SMPP transceiver binds each process opens to the SMSC."
     )
-    # Group commit of sends (issue 15): sends that arrive together are written in one transaction.
+    # Group commit (issues 15 and 18): sends that arrive together, and what Connect accounts write together
+    # (Connect's replies), are written in one transaction.
     send_batch_window_ms: float = Field(
         default=1.0,
         ge=0,
-        description="How long the first send of a batch waits for others before the batch is written.",
+        description="How long the first send (or Connect reply) of a batch waits for others before the batch "
+        "is written.",
     )
     send_batch_max: int = Field(
-        default=64, ge=1, description="Most sends written in one multi-row INSERT and one commit."
+        default=64,
+        ge=1,
+        description="Most sends (or Connect replies) written in one multi-row INSERT and one commit.",
     )
     cache_ttl_seconds: float = Field(
         default=30.0,

@@ -3,16 +3,18 @@ side gets a conversation with the inbound message, the tenant's reply lands in t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import MakeKey, MakeTenant
-from tests.conversations.conftest import CONTACT, OWNER, eventually
+from tests.conversations.conftest import CONTACT, CONTACT_AR, OWNER, eventually
 from tests.fixtures.connect import ConnectHelper
 from tgo.channels.connect_api import ConnectInvalidRequest
 from tgo.channels.connect_types import ConnectRejected
+from tgo.runtime import Runtime
 
 
 async def conversations(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> Any:
@@ -94,6 +96,50 @@ async def test_two_messages_count_two_unread_in_order(
         )
     ).json()
     assert [m["content"] for m in rest["data"]] == ["one"] and rest["next_cursor"] is None
+
+
+async def test_replies_written_together_share_a_commit_and_each_gets_its_own_answer(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    connect: ConnectHelper,
+    runtime: Runtime,
+    sender: Any,
+) -> None:
+    """Connect group-commits what accounts write: replies posted at once are stored in fewer transactions
+    than replies, a refused one (no business's number, no account, a bad body) is refused alone with its
+    own reason, and the others arrive in order per conversation."""
+    stranger = "+201010000009"
+    await connect.account(stranger, verified=True)
+    batcher = runtime.embedded_connect.get().network.replies
+    before = batcher.batches
+    texts = [f"in order {i}" for i in range(12)]
+    writes: list[Any] = [connect.client.write(CONTACT, OWNER, content=t) for t in texts]
+    writes += [
+        connect.client.write(CONTACT, stranger, content="to nobody's number"),
+        connect.client.write("+201010000077", OWNER, content="from nobody"),
+        connect.client.write(CONTACT_AR, OWNER, content="   "),
+        connect.client.write(CONTACT_AR, OWNER, content="مرحبا"),
+    ]
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    assert len(accepted) == 13 and len({m.id for m in accepted}) == 13
+    assert [m.content for m in accepted[:12]] == texts
+    assert isinstance(results[12], ConnectRejected) and results[12].reason_code == "not_a_business_number"
+    assert isinstance(results[13], ConnectRejected) and results[13].reason_code == "account_not_found"
+    assert isinstance(results[14], ConnectInvalidRequest) and "content" in results[14].errors
+    assert 1 <= batcher.batches - before < 13
+
+    async def all_applied() -> Any:
+        convs = await conversations(client, headers)
+        return convs if sum(c["unread_count"] for c in convs) == 13 else None
+
+    convs = {c["contact_phone"]: c for c in await eventually(all_applied)}
+    msgs = (
+        await client.get(
+            f"/api/v1/conversations/{convs[CONTACT]['id']}/messages", params={"limit": 50}, headers=headers
+        )
+    ).json()["data"]
+    assert [m["content"] for m in reversed(msgs)] == texts
 
 
 async def test_connect_refuses_a_message_to_a_phone_that_is_no_active_sender_number(

@@ -264,17 +264,14 @@ async def inbox_reply(request: Request[Any, Any, Any], phone: str) -> Response[A
     form = await request.form()
     if not (grant.allows(e164) and grant.csrf_matches(str(form.get("_csrf") or ""))):
         return _finish(request, network, grant, Redirect(path=f"/connect/inbox/{e164}", status_code=303))
-    await network.ready()
     try:
-        async with network.db.session_scope() as session:
-            await phone_messages.write(
-                session, e164, to_phone=form.get("to_phone"), kind="text", content=form.get("content")
+        await network.write(
+            phone_messages.prepare(
+                e164, to_phone=form.get("to_phone"), kind="text", content=form.get("content")
             )
-            wrote = session.info.pop(service.EVENTS_WRITTEN, False)
+        )
     except AppError as exc:
         return await _inbox(request, network, grant, e164, error=exc)
-    if wrote:
-        network.pump.kick()
     return _finish(request, network, grant, Redirect(path=f"/connect/inbox/{e164}?sent=1", status_code=303))
 
 

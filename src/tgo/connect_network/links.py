@@ -41,9 +41,5 @@ async def replace_all(session: AsyncSession, phones: Iterable[str]) -> int:
     return len(wanted)
 
 
-async def is_linked(session: AsyncSession, phone: str) -> bool:
-    return await ConnectRepository(session).link(phone) is not None
-
-
 async def linked_phones(session: AsyncSession) -> list[str]:
     return await ConnectRepository(session).linked_phones()

@@ -6,18 +6,25 @@ builds one for the standalone process."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tgo.channels.connect_types import PhoneMessage
 from tgo.config import Settings
-from tgo.db import Database
+from tgo.db import Database, after_commit
+from tgo.errors import AppError
+from tgo.group_commit import GroupCommit
 from tgo.models.base import Base
 
+from . import phone_messages
 from .events import EventPump
 from .models import CONNECT_TABLES
+from .phone_messages import Reply
 
 
 def connect_database_url(settings: Settings) -> str:
@@ -48,6 +55,33 @@ class ConnectNetwork:
         # after counting the attempt, as a real network that is briefly down would. Per process.
         self.fail_next_messages = 0
         self.fail_status = 503
+        # What accounts write (issue 18): the replies that arrive together share one transaction.
+        self.replies: GroupCommit[Reply, PhoneMessage | AppError] = GroupCommit(
+            db.sessionmaker,
+            self._write_replies,
+            window=settings.send_batch_window_ms / 1000.0,
+            max_batch=settings.send_batch_max,
+        )
+
+    async def write(self, reply: Reply) -> PhoneMessage:
+        """Store what an account writes (with the replies waiting now) and its ``message.received`` event;
+        raises the refusal (the account, the body, a phone that is no business's number)."""
+        await self.ready()
+        result = await self.replies.submit(reply)
+        if isinstance(result, AppError):
+            raise result
+        return result
+
+    async def _write_replies(
+        self, session: AsyncSession, replies: Sequence[Reply]
+    ) -> list[PhoneMessage | AppError]:
+        results = await phone_messages.write_batch(session, replies)
+        if any(isinstance(r, PhoneMessage) for r in results):
+            after_commit(session, self._kick_pump)
+        return results
+
+    async def _kick_pump(self) -> None:
+        self.pump.kick()
 
     async def ready(self) -> None:
         """Make sure Connect's tables exist. In the main database they come from ``tgo migrate``; a

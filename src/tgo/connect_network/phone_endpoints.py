@@ -15,6 +15,7 @@ from tgo.channels.connect_types import PhoneMessage
 from tgo.errors import UnsupportedMediaType, ValidationFailed
 
 from . import links, phone_messages
+from .network import ConnectNetwork
 from .phone_messages import MEDIA_LIMITS, Attachment
 
 FIELDS = ("to_phone", "type", "content", "caption")
@@ -59,19 +60,19 @@ class PhoneMessagesController(Controller):
     path = "/accounts"
 
     @post("/{phone:str}/messages", status_code=201)
-    async def write(
-        self, phone: str, request: Request[Any, Any, Any], connect_session: AsyncSession
-    ) -> PhoneMessage:
+    async def write(self, phone: str, request: Request[Any, Any, Any]) -> PhoneMessage:
         """The account ``phone`` writes to a business's sender number (``to_phone``)."""
         values, attachment = await _read_body(request)
-        return await phone_messages.write(
-            connect_session,
-            phone,
-            to_phone=values["to_phone"],
-            kind=values["type"],
-            content=values["content"],
-            caption=values["caption"],
-            attachment=attachment,
+        network: ConnectNetwork = request.app.state.connect
+        return await network.write(
+            phone_messages.prepare(
+                phone,
+                to_phone=values["to_phone"],
+                kind=values["type"],
+                content=values["content"],
+                caption=values["caption"],
+                attachment=attachment,
+            )
         )
 
 

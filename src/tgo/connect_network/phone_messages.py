@@ -1,13 +1,18 @@
 """A Connect account writes to a business's sender number (issue 18): the rules of acceptance (the account
 can write, the phone is linked to a business, the body is sound), the stored message and its media, and the
-``message.received`` event owed to the Business side, in the same transaction. Never commits."""
+``message.received`` event owed to the Business side, in the same transaction — for a batch of replies at
+once (``ConnectNetwork.write`` group-commits the replies that arrive together). Never commits."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import filetype
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.channels.connect_protocol import InvalidPhone, normalize_phone
@@ -17,14 +22,14 @@ from tgo.channels.connect_types import (
     PhoneMessage,
     ReasonCode,
     ReceivedMedia,
+    reason_code,
 )
 from tgo.errors import AppError, NotFound, ValidationFailed
 from tgo.kit.clock import now
 
-from . import links
-from .models import ConnectMediaRow, ConnectSentMessageRow
+from .models import ConnectAccountRow, ConnectMediaRow
 from .repository import ConnectRepository
-from .service import AccountNotFound, ReasonRefusal, _reason, _record_event
+from .service import EVENTS_WRITTEN, AccountNotFound, ReasonRefusal
 
 WRITABLE_TYPES = ("text", "image", "voice", "document")
 MB = 1024 * 1024
@@ -126,8 +131,22 @@ def _check(
     return to, str(kind), text, note
 
 
-async def write(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class Reply:
+    """A message an account writes, checked as far as its request alone tells: the writer's phone, and
+    either the sound body (``to``, type, text, caption, the file's type) or why it is not."""
+
+    phone: str
+    to: str = ""
+    kind: str = ""
+    text: str | None = None
+    note: str | None = None
+    attachment: Attachment | None = None
+    content_type: str | None = None
+    invalid: ValidationFailed | None = None
+
+
+def prepare(
     phone: str,
     *,
     to_phone: object,
@@ -135,80 +154,139 @@ async def write(
     content: object = None,
     caption: object = None,
     attachment: Attachment | None = None,
-) -> PhoneMessage:
-    """``phone``'s account writes to the sender number ``to_phone``; refused with a reason when the
-    account cannot write or ``to_phone`` is no business's active sender number."""
-    repo = ConnectRepository(session)
+) -> Reply:
+    """``phone``'s message to ``to_phone`` as the batch writes it. A phone that is no E.164 number is a 422
+    at once; a body that is not sound is answered after the account is found (an unknown account is a 404
+    whatever its body)."""
     try:
         e164 = normalize_phone(phone)
     except InvalidPhone:
         raise ValidationFailed({"phone": ["Not a valid phone number in E.164 format."]}) from None
-    account = await repo.account_by_phone(e164)
+    try:
+        to, kind_, text, note = _check(to_phone, kind, content, caption, attachment)
+        mime = _content_type(kind_, attachment) if attachment is not None else None
+    except ValidationFailed as exc:
+        return Reply(phone=e164, invalid=exc)
+    return Reply(
+        phone=e164, to=to, kind=kind_, text=text, note=note, attachment=attachment, content_type=mime
+    )
+
+
+def _refusal(reply: Reply, account: ConnectAccountRow | None, linked: set[str]) -> AppError | None:
+    """Why ``reply`` is not taken, in the order the account's rules come: the account, the body, whether the
+    account can write, whether ``to`` is a business's number."""
     if account is None:
-        raise AccountNotFound()
-    to, kind, text, note = _check(to_phone, kind, content, caption, attachment)
-    reason = await _reason(repo, account, None)
+        return AccountNotFound()
+    if reply.invalid is not None:
+        return reply.invalid
+    reason = reason_code(
+        exists=True,
+        disabled=account.disabled,
+        phone_verified=account.phone_verified_at is not None,
+        blocked_sender=False,
+    )
     if reason is not ReasonCode.OK:
-        raise AccountCannotWrite(reason)
-    if not await links.is_linked(session, to):
-        raise NotABusinessNumber(params={"phone": to})
+        return AccountCannotWrite(reason)
+    if reply.to not in linked:
+        return NotABusinessNumber(params={"phone": reply.to})
+    return None
+
+
+async def write_batch(session: AsyncSession, replies: Sequence[Reply]) -> list[PhoneMessage | AppError]:
+    """The replies that may be written, stored with their files and their ``message.received`` events in the
+    session's transaction (a few multi-row statements for the batch); one result per reply, in order: the
+    stored message, or the refusal to answer it with."""
+    repo = ConnectRepository(session)
+    accounts = await repo.accounts_by_phones([r.phone for r in replies])
+    linked = await repo.linked_among([r.to for r in replies if r.invalid is None and r.phone in accounts])
+    results: list[PhoneMessage | AppError | None] = []
+    taken: list[tuple[int, Reply, ConnectAccountRow]] = []
+    for index, reply in enumerate(replies):
+        account = accounts.get(reply.phone)
+        refusal = _refusal(reply, account, linked)
+        results.append(refusal)
+        if refusal is None and account is not None:
+            taken.append((index, reply, account))
+    if not taken:
+        return [r for r in results if r is not None]
     at = now()
-    media: ConnectMediaRow | None = None
-    if attachment is not None:
-        media = ConnectMediaRow(
-            content_type=_content_type(kind, attachment),
-            size=len(attachment.data),
-            filename=(attachment.filename or "")[:255] or None,
-            data=attachment.data,
-            created_at=at,
+    with_files = [(index, reply) for index, reply, _ in taken if reply.attachment is not None]
+    media_ids = await repo.insert_media(
+        [
+            {
+                "content_type": reply.content_type,
+                "size": len(reply.attachment.data),
+                "filename": (reply.attachment.filename or "")[:255] or None,
+                "data": reply.attachment.data,
+                "created_at": at,
+            }
+            for _, reply in with_files
+            if reply.attachment is not None
+        ]
+    )
+    media: dict[int, ReceivedMedia] = {
+        index: ReceivedMedia(
+            id=media_id,
+            content_type=str(reply.content_type),
+            size=len(reply.attachment.data),
+            filename=(reply.attachment.filename or "")[:255] or None,
         )
-        session.add(media)
-        await session.flush()
-    row = ConnectSentMessageRow(
-        account_id=account.id,
-        from_phone=account.phone,
-        to_phone=to,
-        type=kind,
-        content=text,
-        caption=note,
-        media_id=media.id if media else None,
-        sent_at=at,
+        for (index, reply), media_id in zip(with_files, media_ids, strict=True)
+        if reply.attachment is not None
+    }
+    ids = await repo.insert_sent_messages(
+        [
+            {
+                "account_id": account.id,
+                "from_phone": account.phone,
+                "to_phone": reply.to,
+                "type": reply.kind,
+                "content": reply.text,
+                "caption": reply.note,
+                "media_id": media[index].id if index in media else None,
+                "sent_at": at,
+            }
+            for index, reply, account in taken
+        ]
     )
-    session.add(row)
-    await session.flush()
-    ref = (
-        ReceivedMedia(id=media.id, content_type=media.content_type, size=media.size, filename=media.filename)
-        if media
-        else None
-    )
-    await _record_event(
-        session,
-        EVENT_MESSAGE_RECEIVED,
-        {
-            "connect_message_id": row.id,
-            "from_phone": account.phone,
-            "from_name": account.name,
-            "from_language": account.language,
-            "to_phone": to,
-            "type": kind,
-            "content": text,
-            "caption": note,
-            "media": None
-            if ref is None
-            else {"id": ref.id, "content_type": ref.content_type, "size": ref.size, "filename": ref.filename},
-            "sent_at": _iso(at),
-        },
-    )
-    return PhoneMessage(
-        id=row.id,
-        from_phone=row.from_phone,
-        to_phone=to,
-        type=kind,
-        content=text,
-        caption=note,
-        media=ref,
-        sent_at=at,
-    )
+    sent_at = _iso(at)
+    events: list[dict[str, Any]] = []
+    for (index, reply, account), message_id in zip(taken, ids, strict=True):
+        ref = media.get(index)
+        events.append(
+            {
+                "event_id": uuid.uuid4().hex,
+                "type": EVENT_MESSAGE_RECEIVED,
+                "data": {
+                    "connect_message_id": message_id,
+                    "from_phone": account.phone,
+                    "from_name": account.name,
+                    "from_language": account.language,
+                    "to_phone": reply.to,
+                    "type": reply.kind,
+                    "content": reply.text,
+                    "caption": reply.note,
+                    "media": None if ref is None else msgspec.to_builtins(ref),
+                    "sent_at": sent_at,
+                },
+                "attempts": 0,
+                "created_at": at,
+                "next_attempt_at": at,
+            }
+        )
+        results[index] = PhoneMessage(
+            id=message_id,
+            from_phone=account.phone,
+            to_phone=reply.to,
+            type=reply.kind,
+            content=reply.text,
+            caption=reply.note,
+            media=ref,
+            sent_at=at,
+        )
+    await repo.insert_events(events)  # in the replies' order: the pump keeps it per conversation
+    session.info[EVENTS_WRITTEN] = True
+    return [r for r in results if r is not None]
 
 
 async def media_file(session: AsyncSession, media_id: int) -> ConnectMediaRow:

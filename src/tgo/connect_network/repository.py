@@ -23,6 +23,12 @@ from .models import (
     ConnectSentMessageRow,
 )
 
+# RETURNING in the parameters' order (SQLAlchemy's insertmanyvalues; on SQLite one INSERT per row).
+_INSERT_MEDIA = insert_core(ConnectMediaRow).returning(ConnectMediaRow.id, sort_by_parameter_order=True)
+_INSERT_SENT = insert_core(ConnectSentMessageRow).returning(
+    ConnectSentMessageRow.id, sort_by_parameter_order=True
+)
+
 
 class ConnectRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -289,6 +295,27 @@ class ConnectRepository:
 
     async def link(self, phone: str) -> ConnectLinkRow | None:
         return await self.session.get(ConnectLinkRow, phone)
+
+    async def linked_among(self, phones: Sequence[str]) -> set[str]:
+        """Which of ``phones`` are linked (one query for a batch of replies)."""
+        if not phones:
+            return set()
+        result = await self.session.execute(
+            select(ConnectLinkRow.phone).where(ConnectLinkRow.phone.in_(sorted(set(phones))))
+        )
+        return set(result.scalars())
+
+    async def insert_media(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Attached files in one multi-row INSERT; their ids in the rows' order."""
+        if not rows:
+            return []
+        return list((await self.session.execute(_INSERT_MEDIA, rows)).scalars())
+
+    async def insert_sent_messages(self, rows: list[dict[str, Any]]) -> list[int]:
+        """What accounts wrote, in one multi-row INSERT; the ids in the rows' order."""
+        if not rows:
+            return []
+        return list((await self.session.execute(_INSERT_SENT, rows)).scalars())
 
     async def linked_phones(self) -> list[str]:
         result = await self.session.execute(select(ConnectLinkRow.phone).order_by(ConnectLinkRow.phone))
