@@ -22,18 +22,10 @@ import asyncpg
 import httpx
 import psutil
 
+from bench.cpu import backend_cpu, backends_spent, process_cpu
 from bench.load import Load, run_wrk
 from bench.stack import OWNER, ROOT, SECRET, Stack, create_database, drop_database, postgres_stack
 from tgo.channels.connect_protocol import api_token
-
-
-def _cpu(pid: int) -> float:
-    try:
-        proc = psutil.Process(pid)
-        procs = [proc, *proc.children(recursive=True)]
-        return float(sum(p.cpu_times().user + p.cpu_times().system for p in procs))
-    except psutil.NoSuchProcess:
-        return 0.0
 
 
 async def _make_phones(connect: httpx.AsyncClient, count: int) -> list[str]:
@@ -121,7 +113,9 @@ async def measure(
             await asyncio.sleep(0.1)
         pids = {"api": stack.procs["api"].pid, "connect": stack.procs["connect"].pid}
         dsn = stack.env["TGO_DATABASE_URL"].replace("+asyncpg", "")
-        cpu_before = {k: _cpu(pid) for k, pid in pids.items()}
+        database = dsn.rsplit("/", 1)[-1]
+        cpu_before = {k: process_cpu(pid) for k, pid in pids.items()}
+        backends_before = backend_cpu(database)
         started = time.monotonic()
         wrk = await asyncio.to_thread(_post_all, connect_url, token, phones, messages, concurrency)
         posted_s = time.monotonic() - started
@@ -131,7 +125,8 @@ async def measure(
             await asyncio.sleep(0.25)
             seen = await _applied(api)
         applied_s = time.monotonic() - started
-        cpu = {k: _cpu(pid) - cpu_before[k] for k, pid in pids.items()}
+        cpu = {k: process_cpu(pid) - cpu_before[k] for k, pid in pids.items()}
+        cpu["postgres"] = backends_spent(backends_before, backend_cpu(database))
         applied = seen - 1  # the warm-up
     return {
         "benchmark": "inbound: replies posted to Connect, applied as conversations (PostgreSQL)",
