@@ -199,16 +199,17 @@ async def write_batch(session: AsyncSession, replies: Sequence[Reply]) -> list[P
     repo = ConnectRepository(session)
     accounts = await repo.accounts_by_phones([r.phone for r in replies])
     linked = await repo.linked_among([r.to for r in replies if r.invalid is None and r.phone in accounts])
-    results: list[PhoneMessage | AppError | None] = []
+    results: dict[int, PhoneMessage | AppError] = {}
     taken: list[tuple[int, Reply, ConnectAccountRow]] = []
     for index, reply in enumerate(replies):
         account = accounts.get(reply.phone)
         refusal = _refusal(reply, account, linked)
-        results.append(refusal)
-        if refusal is None and account is not None:
+        if refusal is not None:
+            results[index] = refusal
+        elif account is not None:
             taken.append((index, reply, account))
     if not taken:
-        return [r for r in results if r is not None]
+        return [results[i] for i in range(len(replies))]
     at = now()
     with_files = [(index, reply) for index, reply, _ in taken if reply.attachment is not None]
     media_ids = await repo.insert_media(
@@ -286,7 +287,7 @@ async def write_batch(session: AsyncSession, replies: Sequence[Reply]) -> list[P
         )
     await repo.insert_events(events)  # in the replies' order: the pump keeps it per conversation
     session.info[EVENTS_WRITTEN] = True
-    return [r for r in results if r is not None]
+    return [results[i] for i in range(len(replies))]
 
 
 async def media_file(session: AsyncSession, media_id: int) -> ConnectMediaRow:
