@@ -1,6 +1,7 @@
 """Profile the send path: the PostgreSQL stack of the benchmark, but the API runs in this process under
-cProfile (or py-spy if PROFILER=py-spy and it is installed) while wrk sends POST /api/v1/messages.
-Prints the top functions by own time and the SQL statements per request.
+cProfile while wrk sends POST /api/v1/messages. Prints the top functions by own time and the SQL statements
+per request. PROFILER=none runs it without cProfile, for a sampling profiler outside the process
+(``py-spy record -f raw -o OUT -- .venv/bin/python -m bench.profile_send 15``).
 
     .venv/bin/python -m bench.profile_send [SECONDS]
 
@@ -71,7 +72,9 @@ def main() -> None:
             server.should_exit = True
 
         threading.Thread(target=drive, daemon=True).start()
-        profiler.enable()  # the server's thread (this one): start-up and warm-up are in the profile too
+        sampled = os.environ.get("PROFILER") == "none"  # py-spy samples this process from outside
+        if not sampled:
+            profiler.enable()  # the server's thread (this one): start-up and warm-up are in the profile too
         server.run()
         profiler.disable()
         n = int(result.get("requests", 0)) or 1

@@ -96,3 +96,20 @@ def test_standard_library_records_are_the_same_json_lines(capsys: pytest.Capture
         assert record["level"] == "error" and record["request_id"] == "r-1"
         assert record["exception"].startswith("Traceback (most recent call last):")
         assert record["exception"].rstrip().endswith("ValueError: boom")
+
+
+async def test_a_started_api_process_leaves_its_start_up_heap_out_of_collections(settings: Settings) -> None:
+    """The app's own lifespan (``tgo serve``) freezes the heap once started (tgo.kit.heap): a full collection
+    then skips the ~10⁶ objects of start-up instead of walking them every few hundred requests."""
+    import gc
+
+    from litestar.testing import AsyncTestClient
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as c:  # runs the lifespan: build, start, freeze
+            assert (await c.get("/healthz")).status_code == 200
+            assert gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()

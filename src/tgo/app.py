@@ -28,6 +28,7 @@ from tgo.db import finish_failed, run_after_commit
 from tgo.errors import exception_handler
 from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
+from tgo.kit.heap import freeze_startup_heap
 from tgo.media.endpoints import MediaController, signed_download
 from tgo.messages.endpoints import MessageController
 from tgo.metrics import mark_process_dead
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = build_runtime(settings)
         _bind(app, rt)
         await rt.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -190,6 +190,7 @@ def worker(
     """Delivery workers only (scaled-out mode): consume jobs from TGO_BROKER_URL and run periodic sweeps."""
     import signal
 
+    from tgo.kit.heap import freeze_startup_heap
     from tgo.observability import announce, configure_logging
     from tgo.worker.broker import start_background
     from tgo.worker.metrics_server import serve_metrics
@@ -214,6 +215,7 @@ def worker(
         except Exception as exc:
             announce("broker not reachable yet; the worker keeps retrying", error=type(exc).__name__)
         start_background(rt, consume=True)
+        freeze_startup_heap()
         if as_json:
             emit({"status": "working", "broker": rt.settings.broker_url.split("@")[-1]}, True)
         announce("worker started", broker=rt.settings.broker_url.split("@")[-1])

@@ -22,6 +22,7 @@ from tgo.db import Database
 from tgo.errors import exception_handler
 from tgo.health import healthz, metrics, readyz
 from tgo.http_guard import body_timeout
+from tgo.kit.heap import freeze_startup_heap
 from tgo.observability import request_id_middleware
 from tgo.request_body import request_class
 
@@ -54,6 +55,8 @@ def create_connect_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await net.ready()
+        if standalone:  # its own process (embedded, the owner's lifespan freezes the heap)
+            freeze_startup_heap()
         task: asyncio.Task[None] | None = None
         if pump_in_lifespan:
             if net.pump.target is None:
