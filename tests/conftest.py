@@ -18,6 +18,7 @@ from tgo.apikeys.service import create_api_key
 from tgo.app import create_app
 from tgo.config import Settings
 from tgo.kit import clock
+from tgo.kit.heap import freeze_startup_heap
 from tgo.models import Tenant
 from tgo.runtime import Runtime
 from tgo.tenants.service import create_tenant
@@ -159,6 +160,12 @@ def frozen_clock() -> Iterator[Clock]:
         yield c
     finally:
         clock.set_clock(None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What collection imported and built (the modules, the app's and SQLAlchemy's metadata, the test items)
+    # lives until the run ends: left out of every full collection, as a started `tgo serve` does (tgo.kit.heap).
+    freeze_startup_heap()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
