@@ -84,3 +84,42 @@ async def test_logins_stay_throttled_in_process_while_redis_is_unreachable() -> 
     unreachable = LoginThrottle(f"tgo-login-test-{uuid.uuid4().hex[:12]}", "redis://127.0.0.1:1/0")
     results = [await unreachable.attempt("a@example.com", 1, "10.0.0.5") for _ in range(6)]
     assert [r.retry_after is None for r in results] == [True] * 5 + [False]
+
+
+async def test_attempts_counted_in_redis_still_count_when_redis_stops_answering() -> None:
+    """Redis timed out under load for a few of 30 parallel guesses, and those were checked against counters
+    that started from zero (7 passwords checked instead of 5). This process counts every attempt itself too,
+    so what it let through before Redis went away still holds the tier."""
+    prefix = f"tgo-login-test-{uuid.uuid4().hex[:12]}"
+    shared = LoginThrottle(prefix, REDIS_URL)
+    try:
+        first = [await shared.attempt("a@example.com", 1, "10.0.0.6") for _ in range(3)]
+        shared._redis = throttle._RedisCounters("redis://127.0.0.1:1/0")  # Redis stops answering
+        then = [await shared.attempt("a@example.com", 1, "10.0.0.6") for _ in range(3)]
+        assert [a.retry_after is None for a in first + then] == [True] * 5 + [False]
+    finally:
+        r = aioredis.Redis.from_url(REDIS_URL)
+        async for key in r.scan_iter(f"{prefix}:*"):
+            await r.delete(key)
+        await r.aclose()
+
+
+async def test_an_attempt_redis_refuses_for_another_process_counts_nothing_here() -> None:
+    """Two processes share the Redis counters: the second is refused once the first used the tier up, and
+    that refusal is not counted in the second's own memory (it still has all its attempts if Redis goes)."""
+    prefix = f"tgo-login-test-{uuid.uuid4().hex[:12]}"
+    one, two = LoginThrottle(prefix, REDIS_URL), LoginThrottle(prefix, REDIS_URL)
+    try:
+        assert [(await one.attempt("b@example.com", 1, "10.0.0.7")).retry_after for _ in range(5)] == [
+            None
+        ] * 5
+        refused = [await two.attempt("b@example.com", 1, "10.0.0.7") for _ in range(3)]
+        assert all(a.retry_after is not None and 50 <= a.retry_after <= 60 for a in refused)
+        two._redis = throttle._RedisCounters("redis://127.0.0.1:1/0")
+        alone = [await two.attempt("b@example.com", 1, "10.0.0.7") for _ in range(6)]
+        assert [a.retry_after is None for a in alone] == [True] * 5 + [False]
+    finally:
+        r = aioredis.Redis.from_url(REDIS_URL)
+        async for key in r.scan_iter(f"{prefix}:*"):
+            await r.delete(key)
+        await r.aclose()

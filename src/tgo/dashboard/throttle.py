@@ -2,9 +2,12 @@
 
 Two counters per attempt: the account's (the e-mail within the tenant whose domain the login is on, or the
 e-mail on hosts that are no tenant's domain) and the client address's. Taking an attempt checks every tier
-of both and increments them all in one atomic step (one Lua script in Redis when TGO_REDIS_URL is set, a
-lock around ``limits``' memory storage otherwise), so parallel wrong passwords cannot all get through
-before the first is recorded. A refused attempt counts nothing. A successful login clears its account's
+of both and increments them all in one atomic step, so parallel wrong passwords cannot all get through
+before the first is recorded: first in this process's memory (a lock around ``limits``' memory storage),
+then, when TGO_REDIS_URL is set and the process allowed it, in Redis (one Lua script) for the processes
+together. While Redis is slow or down the process's own counts still hold (a Redis timeout let two more
+of 30 parallel guesses through when Redis alone counted). A process's memory is not cleared by another
+process's successful login, so after one it may refuse that user a little sooner than Redis would. A refused attempt counts nothing. A successful login clears its account's
 counter only when that counter is one user's own (the tenant is known); elsewhere, and for the client,
 it gives back only its own attempt, so a login as one's own user never wipes the guesses made against
 another user with the same address. The account's tiers make the wait grow (a minute after 5 wrong
@@ -147,8 +150,9 @@ _Counters = _MemoryCounters | _RedisCounters
 class LoginThrottle:
     def __init__(self, prefix: str, redis_url: str | None = None) -> None:
         self.prefix = prefix
-        # The memory counters are also the fallback while Redis is unreachable: logins stay throttled
-        # (per process) rather than unthrottled or refused.
+        # Every attempt is counted in this process's memory too, before Redis is asked: while Redis is slow
+        # or down, logins stay throttled by what this process has already counted (not by counters that
+        # start again from zero), rather than unthrottled or refused.
         self._memory = _MemoryCounters()
         self._redis = _RedisCounters(redis_url) if redis_url else None
 
@@ -170,22 +174,36 @@ class LoginThrottle:
         tier. ``tenant_id``: the tenant whose domain the login is on, ``None`` elsewhere."""
         account, clients = self._account_keys(email, tenant_id), self._client_keys(client)
         counters = [*zip(account, ACCOUNT_TIERS, strict=True), *zip(clients, CLIENT_TIERS, strict=True)]
-        wait = await self._with(lambda c: c.take(counters))
+        wait = await self._memory.take(counters)
+        if wait == 0 and self._redis is not None:
+            redis = self._redis
+            shared = await self._on_redis(lambda: redis.take(counters))
+            if shared:  # another process's attempts used the tier up: refused, so this one counts nothing
+                await self._memory.give_back(account + clients)
+                wait = shared
         retry_after = max(1, math.ceil(wait)) if wait > 0 else None
         return LoginAttempt(account, clients, tenant_id is not None, retry_after)
 
     async def succeeded(self, attempt: LoginAttempt) -> None:
         """The attempt signed a user in: clear that user's own counter, give back the shared ones."""
-        if attempt.own_account:
-            await self._with(lambda c: c.clear(attempt.account_keys))
-            await self._with(lambda c: c.give_back(attempt.client_keys))
-        else:
-            await self._with(lambda c: c.give_back(attempt.account_keys + attempt.client_keys))
-
-    async def _with(self, operation: Callable[[_Counters], Awaitable[T]]) -> T:
+        await _release(self._memory, attempt)
         if self._redis is not None:
-            try:
-                return await operation(self._redis)
-            except Exception as exc:  # Redis down or slow
-                log.warning("login_throttle_redis_unavailable", error=type(exc).__name__)
-        return await operation(self._memory)
+            redis = self._redis
+            await self._on_redis(lambda: _release(redis, attempt))
+
+    async def _on_redis(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+        """A Redis operation, or None (logged) when Redis is down or slow: this process's memory counters,
+        which counted the attempt too, stand."""
+        try:
+            return await operation()
+        except Exception as exc:
+            log.warning("login_throttle_redis_unavailable", error=type(exc).__name__)
+            return None
+
+
+async def _release(counters: _Counters, attempt: LoginAttempt) -> None:
+    if attempt.own_account:
+        await counters.clear(attempt.account_keys)
+        await counters.give_back(attempt.client_keys)
+    else:
+        await counters.give_back(attempt.account_keys + attempt.client_keys)
