@@ -62,10 +62,22 @@ def _create_engine(url: str, *, pool_size: int) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, module=one_trip_dbapi(), **pool)
         _configure_sqlite(engine)
         return engine
+    # Every statement is planned for its own parameters and the table as it is now. asyncpg prepares each
+    # statement once per connection, and after five executions PostgreSQL may keep a generic plan made
+    # while a table was small: Connect's duplicate check (``business_message_id IN (…64…)``) kept a
+    # sequential scan from when its inbox was empty — 200-250 ms per batch at 100,000 rows instead of
+    # 0.4 ms, ≈ one PostgreSQL backend busy all through the bench's end-to-end runs. Planning these
+    # statements costs ~0.1 ms, once per batch.
     # The same ceiling as pool_size + as many overflow (2 x pool_size), but every connection is kept: an
     # overflow connection is closed at check-in, so under load (64 concurrent sends) most checkouts opened a
     # new PostgreSQL connection (TCP, auth, a backend fork, the driver's type set-up, statements re-prepared).
-    engine = create_async_engine(url, pool_size=2 * pool_size, max_overflow=0, pool_recycle=1800)
+    engine = create_async_engine(
+        url,
+        pool_size=2 * pool_size,
+        max_overflow=0,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+    )
     _ping_idle_connections(engine)
     return engine
 
