@@ -7,10 +7,11 @@ before the first is recorded: first in this process's memory (a lock around ``li
 then, when TGO_REDIS_URL is set and the process allowed it, in Redis (one Lua script) for the processes
 together. While Redis is slow or down the process's own counts still hold (a Redis timeout let two more
 of 30 parallel guesses through when Redis alone counted). A process's memory is not cleared by another
-process's successful login, so after one it may refuse that user a little sooner than Redis would. A refused attempt counts nothing. A successful login clears its account's
-counter only when that counter is one user's own (the tenant is known); elsewhere, and for the client,
-it gives back only its own attempt, so a login as one's own user never wipes the guesses made against
-another user with the same address. The account's tiers make the wait grow (a minute after 5 wrong
+process's successful login, so after one it may refuse that user a little sooner than Redis would.
+A refused attempt counts nothing. A successful login clears its account's counter only when that counter
+is one user's own (the tenant is known); elsewhere, and for the client, it gives back only its own
+attempt, so a login as one's own user never wipes the guesses made against another user with the same
+address. The account's tiers make the wait grow (a minute after 5 wrong
 passwords, up to 15 minutes after 10, up to an hour after 20) instead of one hard 15-minute lock.
 """
 

@@ -28,4 +28,4 @@ def freeze_startup_heap() -> None:
     gc.set_threshold(*THRESHOLDS)
 
 
-__all__ = ["freeze_startup_heap"]
+__all__ = ["THRESHOLDS", "freeze_startup_heap"]
