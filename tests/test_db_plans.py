@@ -15,7 +15,7 @@ pytestmark = pytest.mark.postgres_only
 
 
 async def test_a_prepared_statement_is_never_run_on_a_generic_plan(settings: Settings) -> None:
-    db = Database(settings.database_url, pool_size=1)
+    db = Database(settings.resolved_database_url, pool_size=1)
     table = f"plan_probe_{uuid.uuid4().hex[:8]}"
     ids = [f"m-{i}" for i in range(64)]
     lookup = text(f"SELECT id FROM {table} WHERE key IN :keys").bindparams(bindparam("keys", expanding=True))
