@@ -68,7 +68,9 @@ def main() -> None:
                         {"Content-Type": "application/json", "X-Api-Key": stack.api_key})  # fmt: skip
             run_wrk(load, 3)  # warm-up
             statements.clear()
+            cpu_before = time.process_time()
             result.update(run_wrk(load, seconds))
+            result["cpu_s"] = time.process_time() - cpu_before
             server.should_exit = True
 
         threading.Thread(target=drive, daemon=True).start()
@@ -79,9 +81,12 @@ def main() -> None:
         profiler.disable()
         n = int(result.get("requests", 0)) or 1
         print(f"requests: {n}  req/s: {result.get('requests_per_s')}  p99 ms: {result.get('p99_ms')}")
+        print(f"CPU of this process per request: {1000 * result.get('cpu_s', 0) / n:.3f} ms")
         print(f"SQL statements per request: {sum(statements.values()) / n:.2f}")
         for stmt, c in statements.most_common(25):
             print(f"  {c / n:5.2f}  {stmt}")
+        if sampled:
+            return
         dump = os.environ.get("BENCH_PROFILE_OUT")
         if dump:
             profiler.dump_stats(dump)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, cast
 
 import httpx
@@ -122,3 +123,72 @@ async def test_a_started_api_process_leaves_its_start_up_heap_out_of_collections
         gc.set_threshold(*thresholds)
         if frozen_by_the_run:
             gc.freeze()
+
+
+def _access_lines(level: str, json_format: bool, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The lines one request through request_id_middleware writes under ``configure_logging(level, json)``."""
+    import asyncio
+
+    from tgo.observability import add_request_log_fields, configure_logging, request_id_middleware
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        add_request_log_fields(message_id="m-1", odd=object.__new__(type("Odd", (), {})))
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def sink(message: Any) -> None:
+        return None
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/messages",
+        "headers": [(b"x-request-id", b"r-9")],
+    }
+    configure_logging(level, json=json_format)
+    try:
+        capsys.readouterr()
+        structlog.contextvars.bind_contextvars(tenant="t-1")
+        asyncio.run(request_id_middleware(inner)(scope, None, sink))  # type: ignore[arg-type]
+    finally:
+        structlog.contextvars.unbind_contextvars("tenant")
+        configure_logging("INFO", json=True)
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+def test_the_access_line_is_the_object_structlog_renders(capsys: pytest.CaptureFixture[str]) -> None:
+    (line,) = _access_lines("INFO", True, capsys)
+    record = json.loads(line)
+    # The same object, keys in the same order, as structlog's JSON processors render for this event.
+    assert list(record) == [
+        "method", "path", "status", "duration_ms", "message_id", "odd", "event", "tenant", "request_id",
+        "level", "timestamp",
+    ]  # fmt: skip
+    fields = {
+        k: v for k, v in record.items() if k not in ("event", "tenant", "request_id", "level", "timestamp")
+    }
+    structlog.contextvars.bind_contextvars(tenant="t-1", request_id="r-9")
+    try:
+        structlog.get_logger("tgo.http").info("request", **fields)
+    finally:
+        structlog.contextvars.unbind_contextvars("tenant", "request_id")
+    rendered = capsys.readouterr().err.strip()
+    # The same line, byte for byte, but for the time.
+    stamp = re.compile(r'"timestamp": "[^"]+"')
+    assert stamp.sub("T", rendered) == stamp.sub("T", line)
+    assert record["tenant"] == "t-1" and record["request_id"] == "r-9"
+    assert (record["method"], record["path"], record["status"]) == ("POST", "/api/v1/messages", 201)
+    assert isinstance(record["duration_ms"], float) and record["message_id"] == "m-1"
+    assert record["odd"].startswith("<") and "Odd" in record["odd"]  # repr, as JSONRenderer's default=repr
+    assert (record["event"], record["level"]) == ("request", "info")
+    # TimeStamper(fmt="iso", utc=True)'s form.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", record["timestamp"]), record
+
+
+def test_the_access_line_follows_the_console_format_and_the_level(capsys: pytest.CaptureFixture[str]) -> None:
+    (line,) = _access_lines("INFO", False, capsys)
+    assert not line.startswith("{")
+    assert (
+        "request" in line and "status=201" in line and "request_id=r-9" in line and "message_id=m-1" in line
+    )
+    assert _access_lines("WARNING", True, capsys) == []

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -51,10 +52,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.config.dictConfig(stdlib_log_config(level, json))
-    # The access log's logger, bound once per configuration: a module's ``structlog.get_logger`` proxy
-    # assembles a new bound logger on every call (``cache_logger_on_first_use`` is off so that configuring
-    # again takes effect), which the one line per request need not pay.
-    _ACCESS_LOG[0] = structlog.get_logger("tgo.http").bind()
+    _ACCESS_LOG[0] = _AccessLog(enabled=numeric <= logging.INFO, json=json)
 
 
 def announce(event: str, **fields: Any) -> None:
@@ -111,7 +109,42 @@ class _Stderr:
 
 
 log = structlog.get_logger("tgo.http")
-_ACCESS_LOG: list[Any] = [log]  # replaced by configure_logging with a logger bound to its configuration
+
+
+# structlog's own renderer, called once per line instead of through the processor chain.
+_ACCESS_RENDERER = structlog.processors.JSONRenderer()
+
+
+class _AccessLog:
+    """The one line per request, at level info. In the JSON format it is written directly: the same object
+    structlog's processors make (the fields, ``event``, the bound context, ``level``, ``timestamp``), rendered by
+    structlog's JSONRenderer, without the processor chain around it. The console format goes through
+    structlog."""
+
+    def __init__(self, *, enabled: bool, json: bool) -> None:
+        self.enabled = enabled
+        # A bound logger, not the module's proxy: the proxy assembles a new bound logger on every call
+        # (``cache_logger_on_first_use`` is off so that configuring again takes effect).
+        self.console = None if json else structlog.get_logger("tgo.http").bind()
+
+    def line(self, fields: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if self.console is not None:
+            self.console.info("request", **fields)
+            return
+        # The order of structlog's: the fields, the event, the bound context (a field wins), level, timestamp.
+        event = fields
+        event["event"] = "request"
+        for key, value in structlog.contextvars.get_contextvars().items():
+            event.setdefault(key, value)
+        event["level"] = "info"
+        event["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        sys.stderr.write(_ACCESS_RENDERER(None, "info", event) + "\n")
+
+
+# Replaced by configure_logging with one that follows its configuration.
+_ACCESS_LOG: list[_AccessLog] = [_AccessLog(enabled=True, json=True)]
 
 
 # Headers for the response of the request being handled (set per request by request_id_middleware, so a
@@ -182,13 +215,14 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             route = scope.get("path_template") or _route_label(scope)
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            _ACCESS_LOG[0].info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                **log_fields,
+            _ACCESS_LOG[0].line(
+                {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    **log_fields,
+                }
             )
             structlog.contextvars.unbind_contextvars("request_id")
             _RESPONSE_HEADERS.reset(extra_token)

@@ -111,6 +111,6 @@ async def queue_unpublished(runtime: Runtime, sender: dict[str, Any], recipients
             )
             for i, to in enumerate(recipients)
         ]
-        messages = await write_queued(s, items)
+        accepted = await write_queued(s, items)
         s.info.pop("after_commit", None)  # the lost publish
-    return [m.id for m in messages]
+    return [a.message.id for a in accepted]

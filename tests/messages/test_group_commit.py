@@ -19,7 +19,7 @@ from tgo.config import Settings
 from tgo.group_commit import GroupCommit
 from tgo.kit.clock import now
 from tgo.kit.lazy import Lazy
-from tgo.messages.accept_batch import QueuedSend, write_queued
+from tgo.messages.accept_batch import Accepted, QueuedSend, write_queued
 from tgo.models import Message, MessageStatusEvent, UsageCounter
 from tgo.runtime import Runtime
 
@@ -134,7 +134,8 @@ async def test_a_row_that_fails_in_the_batch_does_not_fail_its_neighbours(
         return_exceptions=True,
     )
     assert isinstance(results[1], IntegrityError)
-    assert isinstance(results[0], Message) and isinstance(results[2], Message)
+    assert isinstance(results[0], Accepted) and isinstance(results[2], Accepted)
+    assert results[0].view.content == "first" and results[0].view.id == results[0].message.id
     async with runtime.db.session_scope() as s:
         contents = sorted(c or "" for c in (await s.scalars(select(Message.content))).all())
         # Every status change moves a count from one status to another: the sum is the messages counted.
@@ -151,7 +152,7 @@ async def test_database_outage_mid_batch_is_503_for_every_send_and_no_row(
 
     async def write_then_lose_the_connection(
         session: AsyncSession, items: Sequence[QueuedSend]
-    ) -> list[Message]:
+    ) -> list[Accepted]:
         written = await write_queued(session, items)
         if not killed[0]:
             killed[0] = len(items)

@@ -73,21 +73,35 @@ async def authenticate(keys: KeyCache, key: str, host: str | None) -> AuthContex
 async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Authenticate (401), count against the rate limits (429), then check the handler's ``opt["scope"]``
     (403), all before the body is read."""
-    runtime = connection.app.state.runtime
+    scope = connection.scope
+    runtime = scope["litestar_app"].state.runtime
     auth = await authenticate(runtime.key_cache.get(), extract_key(connection), request_host(connection))
     await enforce_rate_limit(runtime, auth)
-    scope = handler.opt.get("scope")
-    if scope and not auth.has_scope(scope):
-        raise MissingScope(scope)
+    opt = handler.opt
+    needed = opt.get("scope")
+    if needed and not auth.has_scope(needed):
+        raise MissingScope(needed)
     # An integer id no database column can hold names nothing: 404, not a driver overflow (500).
     # Handlers with ``opt["checks_ids"]`` range-check their own ids to answer with a specific code.
-    if not handler.opt.get("checks_ids") and any(
-        isinstance(v, int) and not -(2**63) <= v < 2**63 for v in connection.path_params.values()
+    path_params = scope.get("path_params")
+    if (
+        path_params
+        and not opt.get("checks_ids")
+        and any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in path_params.values())
     ):
         raise NotFound()
-    connection.state.auth = auth
+    # In the scope's state (what ``connection.state`` wraps, in a new object at each access).
+    scope["state"][_AUTH] = auth
+
+
+_AUTH = "auth"
+
+
+def auth_of(request: Request[Any, Any, Any]) -> AuthContext:
+    """The AuthContext the guard left on the request."""
+    auth: AuthContext = request.scope["state"][_AUTH]
+    return auth
 
 
 async def provide_auth(request: Request[Any, Any, Any]) -> AuthContext:
-    auth: AuthContext = request.state.auth
-    return auth
+    return auth_of(request)

@@ -18,6 +18,7 @@ from tgo import events
 from tgo.db import Database, after_commit
 from tgo.group_commit import GroupCommit
 from tgo.messages.repository import AcceptedBatch
+from tgo.messages.schemas import MessageView, message_view
 from tgo.messages.state import MessageStatus
 from tgo.metrics import MESSAGES_ACCEPTED, SEND_BATCH_SIZE
 from tgo.models import Message
@@ -42,7 +43,16 @@ class QueuedSend:
     request_id: str | None = None  # the accepting request's id: the delivery's log lines carry it
 
 
-SendBatcher = GroupCommit[QueuedSend, Message]
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A committed send: its message, and the message as the API shows it (the response, the
+    ``message.queued`` event), made once."""
+
+    message: Message
+    view: MessageView
+
+
+SendBatcher = GroupCommit[QueuedSend, Accepted]
 
 
 def build_send_batcher(db: Database, *, window_ms: float, max_batch: int) -> SendBatcher:
@@ -56,14 +66,13 @@ def build_send_batcher(db: Database, *, window_ms: float, max_batch: int) -> Sen
     )
 
 
-async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> list[Message]:
+async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> list[Accepted]:
     """The batch's rows in the session's transaction (the batcher commits); the messages in the items' order."""
-    from tgo.messages.schemas import message_view
-
     rows = [{**item.values, "tenant_id": item.tenant_id} for item in items]
     batch = AcceptedBatch(session)
     ids = await batch.insert(rows)
     messages = [_read_only_message(row, message_id) for row, message_id in zip(rows, ids, strict=True)]
+    views = [message_view(message) for message in messages]
     await batch.add_history(
         [
             {"message_id": m.id, "status": MessageStatus.QUEUED.value, "at": m.queued_at, "detail": None}
@@ -81,8 +90,8 @@ async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> li
     await events.emit_many(
         session,
         [
-            (item.tenant_id, events.EventType.MESSAGE_QUEUED, message_view(message, None).to_dict())
-            for item, message in zip(items, messages, strict=True)
+            (item.tenant_id, events.EventType.MESSAGE_QUEUED, view.to_dict())
+            for item, view in zip(items, views, strict=True)
         ],
     )
     for item, message in zip(items, messages, strict=True):
@@ -105,10 +114,13 @@ async def write_queued(session: AsyncSession, items: Sequence[QueuedSend]) -> li
             log.warning("publish_failed", failed=count, of=count, error=type(exc).__name__)
 
     after_commit(session, publish_jobs)
-    return messages
+    return [Accepted(message, view) for message, view in zip(messages, views, strict=True)]
 
 
 _MESSAGE = manager_of_class(Message)
+# Every column, None: a column missing from an instance's __dict__ is read through the attribute's loader
+# (~1 µs each; message_view read ten of them, 16 µs a view), a present one as a dict lookup.
+_NO_COLUMNS = dict.fromkeys(attr.key for attr in Message.__mapper__.column_attrs)
 
 
 def _read_only_message(values: dict[str, Any], message_id: int) -> Message:
@@ -117,8 +129,9 @@ def _read_only_message(values: dict[str, Any], message_id: int) -> Message:
     attribute events cost ~50 µs per message (measured: 56 -> 4 µs). Columns not given read as None, as
     they do on a new ``Message(**values)``."""
     message: Message = _MESSAGE.new_instance()
+    message.__dict__.update(_NO_COLUMNS)
     message.__dict__.update(values, id=message_id)
     return message
 
 
-__all__ = ["QueuedSend", "SendBatcher", "build_send_batcher", "write_queued"]
+__all__ = ["Accepted", "QueuedSend", "SendBatcher", "build_send_batcher", "write_queued"]

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tgo.auth.api_key import auth_of
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_rollback
@@ -83,8 +84,8 @@ async def _accept(
     *,
     multipart: bool,
     claim: int | None,
-) -> tuple[Message, Media | None]:
-    """The send, answered only after its message committed: a JSON send through the batcher (its own
+) -> MessageView:
+    """The send (as the API shows it), answered only after its message committed: a JSON send through the batcher (its own
     transaction), a multipart send in one transaction of its own (what the request's ``db_session`` was).
     A claimed idempotency key is stored with the message, or freed if the send fails."""
     finish = None
@@ -98,7 +99,7 @@ async def _accept(
 
     if upload is None and not multipart:
         try:
-            return await service.send_batched(runtime, auth, req, finish), None
+            return (await service.send_batched(runtime, auth, req, finish)).view
         except BaseException:
             if claim is not None:
                 await idempotency.abandon(runtime.db, claim)
@@ -107,7 +108,10 @@ async def _accept(
         if claim is not None:
             claim_id = claim
             after_rollback(session, lambda: idempotency.abandon(runtime.db, claim_id))
-        return await service.send(session, runtime, auth, req, upload, multipart=multipart, finish=finish)
+        message, media = await service.send(
+            session, runtime, auth, req, upload, multipart=multipart, finish=finish
+        )
+        return message_view(message, media)
 
 
 class MessageController(Controller):
@@ -137,7 +141,7 @@ class MessageController(Controller):
         # No dependencies (no ``auth``/``db_session``/``runtime``): Litestar resolves a handler's independent
         # dependencies in an anyio task group (a task each, per request), and a JSON send writes through the
         # batcher, not in a request transaction. The guard left the AuthContext on the request's state.
-        auth: AuthContext = request.state.auth
+        auth = auth_of(request)
         runtime: Runtime = request.app.state.runtime
         req, upload, multipart = await _parse(request, runtime)
         try:
@@ -158,10 +162,9 @@ class MessageController(Controller):
                         headers={"Idempotent-Replayed": "true"},
                     )
                 claim = begun
-            message, media = await _accept(runtime, auth, req, upload, multipart=multipart, claim=claim)
-            view = message_view(message, media)
+            view = await _accept(runtime, auth, req, upload, multipart=multipart, claim=claim)
             return Response(
-                view, status_code=HTTP_201_CREATED, headers={"Location": f"/api/v1/messages/{message.id}"}
+                view, status_code=HTTP_201_CREATED, headers={"Location": f"/api/v1/messages/{view.id}"}
             )
         finally:
             if upload is not None:

@@ -23,7 +23,7 @@ from tgo.kit.pagination import MAX_LIMIT, check_limit, cursor_id, decode_cursor,
 from tgo.kit.phones import e164, normalize_phone
 from tgo.media import service as media_service
 from tgo.media.sniff import Sniffed
-from tgo.messages.accept_batch import Finish, QueuedSend
+from tgo.messages.accept_batch import Accepted, Finish, QueuedSend
 from tgo.messages.repository import MessageRepository
 from tgo.messages.state import MessageStatus, insert_queued
 from tgo.metrics import MESSAGES_ACCEPTED
@@ -209,8 +209,7 @@ async def send(
     arrive with it (group commit) and returned once its batch committed; ``finish`` runs in the transaction
     that writes the message (an idempotency key's stored response)."""
     if upload is None and not multipart:
-        message = await _send_batched(runtime, auth.tenant_id, req, finish)
-        return message, None
+        return (await _send_batched(runtime, auth.tenant_id, req, finish)).message, None
     message, media = await send_for_tenant(session, runtime, auth.tenant_id, req, upload, multipart=multipart)
     if finish is not None:
         await finish(session, message, media)
@@ -232,7 +231,7 @@ async def _read_for_checks(db: Database) -> AsyncIterator[AsyncSession]:
 
 async def send_batched(
     runtime: Runtime, auth: AuthContext, req: SendRequest, finish: SendFinish | None = None
-) -> Message:
+) -> Accepted:
     """Check and accept a JSON send (text, no session of the caller's): written with the sends that arrive
     with it (group commit), returned once its batch committed; ``finish`` runs in the batch's transaction."""
     return await _send_batched(runtime, auth.tenant_id, req, finish)
@@ -240,7 +239,7 @@ async def send_batched(
 
 async def _send_batched(
     runtime: Runtime, tenant_id: int, req: SendRequest, finish: SendFinish | None
-) -> Message:
+) -> Accepted:
     checked = validate(req, None, multipart=False)
     # The sender check reads (if it reads) on a pooled connection without a transaction, released before
     # the recipient lookup and the wait for the batch: a request holds no connection while it waits.
@@ -259,9 +258,9 @@ async def _send_batched(
         on_commit,
         request_id=structlog.contextvars.get_contextvars().get("request_id"),
     )
-    message: Message = await runtime.send_batcher.get().submit(queued)
-    add_request_log_fields(message_id=message.id)  # the accept's log line names the message
-    return message
+    accepted: Accepted = await runtime.send_batcher.get().submit(queued)
+    add_request_log_fields(message_id=accepted.view.id)  # the accept's log line names the message
+    return accepted
 
 
 def _finish_without_media(finish: SendFinish) -> Finish:
