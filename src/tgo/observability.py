@@ -10,7 +10,7 @@ import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -140,7 +140,8 @@ class _AccessLog:
             event.setdefault(key, value)
         event["level"] = "info"
         event["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        sys.stderr.write(_ACCESS_RENDERER(None, "info", event) + "\n")
+        rendered = cast(str, _ACCESS_RENDERER(None, "info", event))  # json.dumps: str
+        sys.stderr.write(rendered + "\n")
 
 
 # Replaced by configure_logging with one that follows its configuration.
