@@ -91,15 +91,15 @@ async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler:
     ):
         raise NotFound()
     # In the scope's state (what ``connection.state`` wraps, in a new object at each access).
-    scope["state"][_AUTH] = auth
+    scope["state"][AUTH_STATE] = auth
 
 
-_AUTH = "auth"
+AUTH_STATE = "auth"  # the key of the AuthContext in the scope's state
 
 
 def auth_of(request: Request[Any, Any, Any]) -> AuthContext:
     """The AuthContext the guard left on the request."""
-    auth: AuthContext = request.scope["state"][_AUTH]
+    auth: AuthContext = request.scope["state"][AUTH_STATE]
     return auth
 
 

@@ -15,19 +15,19 @@ from tgo.auth.api_key import auth_of
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.db import after_rollback
-from tgo.errors import InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from tgo.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from tgo.kit.pagination import MAX_ID
 from tgo.media import service as media_service
 from tgo.media.sniff import MAX_UPLOAD
 from tgo.messages import idempotency, service
 from tgo.messages.openapi import SEND_BODY
 from tgo.messages.schemas import MessageDetail, MessageList, MessageView, StatusChange, message_view
+from tgo.messages.send_body import FIELDS, json_send_request
+from tgo.messages.send_lane import send_lane
 from tgo.messages.state import MessageStatus
 from tgo.models import Media, Message
 from tgo.openapi import documented_operation, error_responses
 from tgo.runtime import Runtime
-
-FIELDS = ("to_phone", "type", "content", "caption", "duration", "sender_phone", "sender_number_id")
 
 
 async def _parse(
@@ -40,14 +40,7 @@ async def _parse(
         if length and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge()
         raw = await request.body()
-        if len(raw) > limit:
-            raise PayloadTooLarge()
-        if not raw:
-            raise InvalidJson()
-        data = await request.json()  # decoded by tgo.request_body (400 invalid_json)
-        if not isinstance(data, dict):
-            raise ValidationFailed({"body": ["Must be a JSON object."]})
-        return service.SendRequest(**{k: data.get(k) for k in FIELDS}), None, False
+        return json_send_request(raw, limit, runtime.settings.max_json_depth), None, False
     if content_type == "multipart/form-data":
         form = await request.form()
         values: dict[str, Any] = {}
@@ -122,6 +115,7 @@ class MessageController(Controller):
         "/",
         opt={"scope": Scope.MESSAGES_SEND},
         status_code=HTTP_201_CREATED,
+        middleware=[send_lane],  # a plain JSON send is answered there (messages/send_lane.py)
         request_max_body_size=MAX_UPLOAD + 1024 * 1024,
         operation_id="sendMessage",
         operation_class=documented_operation(body=SEND_BODY),
