@@ -6,14 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tgo.auth.context import AuthContext
 from tgo.auth.scopes import Scope
 from tgo.errors import ValidationFailed
-from tgo.openapi import error_responses
+from tgo.openapi import documented_operation, error_responses
 from tgo.optouts import service
+from tgo.optouts.openapi import ADD_BODY, SETTINGS_BODY
 from tgo.optouts.schemas import OptOutList, OptOutSettingsView, OptOutView, opt_out_view
 
 
@@ -53,7 +56,13 @@ class OptOutController(Controller):
         "/",
         opt={"scope": Scope.MESSAGES_SEND},
         operation_id="addOptOut",
-        responses=error_responses(service, body=True),
+        operation_class=documented_operation(body=ADD_BODY),
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                OptOutView, description="The phone was on the list already.", generate_examples=False
+            ),
+            **error_responses(service, body=True),
+        },
         summary="Put a phone on the suppression list (201; 200 when it already was)",
     )
     async def add_opt_out(
@@ -94,6 +103,7 @@ class OptOutController(Controller):
         "/settings",
         opt={"scope": Scope.MESSAGES_SEND},
         operation_id="updateOptOutSettings",
+        operation_class=documented_operation(body=SETTINGS_BODY),
         responses=error_responses(service, body=True),
         summary="Turn confirmation replies on or off; set the HELP text (null: the default)",
     )
