@@ -70,6 +70,9 @@ async def authenticate(keys: KeyCache, key: str, host: str | None) -> AuthContex
     )
 
 
+AUTH_STATE = "auth"  # the key of the AuthContext in the scope's state
+
+
 async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Authenticate (401), count against the rate limits (429), then check the handler's ``opt["scope"]``
     (403), all before the body is read."""
@@ -92,9 +95,6 @@ async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler:
         raise NotFound()
     # In the scope's state (what ``connection.state`` wraps, in a new object at each access).
     scope["state"][AUTH_STATE] = auth
-
-
-AUTH_STATE = "auth"  # the key of the AuthContext in the scope's state
 
 
 def auth_of(request: Request[Any, Any, Any]) -> AuthContext:
