@@ -1,8 +1,10 @@
 """NoticedCache.get_many (the batch opt-out check's): one load of the keys it lacks, nothing stored when a
-notice of its topics arrived during that load or while the notices are not heard."""
+notice of its topics arrived during that load or while the notices are not heard; NoticedCache.get: one load
+for concurrent misses of an entry (a single flight)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -131,3 +133,78 @@ async def test_get_many_counts_only_keys_it_adds(monkeypatch: pytest.MonkeyPatch
     await cache.get_many("3", ["d"], load)
     await cache.get_many("1", ["a"], load)
     assert loads[-2:] == [["d"], ["a"]]
+
+
+class SlowLoad:
+    """A load that waits until the test lets it finish, counting its calls."""
+
+    def __init__(self, value: str = "row") -> None:
+        self.calls = 0
+        self.value = value
+        self.release = asyncio.Event()
+        self.fail: Exception | None = None
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        call = self.calls
+        await self.release.wait()
+        if self.fail is not None:
+            raise self.fail
+        return f"{self.value}-{call}"
+
+
+async def test_concurrent_misses_of_one_entry_share_one_load() -> None:
+    cache: NoticedCache[str] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30)
+    load = SlowLoad()
+    waiting = [asyncio.ensure_future(cache.get("1", "a", load)) for _ in range(20)]
+    other = asyncio.ensure_future(cache.get("1", "b", load))  # another entry: a load of its own
+    await asyncio.sleep(0)
+    load.release.set()
+    answers = await asyncio.gather(*waiting)
+    assert answers == ["row-1"] * 20 and await other == "row-2"
+    assert load.calls == 2 and cache.misses == 2 and cache.joined == 19
+    assert await cache.get("1", "a", load) == "row-1" and cache.hits == 1  # stored once, served after
+
+
+async def test_a_miss_after_a_notice_does_not_join_the_load_started_before_it() -> None:
+    bus = Bus()
+    cache: NoticedCache[str] = NoticedCache(bus, frozenset({"t"}), ttl_seconds=30)
+    load = SlowLoad()
+    before = asyncio.ensure_future(cache.get("1", "a", load))
+    await asyncio.sleep(0)
+    bus.notice("t", "1")  # the change committed while the first read ran
+    after = asyncio.ensure_future(cache.get("1", "a", load))
+    await asyncio.sleep(0)
+    load.release.set()
+    assert await before == "row-1"  # the request that came first may see the old row
+    assert await after == "row-2"  # the one that came after the notice reads again
+    assert load.calls == 2 and cache.joined == 0
+    assert await cache.get("1", "a", load) == "row-2"  # the fresh answer is the one stored
+    assert load.calls == 2
+
+
+async def test_the_first_request_cancelled_does_not_cancel_the_shared_load() -> None:
+    cache: NoticedCache[str] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30)
+    load = SlowLoad()
+    first = asyncio.ensure_future(cache.get("1", "a", load))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(cache.get("1", "a", load))
+    await asyncio.sleep(0)
+    first.cancel()  # its client went away
+    await asyncio.sleep(0)
+    load.release.set()
+    assert await second == "row-1"
+    assert first.cancelled() and load.calls == 1
+
+
+async def test_a_failed_load_fails_its_waiters_and_the_next_miss_reads_again() -> None:
+    cache: NoticedCache[str] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30)
+    load = SlowLoad()
+    load.fail = ConnectionError("database down")
+    waiting = [asyncio.ensure_future(cache.get("1", "a", load)) for _ in range(3)]
+    await asyncio.sleep(0)
+    load.release.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results) and load.calls == 1
+    load.fail = None
+    assert await cache.get("1", "a", load) == "row-2"  # nothing was stored, no flight was left behind

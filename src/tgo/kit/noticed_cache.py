@@ -3,6 +3,7 @@ as a safety net. Entries are grouped by the key their notices carry (a key's has
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from typing import Generic, Protocol, TypeVar
@@ -29,7 +30,11 @@ class NoticeSource(Protocol):
 class NoticedCache(Generic[V]):
     """``get(group, key, load)``: the cached value, or ``load()``'s (cached when no notice of this cache's
     topics arrived while it loaded, so a change committed during the read is never cached stale). Nothing is
-    served or stored while the notice source is unhealthy (notices could be missed)."""
+    served or stored while the notice source is unhealthy (notices could be missed).
+
+    Concurrent misses of one entry share one load (a single flight): when an entry expires under load, the
+    requests in flight for it (up to the server's connections) would otherwise each read the same row. A
+    request that misses after a notice arrived does not join a load started before it."""
 
     def __init__(
         self, notices: NoticeSource, topics: frozenset[str], ttl_seconds: float, max_entries: int = 50_000
@@ -41,8 +46,10 @@ class NoticedCache(Generic[V]):
         self._groups: dict[str, dict[Hashable, tuple[float, V]]] = {}
         self._size = 0
         self._epoch = 0
+        self._flights: dict[tuple[str, Hashable], tuple[int, asyncio.Future[V]]] = {}
         self.hits = 0
         self.misses = 0
+        self.joined = 0  # misses answered by another request's load
         notices.subscribe(self)
 
     async def get(
@@ -60,12 +67,39 @@ class NoticedCache(Generic[V]):
             if found is not None and found[0] > time.monotonic():
                 self.hits += 1
                 return found[1]
+        flight_key = (group, key)
+        flight = self._flights.get(flight_key)
+        if flight is not None and flight[0] == self._epoch:
+            self.joined += 1
+            return await asyncio.shield(flight[1])
         self.misses += 1
         epoch = self._epoch
+        # A task of its own, so that the request that started the load being cancelled (its client gone)
+        # does not cancel it under the others that joined.
+        task = asyncio.ensure_future(self._load(group, key, load, keep, epoch))
+        self._flights[flight_key] = (epoch, task)
+        task.add_done_callback(lambda done: self._landed(flight_key, done))
+        return await asyncio.shield(task)
+
+    async def _load(
+        self,
+        group: str,
+        key: Hashable,
+        load: Callable[[], Awaitable[V]],
+        keep: Callable[[V], bool] | None,
+        epoch: int,
+    ) -> V:
         value = await load()
         if epoch == self._epoch and self._notices.healthy and (keep is None or keep(value)):
             self._store(group, {key: value})
         return value
+
+    def _landed(self, flight_key: tuple[str, Hashable], done: asyncio.Future[V]) -> None:
+        flight = self._flights.get(flight_key)
+        if flight is not None and flight[1] is done:
+            del self._flights[flight_key]
+        if not done.cancelled():
+            done.exception()  # retrieved here: every waiter may have gone (a failed read is theirs to see)
 
     async def get_many(
         self,
