@@ -22,6 +22,7 @@ from litestar.utils.scope.state import ScopeState
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tgo.errors import AppError
+from tgo.http_writes import JoinedWrites
 
 log = structlog.get_logger("tgo.http")
 
@@ -44,7 +45,8 @@ class ClientDisconnected(AppError):
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline on each request's head."""
+    """uvicorn's httptools protocol with a deadline on each request's head, writing a response's head and
+    body as one (``tgo.http_writes``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from tgo.config import get_settings
@@ -68,7 +70,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
         self._arm()
 
     def on_message_begin(self) -> None:
