@@ -183,7 +183,9 @@ async def test_a_miss_after_a_notice_does_not_join_the_load_started_before_it() 
     assert load.calls == 2
 
 
-async def test_the_first_request_cancelled_does_not_cancel_the_shared_load() -> None:
+async def test_when_the_first_request_is_cancelled_the_others_read_for_themselves() -> None:
+    """The load runs in the task of the request that missed first (it may read through that request's
+    session); cancelled with it, the ones waiting read for themselves instead of failing."""
     cache: NoticedCache[str] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30)
     load = SlowLoad()
     first = asyncio.ensure_future(cache.get("1", "a", load))
@@ -193,18 +195,23 @@ async def test_the_first_request_cancelled_does_not_cancel_the_shared_load() -> 
     first.cancel()  # its client went away
     await asyncio.sleep(0)
     load.release.set()
-    assert await second == "row-1"
-    assert first.cancelled() and load.calls == 1
+    assert await second == "row-2"  # its own read
+    assert first.cancelled() and load.calls == 2
+    assert await cache.get("1", "a", load) == "row-2" and cache.hits == 1
 
 
-async def test_a_failed_load_fails_its_waiters_and_the_next_miss_reads_again() -> None:
+async def test_a_failed_load_is_not_its_waiters_failure() -> None:
+    """The first request's read fails (its own session's trouble, say): the others read for themselves."""
     cache: NoticedCache[str] = NoticedCache(Bus(), frozenset({"t"}), ttl_seconds=30)
-    load = SlowLoad()
-    load.fail = ConnectionError("database down")
-    waiting = [asyncio.ensure_future(cache.get("1", "a", load)) for _ in range(3)]
+    failing, working = SlowLoad(), SlowLoad("mine")
+    failing.fail = ConnectionError("that session's connection broke")
+    first = asyncio.ensure_future(cache.get("1", "a", failing))
     await asyncio.sleep(0)
-    load.release.set()
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert all(isinstance(r, ConnectionError) for r in results) and load.calls == 1
-    load.fail = None
-    assert await cache.get("1", "a", load) == "row-2"  # nothing was stored, no flight was left behind
+    others = [asyncio.ensure_future(cache.get("1", "a", working)) for _ in range(3)]
+    await asyncio.sleep(0)
+    working.release.set()
+    failing.release.set()
+    with pytest.raises(ConnectionError):
+        await first
+    assert await asyncio.gather(*others) == ["mine-1"] * 3  # one of them read, the other two joined it
+    assert failing.calls == 1 and working.calls == 1

@@ -27,6 +27,10 @@ class NoticeSource(Protocol):
     def subscribe(self, subscriber: Subscriber) -> None: ...
 
 
+class _LoadFailed(Exception):
+    """The load that a miss waited for failed or was cancelled."""
+
+
 class NoticedCache(Generic[V]):
     """``get(group, key, load)``: the cached value, or ``load()``'s (cached when no notice of this cache's
     topics arrived while it loaded, so a change committed during the read is never cached stale). Nothing is
@@ -34,7 +38,8 @@ class NoticedCache(Generic[V]):
 
     Concurrent misses of one entry share one load (a single flight): when an entry expires under load, the
     requests in flight for it (up to the server's connections) would otherwise each read the same row. A
-    request that misses after a notice arrived does not join a load started before it."""
+    request that misses after a notice arrived does not join a load started before it; one whose load failed
+    reads for itself."""
 
     def __init__(
         self, notices: NoticeSource, topics: frozenset[str], ttl_seconds: float, max_entries: int = 50_000
@@ -71,35 +76,30 @@ class NoticedCache(Generic[V]):
         flight = self._flights.get(flight_key)
         if flight is not None and flight[0] == self._epoch:
             self.joined += 1
-            return await asyncio.shield(flight[1])
+            try:
+                return await asyncio.shield(flight[1])
+            except _LoadFailed:
+                return await self.get(group, key, load, keep)  # the first one's failure is not ours: read
         self.misses += 1
         epoch = self._epoch
-        # A task of its own, so that the request that started the load being cancelled (its client gone)
-        # does not cancel it under the others that joined.
-        task = asyncio.ensure_future(self._load(group, key, load, keep, epoch))
-        self._flights[flight_key] = (epoch, task)
-        task.add_done_callback(lambda done: self._landed(flight_key, done))
-        return await asyncio.shield(task)
-
-    async def _load(
-        self,
-        group: str,
-        key: Hashable,
-        load: Callable[[], Awaitable[V]],
-        keep: Callable[[V], bool] | None,
-        epoch: int,
-    ) -> V:
-        value = await load()
+        # The request that misses first loads, in its own task (a load may read through the caller's
+        # session); the others wait for its answer. If it fails or is cancelled (its client gone), they read
+        # for themselves: its failure may be its own session's.
+        answer: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._flights[flight_key] = (epoch, answer)
+        try:
+            value = await load()
+        except BaseException:
+            answer.set_exception(_LoadFailed())
+            answer.exception()  # retrieved: there may be nobody waiting
+            raise
+        finally:
+            if self._flights.get(flight_key, (0, None))[1] is answer:
+                del self._flights[flight_key]
         if epoch == self._epoch and self._notices.healthy and (keep is None or keep(value)):
             self._store(group, {key: value})
+        answer.set_result(value)
         return value
-
-    def _landed(self, flight_key: tuple[str, Hashable], done: asyncio.Future[V]) -> None:
-        flight = self._flights.get(flight_key)
-        if flight is not None and flight[1] is done:
-            del self._flights[flight_key]
-        if not done.cancelled():
-            done.exception()  # retrieved here: every waiter may have gone (a failed read is theirs to see)
 
     async def get_many(
         self,
